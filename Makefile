@@ -1,0 +1,75 @@
+# The map of the project: `make run`, `make test`, `make bench`, and what ops need.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export PYTHONPATH := $(CURDIR)
+SERVICES := tickets customers notifications gateway
+
+.PHONY: help venv infra migrate run stop status test test-unit test-integration bench \
+        relay dlq-list dlq-show dlq-replay logs clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"' \
+		|| { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+venv: $(VENV)/.installed  ## create the virtualenv with the pinned dependencies
+
+infra: venv  ## find, start or install PostgreSQL and RabbitMQ
+	deploy/local/infra.sh ensure
+
+migrate: infra  ## create the database, migrate every schema, declare exchanges and queues
+	$(PY) -m seedwork migrate
+
+run: migrate  ## bring the whole system up (each service its own process)
+	deploy/local/services.sh start
+
+stop:  ## stop the services, and the servers `make run` started
+	deploy/local/services.sh stop
+	deploy/local/infra.sh stop
+
+status:  ## what runs
+	deploy/local/services.sh status
+	deploy/local/infra.sh status
+
+logs:  ## follow every service log
+	tail -F var/log/*.log
+
+test: infra  ## unit tests, then integration tests against the real servers
+	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q tests/integration
+
+test-unit: venv  ## only the pure tests: no server needed
+	$(PY) -m pytest -q tests/unit
+
+test-integration: infra
+	$(PY) -m pytest -q tests/integration
+
+$(VENV)/.bench: requirements-bench.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	@touch $@
+
+bench: infra $(VENV)/.bench  ## throughput and latency against raw PostgreSQL / RabbitMQ
+	$(PY) -m bench
+
+relay:  ## run one outbox relay in the foreground: make relay SERVICE=tickets
+	$(PY) -m seedwork relay $(SERVICE)
+
+dlq-list: venv  ## dead-letter queues and their depth
+	$(PY) -m seedwork dlq list
+
+dlq-show: venv  ## dead-lettered messages: make dlq-show QUEUE=seed.notifications.on_ticket_opened
+	$(PY) -m seedwork dlq show $(QUEUE)
+
+dlq-replay: venv  ## move dead-lettered messages back: make dlq-replay QUEUE=...
+	$(PY) -m seedwork dlq replay $(QUEUE)
+
+clean: stop
+	rm -rf $(VENV) var

@@ -1,0 +1,14 @@
+"""seedwork: the plumbing every Seed service shares.
+
+One small library, not copied per service:
+
+- ``config``     settings from environment variables, with working defaults
+- ``db``         psycopg 3 connection pools that cooperate with eventlet
+- ``envelope``   the immutable event envelope, CloudEvents mapping, upcasting
+- ``store``      the append-only event store (streams, snapshots, global order)
+- ``migrations`` versioned, ordered, idempotent SQL migrations
+- ``bus``        RabbitMQ topology: exchanges, consumer queues, retries, dead letters
+- ``relay``      the outbox relay that publishes committed events, one active per service
+- ``consumer``   exactly-once effects from at-least-once delivery
+- ``nameko``     thin Nameko extensions over the above
+"""

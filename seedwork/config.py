@@ -1,0 +1,75 @@
+"""Settings from the environment, with defaults that work on a developer machine.
+
+Every service reads the same variables; a per-service database URL
+(``TICKETS_DATABASE_URL``) wins over the shared ``DATABASE_URL``.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/seed"
+DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
+SERVICES = ("tickets", "customers", "notifications", "gateway")
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+def checked_name(value: str, what: str) -> str:
+    """SQL schema and bus names are interpolated into statements: allow only safe ones."""
+    if not _NAME.match(value):
+        raise ValueError(f"{what} {value!r} must match {_NAME.pattern}")
+    return value
+
+
+def _float(env, key, default):
+    raw = env.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{key} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    database_url: str
+    schema: str
+    amqp_uri: str
+    bus_prefix: str
+    relay_poll_interval: float
+    relay_batch_size: int
+    retry_delays: tuple[float, ...]
+
+    @property
+    def exchange(self) -> str:
+        """The durable topic exchange this service's events are published on."""
+        return f"{self.bus_prefix}.{self.service}"
+
+
+def load(service: str, env=None) -> Settings:
+    env = os.environ if env is None else env
+    service = checked_name(service, "service name")
+    database_url = (
+        env.get(f"{service.upper()}_DATABASE_URL")
+        or env.get("DATABASE_URL")
+        or DEFAULT_DATABASE_URL
+    )
+    delays = env.get("CONSUMER_RETRY_DELAYS", "1,10,60")
+    try:
+        retry_delays = tuple(float(d) for d in delays.split(",") if d.strip())
+    except ValueError:
+        raise ValueError(f"CONSUMER_RETRY_DELAYS must be comma-separated seconds, got {delays!r}") from None
+    return Settings(
+        service=service,
+        database_url=database_url,
+        schema=checked_name(env.get(f"{service.upper()}_DB_SCHEMA", service), "schema"),
+        amqp_uri=env.get("AMQP_URI") or DEFAULT_AMQP_URI,
+        bus_prefix=checked_name(env.get("BUS_PREFIX", "seed"), "BUS_PREFIX"),
+        relay_poll_interval=_float(env, "RELAY_POLL_INTERVAL", 0.02),
+        relay_batch_size=int(_float(env, "RELAY_BATCH_SIZE", 500)),
+        retry_delays=retry_delays,
+    )

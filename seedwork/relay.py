@@ -1,0 +1,175 @@
+"""The outbox relay: publishes committed events to RabbitMQ, in order.
+
+The event log is the outbox. An event becomes visible to ``read_all`` only
+after its transaction commits, so nothing is published that could still roll
+back, and nothing committed is forgotten: the relay's checkpoint (last
+position confirmed by the broker) moves only after the broker confirmed the
+whole batch. A crash anywhere re-publishes at most the unconfirmed batch;
+consumers absorb the duplicates by event id.
+
+Every replica of a service runs a relay, but only the holder of a PostgreSQL
+advisory lock publishes. The lock lives with the leader's database session,
+so when the leader dies PostgreSQL frees it and a standby takes over.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import psycopg
+
+from . import db
+from .bus import ConfirmingPublisher, declare_exchange, event_message, exchange_name
+from .store import EventStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    batches: int = 0
+    leader: bool = False
+    last_position: int = 0
+    errors: int = 0
+
+
+class Relay:
+    def __init__(
+        self,
+        store: EventStore,
+        database_url: str,
+        amqp_uri: str,
+        service: str,
+        bus_prefix: str = "seed",
+        batch_size: int = 500,
+        poll_interval: float = 0.02,
+        sleep=time.sleep,
+    ):
+        self.store = store
+        self.database_url = database_url
+        self.service = service
+        self.exchange = exchange_name(bus_prefix, service)
+        self.bus_prefix = bus_prefix
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.publisher = ConfirmingPublisher(amqp_uri)
+        self.stats = RelayStats()
+        self._sleep = sleep
+        self._lock_conn: psycopg.Connection | None = None
+        self._stopping = threading.Event()
+        # Test hook: exit the process after publishing this many messages of a
+        # batch, before the checkpoint moves (a crash mid-batch).
+        self._crash_after = int(os.environ.get("SEED_RELAY_CRASH_AFTER", "0") or 0)
+
+    # --- leadership -----------------------------------------------------------
+
+    @property
+    def lock_key(self) -> str:
+        return f"seed-relay:{self.store.schema}:{self.exchange}"
+
+    def try_lead(self) -> bool:
+        """Take the advisory lock if nobody holds it; True if we are the leader."""
+        if self._lock_conn is None or self._lock_conn.closed or self._lock_conn.broken:
+            self._drop_lock()
+            self._lock_conn = db.connect(self.database_url, autocommit=True)
+        got = self._lock_conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (self.lock_key,)).fetchone()[0]
+        if got and not self.stats.leader:
+            log.info("relay for %s is now the leader", self.exchange)
+        self.stats.leader = bool(got)
+        return self.stats.leader
+
+    def _still_leader(self) -> bool:
+        try:
+            self._lock_conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            log.warning("relay for %s lost its database session, and with it the lock", self.exchange)
+            self._drop_lock()
+            return False
+
+    def _drop_lock(self) -> None:
+        self.stats.leader = False
+        if self._lock_conn is not None:
+            try:
+                self._lock_conn.close()
+            except psycopg.Error:
+                pass
+        self._lock_conn = None
+
+    # --- checkpoint -----------------------------------------------------------
+
+    def checkpoint(self) -> int:
+        row = self._lock_conn.execute(
+            f"SELECT position FROM {self.store.schema}.relay_checkpoint WHERE exchange = %s", (self.exchange,)
+        ).fetchone()
+        return row[0] if row else 0
+
+    def _save_checkpoint(self, position: int) -> None:
+        self._lock_conn.execute(
+            f"INSERT INTO {self.store.schema}.relay_checkpoint (exchange, position) VALUES (%s, %s) "
+            "ON CONFLICT (exchange) DO UPDATE SET position = excluded.position, updated_at = now()",
+            (self.exchange, position),
+        )
+
+    # --- publishing -----------------------------------------------------------
+
+    def declare(self) -> None:
+        if not self.publisher.connected:
+            self.publisher.connect()
+        declare_exchange(self.publisher.channel, self.bus_prefix, self.service)
+
+    def publish_batch(self) -> int:
+        """Publish the next batch after the checkpoint; the number published."""
+        after = self.checkpoint()
+        events = self.store.read_all(after, self.batch_size)
+        if not events:
+            return 0
+        messages = [(self.exchange, e.type, event_message(e, self.service)) for e in events]
+        if self._crash_after:
+            self.publisher.publish(messages[: self._crash_after])
+            log.error("SEED_RELAY_CRASH_AFTER reached: exiting mid-batch")
+            os._exit(70)
+        self.publisher.publish(messages)
+        self._save_checkpoint(events[-1].position)
+        self.stats.published += len(events)
+        self.stats.batches += 1
+        self.stats.last_position = events[-1].position
+        return len(events)
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Lead or stand by until ``stop`` is set; survive broker and database outages."""
+        stop = stop or self._stopping
+        backoff = self.poll_interval
+        while not stop.is_set():
+            try:
+                if not self.stats.leader and not self.try_lead():
+                    self._sleep(1.0)  # standby: check for a vacant lock once a second
+                    continue
+                if not self.publisher.connected:
+                    self.declare()
+                published = self.publish_batch()
+                backoff = self.poll_interval
+                if published < self.batch_size:
+                    self._sleep(self.poll_interval)
+                    if not self._still_leader():
+                        continue
+            except Exception:
+                self.stats.errors += 1
+                log.exception("relay for %s failed; retrying in %.1fs", self.exchange, backoff)
+                self.publisher.close()
+                if self._lock_conn is not None and (self._lock_conn.broken or self._lock_conn.closed):
+                    self._drop_lock()
+                self._sleep(backoff)
+                backoff = min(backoff * 2 + 0.1, 5.0)
+        self.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def close(self) -> None:
+        self.publisher.close()
+        self._drop_lock()

@@ -1,0 +1,262 @@
+"""The event store: append-only streams in PostgreSQL, one schema per service.
+
+- ``append`` adds events to a stream at an expected version, atomically; a
+  lost race raises ``ConcurrencyConflict`` naming the stream and both versions.
+- ``load`` rebuilds a stream (from a version, or after a snapshot).
+- ``read_all`` reads every stream in one global order and never skips an event
+  that a slower transaction commits late.
+
+Global order without a global lock. Each event's ``position`` is
+``(id of the appending transaction << 20) + n``. Transactions run in
+parallel; a reader only returns positions below the oldest transaction still
+running (``pg_snapshot_xmin``), so any event it has not seen yet will get a
+higher position than everything it has returned. Positions are increasing
+but not dense; consumers compare them, they never count them.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from .config import checked_name
+from .envelope import NO_UPCASTERS, Actor, Envelope, NewEvent, Upcasters
+from .errors import ConcurrencyConflict, TransactionTooLarge
+
+TX_SHIFT = 20  # bits of a position that number the events of one transaction
+PER_TX = 1 << TX_SHIFT
+ANY_VERSION = -1  # append without checking the stream's version
+
+_COLUMNS = (
+    "event_id, type, schema_version, stream_id, version, position, store_id, "
+    "actor_kind, actor_id, correlation_id, causation_id, occurred_at, data"
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    stream_id: str
+    version: int
+    schema_version: int
+    state: Any
+
+
+class EventStore:
+    def __init__(self, pool: ConnectionPool, schema: str, upcasters: Upcasters = NO_UPCASTERS):
+        self.pool = pool
+        self.schema = s = checked_name(schema, "schema")
+        self.upcasters = upcasters
+        # The statements are built once: the schema name is checked above.
+        self._append_sql = f"""
+            WITH head AS (
+                SELECT coalesce(max(version), 0) AS v FROM {s}.events WHERE stream_id = %(stream)s
+            ), tx AS (
+                SELECT pg_current_xact_id()::text::bigint << {TX_SHIFT} AS base
+            ), used AS (
+                SELECT coalesce(max(e.position) + 1 - tx.base, 0) AS n
+                FROM tx LEFT JOIN {s}.events e
+                  ON e.position >= tx.base AND e.position < tx.base + {PER_TX}
+                GROUP BY tx.base
+            )
+            INSERT INTO {s}.events ({_COLUMNS})
+            SELECT e.event_id, e.type, e.schema_version, %(stream)s,
+                   CASE WHEN %(expected)s = {ANY_VERSION} THEN head.v ELSE %(expected)s END + e.ord,
+                   tx.base + used.n + e.ord - 1,
+                   e.store_id, e.actor_kind, e.actor_id, e.correlation_id, e.causation_id,
+                   e.occurred_at, e.data
+            FROM head, tx, used,
+                 unnest(%(ids)s::uuid[], %(types)s::text[], %(schema_versions)s::int[],
+                        %(store_ids)s::text[], %(actor_kinds)s::text[], %(actor_ids)s::text[],
+                        %(correlation_ids)s::uuid[], %(causation_ids)s::uuid[],
+                        %(occurred)s::timestamptz[], %(data)s::jsonb[])
+                 WITH ORDINALITY AS e(event_id, type, schema_version, store_id, actor_kind, actor_id,
+                                      correlation_id, causation_id, occurred_at, data, ord)
+            WHERE %(expected)s = {ANY_VERSION} OR head.v = %(expected)s
+            RETURNING position, version"""
+        self._head_sql = f"SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream_id = %s"
+        self._load_sql = (
+            f"SELECT {_COLUMNS} FROM {s}.events WHERE stream_id = %s AND version > %s ORDER BY version"
+        )
+        self._load_until_sql = (
+            f"SELECT {_COLUMNS} FROM {s}.events WHERE stream_id = %s AND version > %s AND version <= %s "
+            "ORDER BY version"
+        )
+        self._read_all_sql = (
+            f"SELECT {_COLUMNS} FROM {s}.events WHERE position > %s "
+            f"AND position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {TX_SHIFT}) "
+            "ORDER BY position LIMIT %s"
+        )
+
+    # --- transactions ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection inside one transaction: append events and write
+        any other state in it, and they commit or roll back together."""
+        with self.pool.connection() as conn, conn.transaction():
+            yield conn
+
+    @contextlib.contextmanager
+    def _using(self, conn: psycopg.Connection | None) -> Iterator[psycopg.Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.pool.connection() as own:
+                yield own
+
+    # --- writing --------------------------------------------------------------
+
+    def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        conn: psycopg.Connection | None = None,
+    ) -> list[Envelope]:
+        """Append ``events`` after version ``expected_version`` (0: a new stream).
+
+        With ``conn``, the append joins the caller's transaction; otherwise it
+        commits on its own. Returns the stored envelopes, positions included.
+        """
+        if not events:
+            return []
+        if expected_version < ANY_VERSION:
+            raise ValueError("expected_version is 0 for a new stream, or the stream's current version")
+        if len(events) >= PER_TX:
+            raise TransactionTooLarge(f"{len(events)} events in one append")
+        params = {
+            "stream": stream_id,
+            "expected": expected_version,
+            "ids": [e.event_id for e in events],
+            "types": [e.type for e in events],
+            "schema_versions": [e.schema_version for e in events],
+            "store_ids": [e.store_id for e in events],
+            "actor_kinds": [e.actor.kind for e in events],
+            "actor_ids": [e.actor.id for e in events],
+            "correlation_ids": [e.correlation_id for e in events],
+            "causation_ids": [e.causation_id for e in events],
+            "occurred": [e.occurred_at for e in events],
+            "data": [Jsonb(e.data) for e in events],
+        }
+        try:
+            if conn is not None:
+                rows = conn.execute(self._append_sql, params).fetchall()
+            else:
+                with self.pool.connection() as own, own.transaction():
+                    rows = own.execute(self._append_sql, params).fetchall()
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name != "events_stream_id_version_key":
+                raise
+            raise ConcurrencyConflict(stream_id, expected_version, self._committed_version(stream_id)) from None
+        if not rows:
+            actual = self.stream_version(stream_id, conn)
+            raise ConcurrencyConflict(stream_id, expected_version, actual)
+        rows.sort()  # RETURNING order is not guaranteed; positions follow input order
+        return [
+            Envelope(
+                e.event_id, e.type, e.schema_version, stream_id, version, position, e.store_id,
+                e.actor, e.correlation_id, e.causation_id, e.occurred_at, e.data,
+            )
+            for e, (position, version) in zip(events, rows)
+        ]
+
+    def _committed_version(self, stream_id: str) -> int:
+        # The caller's transaction is aborted; ask on a fresh connection.
+        with self.pool.connection() as conn:
+            return conn.execute(self._head_sql, (stream_id,)).fetchone()[0]
+
+    # --- reading a stream -----------------------------------------------------
+
+    def stream_version(self, stream_id: str, conn: psycopg.Connection | None = None) -> int:
+        with self._using(conn) as c:
+            return c.execute(self._head_sql, (stream_id,)).fetchone()[0]
+
+    def load(
+        self,
+        stream_id: str,
+        after_version: int = 0,
+        until_version: int | None = None,
+        conn: psycopg.Connection | None = None,
+    ) -> list[Envelope]:
+        """The stream's events with ``after_version < version <= until_version``."""
+        with self._using(conn) as c:
+            if until_version is None:
+                rows = c.execute(self._load_sql, (stream_id, after_version)).fetchall()
+            else:
+                rows = c.execute(self._load_until_sql, (stream_id, after_version, until_version)).fetchall()
+        return self._envelopes(rows)
+
+    # --- snapshots ------------------------------------------------------------
+
+    def save_snapshot(
+        self, stream_id: str, version: int, state: Any, schema_version: int = 1,
+        conn: psycopg.Connection | None = None,
+    ) -> None:
+        """Record a stream's folded state at ``version`` (idempotent)."""
+        with self._using(conn) as c:
+            c.execute(
+                f"INSERT INTO {self.schema}.snapshots (stream_id, version, schema_version, state) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (stream_id, version) DO NOTHING",
+                (stream_id, version, schema_version, Jsonb(state)),
+            )
+
+    def latest_snapshot(
+        self, stream_id: str, at_most_version: int | None = None, conn: psycopg.Connection | None = None
+    ) -> Snapshot | None:
+        query = f"SELECT version, schema_version, state FROM {self.schema}.snapshots WHERE stream_id = %s"
+        params: tuple = (stream_id,)
+        if at_most_version is not None:
+            query += " AND version <= %s"
+            params += (at_most_version,)
+        with self._using(conn) as c:
+            row = c.execute(query + " ORDER BY version DESC LIMIT 1", params).fetchone()
+        return Snapshot(stream_id, *row) if row else None
+
+    def load_with_snapshot(
+        self, stream_id: str, conn: psycopg.Connection | None = None
+    ) -> tuple[Snapshot | None, list[Envelope]]:
+        """The newest snapshot and the events after it: fold those onto the snapshot."""
+        with self._using(conn) as c:
+            snapshot = self.latest_snapshot(stream_id, conn=c)
+            events = self.load(stream_id, after_version=snapshot.version if snapshot else 0, conn=c)
+        return snapshot, events
+
+    # --- the global order -----------------------------------------------------
+
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, conn: psycopg.Connection | None = None
+    ) -> list[Envelope]:
+        """Up to ``limit`` events after ``after_position``, in global order.
+
+        Only returns events below the oldest running transaction, so a later
+        call never returns a position lower than one already returned.
+        """
+        with self._using(conn) as c:
+            rows = c.execute(self._read_all_sql, (after_position, limit)).fetchall()
+        return self._envelopes(rows)
+
+    def head_position(self, conn: psycopg.Connection | None = None) -> int:
+        with self._using(conn) as c:
+            return c.execute(f"SELECT coalesce(max(position), 0) FROM {self.schema}.events").fetchone()[0]
+
+    # --- rows to envelopes ----------------------------------------------------
+
+    def _envelopes(self, rows) -> list[Envelope]:
+        upcast = self.upcasters.upcast
+        actors: dict[tuple, Actor] = {}
+        out = []
+        for (event_id, type_, schema_version, stream_id, version, position, store_id,
+             actor_kind, actor_id, correlation_id, causation_id, occurred_at, data) in rows:
+            actor = actors.get((actor_kind, actor_id))
+            if actor is None:
+                actor = actors[(actor_kind, actor_id)] = Actor(actor_kind, actor_id)
+            schema_version, data = upcast(type_, schema_version, data)
+            out.append(Envelope(
+                event_id, type_, schema_version, stream_id, version, position, store_id, actor,
+                correlation_id, causation_id, occurred_at, data,
+            ))
+        return out
