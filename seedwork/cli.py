@@ -57,6 +57,12 @@ def consumer_queues(service: str, cls=None):
     return found
 
 
+def has_event_store(cls) -> bool:
+    from .nameko_ext import EventSourcing
+
+    return any(isinstance(v, EventSourcing) for v in vars(cls).values())
+
+
 def cmd_migrate(services: list[str]) -> None:
     import kombu
 
@@ -64,11 +70,13 @@ def cmd_migrate(services: list[str]) -> None:
 
     for service in services:
         settings = config.load(service)
-        if db.ensure_database(settings.database_url):
-            print(f"created database for {service}")
-        with db.connect(settings.database_url, autocommit=True) as conn:
-            applied = migrations.migrate(conn, settings.schema, service_migrations(service))
-        print(f"{service}: schema {settings.schema} " + (f"migrated: {', '.join(applied)}" if applied else "up to date"))
+        if has_event_store(service_class(service)):
+            if db.ensure_database(settings.database_url):
+                print(f"created database for {service}")
+            with db.connect(settings.database_url, autocommit=True) as conn:
+                applied = migrations.migrate(conn, settings.schema, service_migrations(service))
+            print(f"{service}: schema {settings.schema} "
+                  + (f"migrated: {', '.join(applied)}" if applied else "up to date"))
         with kombu.Connection(settings.amqp_uri, connect_timeout=10) as conn:
             channel = conn.default_channel
             declare_exchange(channel, settings.bus_prefix, service)
@@ -149,6 +157,9 @@ def cmd_dlq(action: str, queue: str | None, limit: int) -> int:
 
 
 def main(argv=None) -> int:
+    from .launch import quiet_eventlet_notice
+
+    quiet_eventlet_notice()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m seedwork", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Every service as its own process (`nameko run` through seedwork.launch).
+#
+#   services.sh start    start what is not running; REPLICAS_TICKETS=3 runs three
+#                        tickets processes (the same for CUSTOMERS, NOTIFICATIONS,
+#                        GATEWAY; gateway replica N listens on GATEWAY_PORT+N-1)
+#   services.sh stop     stop them (SIGTERM, then SIGKILL after 20 s)
+#   services.sh status   which replicas run
+# Logs: var/log/<service>.<n>.log; pid files: var/run/<service>.<n>.pid.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PY:-.venv/bin/python}
+SERVICES=(tickets customers notifications gateway)  # gateway last: it calls the others
+RUN_DIR=var/run LOG_DIR=var/log
+mkdir -p "$RUN_DIR" "$LOG_DIR"
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+GATEWAY_HOST=${GATEWAY_HOST:-127.0.0.1}
+GATEWAY_PORT=${GATEWAY_PORT:-8000}
+
+replicas() { local var="REPLICAS_${1^^}"; echo "${!var:-1}"; }
+alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start() {
+  local svc n pidfile
+  for svc in "${SERVICES[@]}"; do
+    for ((n = 1; n <= $(replicas "$svc"); n++)); do
+      pidfile=$RUN_DIR/$svc.$n.pid
+      if alive "$pidfile"; then echo "$svc #$n already running (pid $(cat "$pidfile"))"; continue; fi
+      if [[ $svc == gateway ]]; then
+        GATEWAY_PORT=$((GATEWAY_PORT + n - 1)) nohup "$PY" -m seedwork.launch "$svc" >>"$LOG_DIR/$svc.$n.log" 2>&1 &
+      else
+        nohup "$PY" -m seedwork.launch "$svc" >>"$LOG_DIR/$svc.$n.log" 2>&1 &
+      fi
+      echo $! >"$pidfile"
+      echo "started $svc #$n (pid $!, log $LOG_DIR/$svc.$n.log)"
+    done
+  done
+  wait_healthy
+}
+
+wait_healthy() {
+  local url="http://$GATEWAY_HOST:$GATEWAY_PORT/health" i
+  for ((i = 0; i < 60; i++)); do
+    if "$PY" - "$url" <<'PYEOF' 2>/dev/null; then
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+    sys.exit(0 if r.status == 200 else 1)
+PYEOF
+      cat <<MSG
+
+Seed helpdesk is up.
+  HTTP gateway:  http://$GATEWAY_HOST:$GATEWAY_PORT   (health: $url)
+  RabbitMQ:      ${AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/}  exchanges ${BUS_PREFIX:-seed}.<service>
+  PostgreSQL:    ${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/seed}  one schema per service
+  Logs:          $LOG_DIR/<service>.<n>.log   (make logs)
+  Stop:          make stop
+MSG
+      return 0
+    fi
+    sleep 1
+  done
+  echo "the gateway did not report healthy within 60 s; last log lines:" >&2
+  tail -n 20 "$LOG_DIR"/*.log >&2
+  return 1
+}
+
+stop() {
+  local pidfile pid i
+  for pidfile in "$RUN_DIR"/*.pid; do
+    [[ -e $pidfile ]] || continue
+    pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      for ((i = 0; i < 40 && $(kill -0 "$pid" 2>/dev/null && echo 1 || echo 0); i++)); do sleep 0.5; done
+      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+      echo "stopped $(basename "$pidfile" .pid) (pid $pid)"
+    fi
+    rm -f "$pidfile"
+  done
+}
+
+status() {
+  local pidfile found=0
+  for pidfile in "$RUN_DIR"/*.pid; do
+    [[ -e $pidfile ]] || continue
+    found=1
+    alive "$pidfile" && echo "$(basename "$pidfile" .pid): running (pid $(cat "$pidfile"))" \
+      || echo "$(basename "$pidfile" .pid): dead (see $LOG_DIR/$(basename "$pidfile" .pid).log)"
+  done
+  ((found)) || echo "no services started by make run"
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
