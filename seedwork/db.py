@@ -55,6 +55,8 @@ def make_pool(url: str, min_size: int = 1, max_size: int = 10, name: str | None 
 
     def configure(conn: psycopg.Connection) -> None:
         conn.autocommit = True
+        # Timestamps come back in UTC whatever the server's default zone is.
+        conn.execute("SET TimeZone TO 'UTC'")
 
     pool = ConnectionPool(
         url,

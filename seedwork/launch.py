@@ -23,6 +23,18 @@ def quiet_eventlet_notice() -> None:
     warnings.filterwarnings("ignore", message=r".*pkg_resources is deprecated")
 
 
+def nameko_run(config_file: Path, module: str, extra: list[str] = ()) -> None:
+    """``nameko run --config CONFIG [extra] MODULE`` in this process."""
+    quiet_eventlet_notice()
+    os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from nameko.cli.main import main as nameko_main
+
+    sys.argv = ["nameko", "run", "--config", str(config_file), *extra, module]
+    nameko_main()
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-"):
@@ -31,14 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     config_file = ROOT / "services" / service / "config.yml"
     if not config_file.is_file():
         sys.exit(f"unknown service {service!r}: no {config_file}")
-    quiet_eventlet_notice()
-    os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from nameko.cli.main import main as nameko_main
-
-    sys.argv = ["nameko", "run", "--config", str(config_file), *extra, f"services.{service}.service"]
-    nameko_main()
+    nameko_run(config_file, f"services.{service}.service", extra)
 
 
 if __name__ == "__main__":
