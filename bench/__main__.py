@@ -1,0 +1,82 @@
+"""``python -m bench``: run every benchmark, print the report on stdout.
+
+Progress goes to stderr. Everything the run creates (schemas ``bench_<hex>_*``,
+exchanges and queues ``bench_<hex>.*``) is removed at the end, also on failure
+or Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+import time
+from datetime import datetime, timezone
+
+from seedwork import db
+
+from .common import Scratch, Settings, log, machine
+from .report import render
+
+# section name -> module of this package with run(settings, scratch) -> (rows, verdicts, notes)
+SECTIONS = {"append": "appends", "load": "loads", "relay": "relaying", "latency": "latency"}
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def parse(argv: list[str]) -> tuple[Settings, list[str]]:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=5, help="repetitions; the report shows medians (default 5)")
+    p.add_argument("--seconds", type=float, default=1.5, help="length of one timed append run (default 1.5)")
+    p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    p.add_argument("--relay-events", type=int, default=20_000, help="events the relay drains (default 20000)")
+    p.add_argument("--latency-events", type=int, default=500, help="events per latency round (default 500)")
+    p.add_argument("--quick", action="store_true", help="3 rounds, 1s runs: a smoke test, not figures to quote")
+    args = p.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        p.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    settings = Settings(rounds=args.rounds, seconds=args.seconds, relay_events=args.relay_events,
+                        latency_events=args.latency_events)
+    if args.quick:
+        settings.rounds, settings.seconds = 3, 1.0
+    if settings.rounds < 1:
+        p.error("--rounds must be at least 1")
+    return settings, only
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings, only = parse(sys.argv[1:] if argv is None else argv)
+    # Let `kill` (SIGTERM) unwind like Ctrl-C, so the scratch objects are dropped.
+    signal.signal(signal.SIGTERM, _terminate)
+    db.ensure_database(settings.database_url)
+    started = time.perf_counter()
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    described = machine(settings)
+    scratch = Scratch(settings)
+    rows, verdicts, notes = [], [], []
+    log(f"bench run {settings.run_id}: {', '.join(only)}; {settings.rounds} rounds; scratch prefix {settings.prefix}")
+    try:
+        for name in only:
+            module = importlib.import_module(f"{__package__}.{SECTIONS[name]}")
+            r, v, n = module.run(settings, scratch)
+            rows += r
+            verdicts += v
+            notes += n
+    finally:
+        log("cleaning up scratch schemas, exchanges and queues")
+        scratch.cleanup()
+    elapsed = time.perf_counter() - started
+    notes.append(f"medians of {settings.rounds} rounds; each round runs ours and its baseline back to back; "
+                 "ratios are ratios of the medians; 'rounds' shows the min..max over rounds")
+    title = f"Seed benchmarks ({when}, run {settings.run_id}, {elapsed:.0f}s)"
+    print(render(title, described, notes, rows, verdicts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Append rate: one event per transaction, 1/4/16 concurrent writers.
+
+Three writers of the same load, run interleaved in every round so that the
+machine's noise hits them alike:
+
+- ours: ``EventStore.append`` of one event at its expected version, from a
+  pooled connection (``seedwork.db.make_pool``).
+- raw: psycopg on a dedicated connection per thread, ``BEGIN; INSERT; COMMIT``
+  of one row into a copy of the events table (``LIKE ... INCLUDING ALL``: same
+  columns, primary key, unique constraints and checks; no trigger, which only
+  fires on UPDATE/DELETE anyway). The writer knows its stream version and
+  takes positions from a counter, so the database does no reading.
+- eventsourcing: ``PostgresApplicationRecorder.insert_events`` of one
+  ``StoredEvent`` (the library's PostgreSQL recorder, 9.5.6), in its own schema.
+
+Every writer appends to its own streams (a new stream every
+``EVENTS_PER_STREAM`` events, like tickets), with the same ~300-byte payload.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from datetime import datetime, timezone
+
+import psycopg
+from psycopg import conninfo
+from psycopg.types.json import Jsonb
+
+from seedwork import db
+from seedwork.store import EventStore
+
+from .common import CUSTOMER, Scratch, Settings, log, median, new_event, payload, run_threads, spread
+from .report import Row, Verdict
+
+EVENTS_PER_STREAM = 10
+TARGET_VS_RAW = 0.7
+TARGET_VS_ES = 4.0
+
+
+class Ours:
+    name = "ours"
+
+    def __init__(self, settings: Settings, scratch: Scratch, max_writers: int):
+        self.schema = scratch.event_store_schema("append")
+        self.pool = db.make_pool(settings.database_url, min_size=max_writers, max_size=max_writers,
+                                 name="bench-append")
+        self.store = EventStore(self.pool, self.schema)
+
+    def worker(self, i: int):
+        store = self.store
+        counter = itertools.count()
+        stream, version = "", EVENTS_PER_STREAM
+
+        def op():
+            nonlocal stream, version
+            if version >= EVENTS_PER_STREAM:
+                stream, version = f"ticket-{uuid.uuid4().hex}", 0
+            store.append(stream, version, [new_event(next(counter))])
+            version += 1
+
+        return op
+
+    def close(self):
+        self.pool.close()
+
+
+class Raw:
+    name = "raw psycopg"
+
+    def __init__(self, settings: Settings, scratch: Scratch, max_writers: int, like: str):
+        schema = scratch.plain_schema("raw")
+        self.conns = [psycopg.connect(settings.database_url, autocommit=True) for _ in range(max_writers)]
+        self.conns[0].execute(f"CREATE TABLE {schema}.events (LIKE {like}.events INCLUDING ALL)")
+        self.insert = (
+            f"INSERT INTO {schema}.events (event_id, type, schema_version, stream_id, version, position, "
+            "store_id, actor_kind, actor_id, correlation_id, causation_id, occurred_at, data) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        )
+        self.positions = itertools.count(1)  # next() is atomic under the GIL
+        self.indexes = sorted(r[0] for r in self.conns[0].execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s", (schema,)))
+
+    def worker(self, i: int):
+        conn, insert, positions = self.conns[i], self.insert, self.positions
+        counter = itertools.count()
+        stream, version = "", EVENTS_PER_STREAM
+
+        def op():
+            nonlocal stream, version
+            if version >= EVENTS_PER_STREAM:
+                stream, version = f"ticket-{uuid.uuid4().hex}", 0
+            version += 1
+            conn.execute("BEGIN")
+            conn.execute(insert, (
+                uuid.uuid4(), "ticket.commented", 1, stream, version, next(positions), "store_0001",
+                CUSTOMER.kind, CUSTOMER.id, uuid.uuid4(), None, datetime.now(timezone.utc),
+                Jsonb(payload(next(counter))),
+            ))
+            conn.execute("COMMIT")
+
+        return op
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+
+
+class EventSourcingLib:
+    name = "eventsourcing"
+
+    def __init__(self, settings: Settings, scratch: Scratch, max_writers: int):
+        from eventsourcing.persistence import StoredEvent
+        from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+        self.StoredEvent = StoredEvent
+        schema = scratch.plain_schema("es")
+        info = conninfo.conninfo_to_dict(settings.database_url)
+        self.datastore = PostgresDatastore(
+            dbname=info.get("dbname", "postgres"), host=info.get("host", "127.0.0.1"),
+            port=info.get("port", 5432), user=info.get("user", "postgres"),
+            password=info.get("password", ""), pool_size=max_writers, schema=schema,
+        )
+        self.recorder = PostgresApplicationRecorder(self.datastore, events_table_name="stored_events")
+        self.recorder.create_table()
+
+    def worker(self, i: int):
+        recorder, StoredEvent = self.recorder, self.StoredEvent
+        counter = itertools.count()
+        stream, version = uuid.uuid4(), EVENTS_PER_STREAM
+
+        def op():
+            nonlocal stream, version
+            if version >= EVENTS_PER_STREAM:
+                stream, version = uuid.uuid4(), 0
+            version += 1
+            recorder.insert_events([StoredEvent(
+                originator_id=stream, originator_version=version, topic="tickets.domain:Ticket.Commented",
+                state=json.dumps(payload(next(counter))).encode(),
+            )])
+
+        return op
+
+    def close(self):
+        self.datastore.close()
+
+
+def run(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict], list[str]]:
+    top = max(settings.writers)
+    ours = Ours(settings, scratch, top)
+    systems = [ours, Raw(settings, scratch, top, like=ours.schema), EventSourcingLib(settings, scratch, top)]
+    notes = []
+    try:
+        log("append: warming up (connections, prepared statements)")
+        for system in systems:
+            for n in (1, top):
+                run_threads(n, system.worker, 0.3)
+        rates: dict[tuple[str, int], list[float]] = {(s.name, n): [] for s in systems for n in settings.writers}
+        for r in range(settings.rounds):
+            order = systems[r % len(systems):] + systems[: r % len(systems)]
+            for n in settings.writers:
+                for system in order:
+                    rates[(system.name, n)].append(run_threads(n, system.worker, settings.seconds))
+            log("append round %d/%d: %s" % (r + 1, settings.rounds, ", ".join(
+                f"{n}w ours {rates[('ours', n)][-1]:,.0f} raw {rates[('raw psycopg', n)][-1]:,.0f} "
+                f"es {rates[('eventsourcing', n)][-1]:,.0f}" for n in settings.writers)))
+    finally:
+        for system in systems:
+            system.close()
+
+    rows, verdicts = [], []
+    for n in settings.writers:
+        o, raw, es = (rates[(name, n)] for name in ("ours", "raw psycopg", "eventsourcing"))
+        vs_raw = median(o) / median(raw)
+        vs_es = median(o) / median(es)
+        label = f"{n} writer{'s' if n > 1 else ''}"
+        rows.append(Row(
+            "1. Append, 1 event/transaction (events/s)", f"{label} vs raw psycopg",
+            f"{median(o):,.0f}", f"{median(raw):,.0f}", vs_raw, "ours/raw",
+            f">= {TARGET_VS_RAW}" if n == top else "", (vs_raw >= TARGET_VS_RAW) if n == top else None,
+            f"{spread(o)} | {spread(raw)}",
+        ))
+        rows.append(Row(
+            "2. Append vs the eventsourcing library (events/s)", f"{label} vs eventsourcing",
+            f"{median(o):,.0f}", f"{median(es):,.0f}", vs_es, "ours/es",
+            f">= {TARGET_VS_ES:g}" if n == top else "", (vs_es >= TARGET_VS_ES) if n == top else None,
+            f"{spread(o)} | {spread(es)}",
+        ))
+        if n == top:
+            verdicts.append(Verdict(
+                f"append at {n} writers >= {TARGET_VS_RAW} x raw psycopg", vs_raw >= TARGET_VS_RAW,
+                f"ours {median(o):,.0f}/s vs raw {median(raw):,.0f}/s = {vs_raw:.2f}"))
+            verdicts.append(Verdict(
+                f"append at {n} writers >= {TARGET_VS_ES:g} x eventsourcing", vs_es >= TARGET_VS_ES,
+                f"ours {median(o):,.0f}/s vs eventsourcing {median(es):,.0f}/s = {vs_es:.2f}"))
+    notes.append(
+        "append: raw table = LIKE events INCLUDING ALL (" + "; ".join(
+            i.split(" USING ")[1] for i in systems[1].indexes) + "); "
+        f"every writer its own streams, {EVENTS_PER_STREAM} events each; "
+        f"{settings.seconds:g}s per run, systems interleaved and rotated each round"
+    )
+    return rows, verdicts, notes
