@@ -117,10 +117,13 @@ class Scratch:
 
                 with contextlib.closing(pika.BlockingConnection(pika.URLParameters(self.settings.amqp_uri))) as c:
                     ch = c.channel()
-                    for queue in self.queues:
-                        ch.queue_delete(queue)
-                    for exchange in self.exchanges:
-                        ch.exchange_delete(exchange)
+                    for kind, names in (("queue", self.queues), ("exchange", self.exchanges)):
+                        for name in dict.fromkeys(names):
+                            try:
+                                (ch.queue_delete if kind == "queue" else ch.exchange_delete)(name)
+                            except pika.exceptions.ChannelClosed as exc:
+                                failures.append(f"{kind} {name}: {exc}")
+                                ch = c.channel()
             except Exception as exc:  # report, never hide the benchmark's own error
                 failures.append(f"rabbitmq: {exc!r}")
         for failure in failures:

@@ -20,7 +20,7 @@ class Row:
     def ratio_text(self) -> str:
         if self.ratio is None:
             return ""
-        return f"{self.ratio:.2f}"
+        return f"{self.ratio:.3g}"
 
 
 @dataclass

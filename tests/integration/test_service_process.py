@@ -29,10 +29,16 @@ def wait_for_rpc(method="sleep_in_database", args=(0,), timeout=30):
             time.sleep(0.2)
 
 
-def test_two_slow_queries_in_one_service_process_overlap(processes):
+def start_probe(processes):
+    """The probe service, once every entrypoint (queues included) is set up."""
     service = processes.probe_service()
     service.wait_for_output("starting services: probe")
     wait_for_rpc()
+    return service
+
+
+def test_two_slow_queries_in_one_service_process_overlap(processes):
+    start_probe(processes)
     intervals, errors = [], []
 
     def call():
@@ -82,7 +88,7 @@ def wait_for(predicate, timeout=20.0, what="condition"):
 def test_events_flow_from_append_through_relay_to_a_handler_exactly_once(
         processes, bus, store, database_url, schema):
     queues = probe_queues(bus)
-    processes.probe_service().wait_for_output("starting services: probe")
+    start_probe(processes)
     ids = wait_for_rpc("append", ("job-1", 0, "probe.work", {"n": 1}))
     ids += wait_for_rpc("append", ("job-1", 1, "probe.work", {"n": 2}))
     wait_for(lambda: len(effects(database_url, schema)) == 2, what="two effects")
@@ -104,8 +110,7 @@ def make(*args, env):
 def test_a_poison_message_is_retried_then_dead_lettered_and_replayable(
         processes, bus, store, database_url, schema, service_env):
     queues = probe_queues(bus)
-    service = processes.probe_service()
-    service.wait_for_output("starting services: probe")
+    service = start_probe(processes)
     poison = store.append("job-9", 0, [NewEvent("probe.work", {"poison": True})])[0]
     fine = store.append("job-10", 0, [NewEvent("probe.work", {"poison": False})])[0]
 
@@ -135,8 +140,7 @@ def test_a_poison_message_is_retried_then_dead_lettered_and_replayable(
 
 def test_an_undecodable_message_goes_straight_to_the_dead_letter_queue(processes, bus):
     queues = probe_queues(bus)
-    processes.probe_service().wait_for_output("starting services: probe")
-    wait_for(lambda: _exists(bus, queues.name), what="the consumer queue")
+    start_probe(processes)
     bus.connection.Producer(channel=bus.channel).publish(
         {"specversion": "1.0", "id": "not-a-uuid"}, exchange=bus.exchange("probe"), routing_key="probe.work",
         serializer="json")
@@ -144,12 +148,3 @@ def test_an_undecodable_message_goes_straight_to_the_dead_letter_queue(processes
     dead = bus.drain(queues.dlq, expect=1)[0]
     assert "not a Seed CloudEvent" in dead.headers["x-seed-error"]
     assert dead.headers[ATTEMPT_HEADER] == 0
-
-
-def _exists(bus, queue):
-    try:
-        bus.depth(queue)
-        return True
-    except Exception:
-        bus.channel = bus.connection.channel()
-        return False

@@ -95,7 +95,7 @@ def test_core_event_store_migrations_are_well_formed():
     assert [m.version for m in found] == sorted({m.version for m in found})
     for migration in found:
         assert "{schema}" in migration.sql  # never hard-codes a schema
-        assert "{schema}.events" in found[0].sql
+    assert "{schema}.events" in found[0].sql
 
 
 # --- checksum --------------------------------------------------------------------------
