@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import psycopg
@@ -30,7 +31,8 @@ from psycopg.types.json import Jsonb
 from seedwork import db
 from seedwork.store import EventStore
 
-from .common import CUSTOMER, Scratch, Settings, log, median, new_event, payload, run_threads, spread
+from .common import (CUSTOMER, Run, Scratch, Settings, backend_cpu, log, median, new_event, payload, run_threads,
+                     spread)
 from .report import Row, Verdict
 
 EVENTS_PER_STREAM = 10
@@ -61,8 +63,20 @@ class Ours:
 
         return op
 
+    def backend_pids(self) -> list[int]:
+        return _pool_pids(self.pool)
+
     def close(self):
         self.pool.close()
+
+
+def _pool_pids(pool) -> list[int]:
+    conns = [pool.getconn() for _ in range(pool.max_size)]
+    try:
+        return [c.info.backend_pid for c in conns]
+    finally:
+        for c in conns:
+            pool.putconn(c)
 
 
 class Raw:
@@ -100,6 +114,9 @@ class Raw:
             conn.execute("COMMIT")
 
         return op
+
+    def backend_pids(self) -> list[int]:
+        return [c.info.backend_pid for c in self.conns]
 
     def close(self):
         for c in self.conns:
@@ -141,62 +158,95 @@ class EventSourcingLib:
 
         return op
 
+    def backend_pids(self) -> list[int]:
+        return _pool_pids(self.datastore.pool)
+
     def close(self):
         self.datastore.close()
+
+
+@dataclass
+class Tally:
+    rates: list[float] = field(default_factory=list)
+    ops: int = 0
+    client_cpu: float = 0.0
+    server_cpu: float | None = 0.0
+
+    def add(self, run: Run, server_cpu: float | None) -> None:
+        self.rates.append(run.rate)
+        self.ops += run.ops
+        self.client_cpu += run.client_cpu
+        self.server_cpu = None if server_cpu is None or self.server_cpu is None else self.server_cpu + server_cpu
+
+    def cpu_per_event(self) -> str:
+        """Microseconds of CPU per event: this process (client) + its backends (server)."""
+        client = self.client_cpu / self.ops * 1e6
+        if self.server_cpu is None:
+            return f"client {client:.0f} us/event"
+        return f"client {client:.0f} + server {self.server_cpu / self.ops * 1e6:.0f} us/event"
+
+
+def measure(system, n: int, seconds: float, pids: list[int]) -> tuple[Run, float | None]:
+    before = backend_cpu(pids)
+    result = run_threads(n, system.worker, seconds)
+    after = backend_cpu(pids)
+    return result, (after - before if before is not None and after is not None else None)
 
 
 def run(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict], list[str]]:
     top = max(settings.writers)
     ours = Ours(settings, scratch, top)
     systems = [ours, Raw(settings, scratch, top, like=ours.schema), EventSourcingLib(settings, scratch, top)]
-    notes = []
+    tallies: dict[tuple[str, int], Tally] = {(s.name, n): Tally() for s in systems for n in settings.writers}
     try:
         log("append: warming up (connections, prepared statements)")
         for system in systems:
             for n in (1, top):
                 run_threads(n, system.worker, 0.3)
-        rates: dict[tuple[str, int], list[float]] = {(s.name, n): [] for s in systems for n in settings.writers}
+        pids = {system.name: system.backend_pids() for system in systems}
         for r in range(settings.rounds):
             order = systems[r % len(systems):] + systems[: r % len(systems)]
             for n in settings.writers:
                 for system in order:
-                    rates[(system.name, n)].append(run_threads(n, system.worker, settings.seconds))
+                    tallies[(system.name, n)].add(*measure(system, n, settings.seconds, pids[system.name]))
             log("append round %d/%d: %s" % (r + 1, settings.rounds, ", ".join(
-                f"{n}w ours {rates[('ours', n)][-1]:,.0f} raw {rates[('raw psycopg', n)][-1]:,.0f} "
-                f"es {rates[('eventsourcing', n)][-1]:,.0f}" for n in settings.writers)))
+                f"{n}w ours {tallies[('ours', n)].rates[-1]:,.0f} raw {tallies[('raw psycopg', n)].rates[-1]:,.0f} "
+                f"es {tallies[('eventsourcing', n)].rates[-1]:,.0f}" for n in settings.writers)))
     finally:
         for system in systems:
             system.close()
 
     rows, verdicts = [], []
     for n in settings.writers:
-        o, raw, es = (rates[(name, n)] for name in ("ours", "raw psycopg", "eventsourcing"))
-        vs_raw = median(o) / median(raw)
-        vs_es = median(o) / median(es)
+        o, raw, es = (tallies[(name, n)] for name in ("ours", "raw psycopg", "eventsourcing"))
+        vs_raw = median(o.rates) / median(raw.rates)
+        vs_es = median(o.rates) / median(es.rates)
         label = f"{n} writer{'s' if n > 1 else ''}"
         rows.append(Row(
             "1. Append, 1 event/transaction (events/s)", f"{label} vs raw psycopg",
-            f"{median(o):,.0f}", f"{median(raw):,.0f}", vs_raw, "ours/raw",
+            f"{median(o.rates):,.0f}", f"{median(raw.rates):,.0f}", vs_raw, "ours/raw",
             f">= {TARGET_VS_RAW}" if n == top else "", (vs_raw >= TARGET_VS_RAW) if n == top else None,
-            f"{spread(o)} | {spread(raw)}",
+            f"{spread(o.rates)} | {spread(raw.rates)}",
         ))
         rows.append(Row(
             "2. Append vs the eventsourcing library (events/s)", f"{label} vs eventsourcing",
-            f"{median(o):,.0f}", f"{median(es):,.0f}", vs_es, "ours/es",
+            f"{median(o.rates):,.0f}", f"{median(es.rates):,.0f}", vs_es, "ours/es",
             f">= {TARGET_VS_ES:g}" if n == top else "", (vs_es >= TARGET_VS_ES) if n == top else None,
-            f"{spread(o)} | {spread(es)}",
+            f"{spread(o.rates)} | {spread(es.rates)}",
         ))
         if n == top:
             verdicts.append(Verdict(
                 f"append at {n} writers >= {TARGET_VS_RAW} x raw psycopg", vs_raw >= TARGET_VS_RAW,
-                f"ours {median(o):,.0f}/s vs raw {median(raw):,.0f}/s = {vs_raw:.2f}"))
+                f"ours {median(o.rates):,.0f}/s vs raw {median(raw.rates):,.0f}/s = {vs_raw:.3g}"))
             verdicts.append(Verdict(
                 f"append at {n} writers >= {TARGET_VS_ES:g} x eventsourcing", vs_es >= TARGET_VS_ES,
-                f"ours {median(o):,.0f}/s vs eventsourcing {median(es):,.0f}/s = {vs_es:.2f}"))
-    notes.append(
+                f"ours {median(o.rates):,.0f}/s vs eventsourcing {median(es.rates):,.0f}/s = {vs_es:.3g}"))
+    notes = [
         "append: raw table = LIKE events INCLUDING ALL (" + "; ".join(
             i.split(" USING ")[1] for i in systems[1].indexes) + "); "
         f"every writer its own streams, {EVENTS_PER_STREAM} events each; "
-        f"{settings.seconds:g}s per run, systems interleaved and rotated each round"
-    )
+        f"{settings.seconds:g}s per run, systems interleaved and rotated each round",
+        f"append CPU per event at {top} writers (all rounds): " + "; ".join(
+            f"{name} {tallies[(name, top)].cpu_per_event()}" for name in ("ours", "raw psycopg", "eventsourcing")),
+    ]
     return rows, verdicts, notes

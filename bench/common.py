@@ -155,12 +155,23 @@ def spread(values) -> str:
 # --- running a load on N threads for a fixed time ----------------------------------
 
 
-def run_threads(n: int, make_worker: Callable[[int], Callable[[], None]], seconds: float) -> float:
-    """Operations per second of ``n`` threads, each calling its worker in a loop.
+@dataclass
+class Run:
+    ops: int
+    seconds: float
+    client_cpu: float  # CPU seconds of this process (every thread) during the run
+
+    @property
+    def rate(self) -> float:
+        return self.ops / self.seconds
+
+
+def run_threads(n: int, make_worker: Callable[[int], Callable[[], None]], seconds: float) -> Run:
+    """``n`` threads, each calling its worker in a loop for ``seconds``.
 
     ``make_worker(i)`` runs before the clock starts and returns the function one
     call of which is one operation. All threads start together at a barrier and
-    stop at the same deadline; the rate counts every finished operation.
+    stop at the same deadline; every finished operation counts.
     """
     workers = [make_worker(i) for i in range(n)]
     counts = [0] * n
@@ -187,14 +198,33 @@ def run_threads(n: int, make_worker: Callable[[int], Callable[[], None]], second
     threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(n)]
     for t in threads:
         t.start()
+    cpu = time.process_time()
     start = time.perf_counter()
     state["deadline"] = start + seconds
     barrier.wait()
     for t in threads:
         t.join()
+    cpu = time.process_time() - cpu
     if errors:
         raise errors[0]
-    return sum(counts) / (max(ends) - start)
+    return Run(sum(counts), max(ends) - start, cpu)
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def backend_cpu(pids: list[int]) -> float | None:
+    """CPU seconds (user + system) the given PostgreSQL backends have used so
+    far; None if their /proc entries are not readable (a remote server)."""
+    total = 0
+    try:
+        for pid in pids:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / _TICK
 
 
 @contextlib.contextmanager

@@ -52,11 +52,11 @@ class AnalyticsConsumer:
     def _accept(self, event: dict) -> bool:
         """Handle the event unless its source's position was already passed."""
         source = event["source"].rsplit("/", 1)[-1]
-        if event["position"] <= self.positions.get(source, 0):
+        if int(event["position"]) <= self.positions.get(source, 0):
             self.skipped += 1
             return False
         self.handle(event)
-        self.positions[source] = event["position"]
+        self.positions[source] = int(event["position"])
         return True
 
     def bind(self, channel) -> None:

@@ -136,7 +136,9 @@ class ConfirmingPublisher:
         self.channel.events["basic_nack"].add(self._on_nack)
         self.channel.events["basic_return"].add(self._on_return)
         self._next_tag = 1
-        self._acked = 0  # every tag up to here is confirmed (RabbitMQ confirms in order)
+        # Delivery tags not yet acked or nacked. RabbitMQ may confirm out of
+        # order, so "the highest tag confirmed so far" proves nothing.
+        self._unconfirmed: set[int] = set()
         self._failures: list[str] = []
 
     @property
@@ -152,12 +154,18 @@ class ConfirmingPublisher:
         self._kombu = None
         self.channel = None
 
+    def _settle(self, tag: int, multiple: bool) -> None:
+        if multiple:
+            self._unconfirmed = {t for t in self._unconfirmed if t > tag}
+        else:
+            self._unconfirmed.discard(tag)
+
     def _on_ack(self, tag: int, multiple: bool) -> None:
-        self._acked = max(self._acked, tag)
+        self._settle(tag, multiple)
 
     def _on_nack(self, tag: int, multiple: bool) -> None:
-        self._failures.append(f"broker nacked delivery {tag}")
-        self._acked = max(self._acked, tag)
+        self._failures.append(f"broker nacked delivery {tag}{' and earlier' if multiple else ''}")
+        self._settle(tag, multiple)
 
     def _on_return(self, exc, exchange, routing_key, message) -> None:
         # Only possible if even the alternate exchange is missing.
@@ -165,8 +173,9 @@ class ConfirmingPublisher:
             f"unroutable: {message.properties.get('message_id')} to {exchange}/{routing_key}: {exc}"
         )
 
-    def _wait_until(self, tag: int) -> None:
-        while self._acked < tag:
+    def _wait_until(self, in_flight: int) -> None:
+        """Process confirms until at most ``in_flight`` deliveries are unconfirmed."""
+        while len(self._unconfirmed) > in_flight:
             try:
                 self._kombu.connection.drain_events(timeout=self.confirm_timeout)
             except socket.timeout:
@@ -179,12 +188,13 @@ class ConfirmingPublisher:
             self.connect()
         count = 0
         for exchange, routing_key, message in messages:
-            if self._next_tag - 1 - self._acked >= self.window:
-                self._wait_until(self._next_tag - self.window)
+            if len(self._unconfirmed) >= self.window:
+                self._wait_until(self.window - 1)
             self.channel.basic_publish(message, exchange=exchange, routing_key=routing_key, mandatory=True)
+            self._unconfirmed.add(self._next_tag)
             self._next_tag += 1
             count += 1
-        self._wait_until(self._next_tag - 1)
+        self._wait_until(0)
         if self._failures:
             failures, self._failures = self._failures, []
             raise PublishFailed("; ".join(failures[:5]))

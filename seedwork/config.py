@@ -13,7 +13,7 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/seed"
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 SERVICES = ("tickets", "customers", "notifications", "gateway")
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}\Z")  # \Z: "$" accepts a trailing newline
 
 
 def checked_name(value: str, what: str) -> str:
@@ -66,7 +66,7 @@ def load(service: str, env=None) -> Settings:
     return Settings(
         service=service,
         database_url=database_url,
-        schema=checked_name(env.get(f"{service.upper()}_DB_SCHEMA", service), "schema"),
+        schema=checked_name(env.get(f"{service.upper()}_DB_SCHEMA", service), f"schema {service.upper()}_DB_SCHEMA"),
         amqp_uri=env.get("AMQP_URI") or DEFAULT_AMQP_URI,
         bus_prefix=checked_name(env.get("BUS_PREFIX", "seed"), "BUS_PREFIX"),
         relay_poll_interval=_float(env, "RELAY_POLL_INTERVAL", 0.02),

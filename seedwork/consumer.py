@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable, TypeVar
 from uuid import UUID
 
+from . import db  # noqa: F401  (first: it picks psycopg's wait function)
 import psycopg
 from psycopg_pool import ConnectionPool
 

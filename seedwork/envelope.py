@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z")  # \Z: "$" accepts a trailing newline
 ACTOR_KINDS = ("customer", "agent", "system", "platform")
 
 
@@ -152,7 +152,8 @@ def to_cloudevent(event: Envelope, service: str) -> dict[str, Any]:
         "datacontenttype": "application/json",
         "dataschemaversion": event.schema_version,
         "streamversion": event.version,
-        "position": event.position,
+        # A String: positions (xid << 20) outgrow the CloudEvents Integer (int32).
+        "position": str(event.position),
         "actorkind": event.actor.kind,
         "data": event.data,
     }
@@ -171,6 +172,9 @@ def from_cloudevent(body: Mapping[str, Any]) -> Envelope:
     try:
         if body["specversion"] != "1.0":
             raise InvalidEvent(f"unsupported specversion {body['specversion']!r}")
+        occurred_at = datetime.fromisoformat(body["time"].replace("Z", "+00:00"))
+        if occurred_at.tzinfo is None:
+            raise InvalidEvent(f"time {body['time']!r} has no UTC offset (RFC 3339 requires one)")
         return Envelope(
             event_id=uuid.UUID(body["id"]),
             type=body["type"],
@@ -182,10 +186,10 @@ def from_cloudevent(body: Mapping[str, Any]) -> Envelope:
             actor=Actor(body["actorkind"], body.get("actorid")),
             correlation_id=_uuid_or_none(body.get("correlationid")),
             causation_id=_uuid_or_none(body.get("causationid")),
-            occurred_at=datetime.fromisoformat(body["time"].replace("Z", "+00:00")),
+            occurred_at=occurred_at,
             data=body.get("data") or {},
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidEvent(f"not a Seed CloudEvent: {exc}") from exc
 
 

@@ -13,12 +13,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import db  # noqa: F401  (first: it picks psycopg's wait function)
 import psycopg
 
 from .config import checked_name
 
 CORE = Path(__file__).with_name("migrations")
-_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_FILE = re.compile(r"^([0-9]{4})_([a-z0-9_]+)\.sql\Z")
 
 
 class MigrationError(RuntimeError):

@@ -19,9 +19,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from . import db  # first: it picks psycopg's wait function
 import psycopg
 
-from . import db
 from .bus import ConfirmingPublisher, declare_exchange, event_message, exchange_name
 from .store import EventStore
 

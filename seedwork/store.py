@@ -19,6 +19,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
+from . import db  # noqa: F401  (first: it picks psycopg's wait function)
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -76,7 +77,8 @@ class EventStore:
                  WITH ORDINALITY AS e(event_id, type, schema_version, store_id, actor_kind, actor_id,
                                       correlation_id, causation_id, occurred_at, data, ord)
             WHERE %(expected)s = {ANY_VERSION} OR head.v = %(expected)s
-            RETURNING position, version"""
+            RETURNING position, version,
+                      (position >> {TX_SHIFT}) <> pg_current_xact_id()::text::bigint AS spilled"""
         self._head_sql = f"SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream_id = %s"
         self._load_sql = (
             f"SELECT {_COLUMNS} FROM {s}.events WHERE stream_id = %s AND version > %s ORDER BY version"
@@ -144,10 +146,10 @@ class EventStore:
         }
         try:
             if conn is not None:
-                rows = conn.execute(self._append_sql, params).fetchall()
+                rows = self._insert(conn, params, len(events))
             else:
                 with self.pool.connection() as own, own.transaction():
-                    rows = own.execute(self._append_sql, params).fetchall()
+                    rows = self._insert(own, params, len(events))
         except psycopg.errors.UniqueViolation as exc:
             if exc.diag.constraint_name != "events_stream_id_version_key":
                 raise
@@ -161,8 +163,16 @@ class EventStore:
                 e.event_id, e.type, e.schema_version, stream_id, version, position, e.store_id,
                 e.actor, e.correlation_id, e.causation_id, e.occurred_at, e.data,
             )
-            for e, (position, version) in zip(events, rows)
+            for e, (position, version, _) in zip(events, rows)
         ]
+
+    def _insert(self, conn: psycopg.Connection, params: dict, count: int) -> list[tuple]:
+        rows = conn.execute(self._append_sql, params).fetchall()
+        # Raising here rolls the transaction back: positions past the
+        # transaction's range would collide with the next transaction's.
+        if any(spilled for _, _, spilled in rows):
+            raise TransactionTooLarge(f"more than {PER_TX - 1} events in one transaction")
+        return rows
 
     def _committed_version(self, stream_id: str) -> int:
         # The caller's transaction is aborted; ask on a fresh connection.

@@ -219,5 +219,17 @@ def processes(tmp_path, service_env):
         p.stop()
 
 
+def read_all_settled(store, after=0, count=None, timeout=10.0):
+    """``read_all`` once ``count`` events are visible. Any transaction running
+    anywhere in the cluster briefly holds the reader back (by design: it may
+    still commit below), and other tests or processes run transactions too."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = store.read_all(after, limit=100_000)
+        if len(events) >= count or time.monotonic() > deadline:
+            return events
+        time.sleep(0.02)
+
+
 def cloudevent(message) -> dict:
     return json.loads(message.body)

@@ -7,13 +7,13 @@ import time
 
 from seedwork.bus import event_message
 from seedwork.envelope import NewEvent
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, read_all_settled
 
 
 def positions_in(path):
     if not path.exists():
         return []
-    return [json.loads(line)["position"] for line in path.read_text().splitlines() if line.strip()]
+    return [int(json.loads(line)["position"]) for line in path.read_text().splitlines() if line.strip()]
 
 
 def wait_for_count(path, count, timeout=30.0):
@@ -50,12 +50,12 @@ def test_catches_up_from_history_then_follows_live_without_gap_or_duplicate(stor
     consumer.wait_for_output("following the live stream")
 
     # A relay re-send after a crash: an old event arrives again.
-    old = store.read_all(0, limit=5)[2]
+    old = read_all_settled(store, 0, 5)[2]
     bus.connection.Producer(channel=bus.channel).publish(
         event_message(old, "probe").body, exchange=bus.exchange("probe"), routing_key=old.type,
         content_type="application/cloudevents+json", content_encoding="utf-8")
 
-    expected = [e.position for e in store.read_all(0, limit=1000)]
+    expected = [e.position for e in read_all_settled(store, 0, 60)]
     assert len(expected) == 60
     assert wait_for_count(output, 60) == expected  # every event, once, in global order
 
@@ -68,5 +68,5 @@ def test_catches_up_from_history_then_follows_live_without_gap_or_duplicate(stor
     for i in range(60, 65):
         store.append("order-9", -1, [NewEvent("probe.work", {"i": i})])
     processes.start("analytics", consumer_args).wait_for_output("following the live stream")
-    expected = [e.position for e in store.read_all(0, limit=1000)]
+    expected = [e.position for e in read_all_settled(store, 0, 65)]
     assert wait_for_count(output, 65) == expected

@@ -8,6 +8,7 @@ from seedwork import db, migrations
 from seedwork.envelope import Actor, NewEvent, Upcasters
 from seedwork.errors import ConcurrencyConflict
 from seedwork.store import ANY_VERSION, EventStore
+from tests.integration.conftest import read_all_settled
 
 
 def ev(kind="ticket.opened", **data):
@@ -96,7 +97,7 @@ def test_appends_in_one_transaction_commit_together_in_order(store):
         b = store.append("ticket-2", 0, [ev()], conn=conn)
     positions = [e.position for e in a + b]
     assert positions == sorted(positions) and len(set(positions)) == 3
-    assert [e.position for e in store.read_all(0)] == positions
+    assert [e.position for e in read_all_settled(store, 0, 3)] == positions
 
 
 def test_history_is_append_only(store, pool):
@@ -139,7 +140,7 @@ def test_read_all_is_one_global_order_across_streams(store):
     for i in range(5):
         store.append(f"ticket-{i}", 0, [ev(i=i)])
         store.append("ticket-0", ANY_VERSION, [ev("ticket.replied", i=i)])
-    everything = store.read_all(0, limit=100)
+    everything = read_all_settled(store, 0, 10)
     assert len(everything) == 10
     assert [e.position for e in everything] == sorted(e.position for e in everything)
     first, rest = store.read_all(0, limit=4), store.read_all(everything[3].position, limit=100)
@@ -151,7 +152,7 @@ def test_out_of_order_commits_are_never_skipped_by_a_tailing_reader(store, datab
     """Transaction A writes first but commits last. A reader that tails by
     position must not move past A's slot while A is still running."""
     store.append("warm-up", 0, [ev()])
-    seen = store.read_all(0)
+    seen = read_all_settled(store, 0, 1)
     checkpoint = seen[-1].position
 
     with db.connect(database_url) as slow, db.connect(database_url) as fast:
@@ -165,7 +166,7 @@ def test_out_of_order_commits_are_never_skipped_by_a_tailing_reader(store, datab
 
         slow.commit()  # A commits last
 
-    tail = store.read_all(checkpoint)
+    tail = read_all_settled(store, checkpoint, 2)
     assert [e.stream_id for e in tail] == ["ticket-a", "ticket-b"]
     assert [e.position for e in tail] == sorted(e.position for e in tail)
 
@@ -175,7 +176,7 @@ def test_a_rolled_back_append_never_appears(store, database_url):
         store.append("ticket-x", 0, [ev()], conn=conn)
         conn.rollback()
     store.append("ticket-y", 0, [ev()])
-    assert [e.stream_id for e in store.read_all(0)] == ["ticket-y"]
+    assert [e.stream_id for e in read_all_settled(store, 0, 1)] == ["ticket-y"]
 
 
 def test_migrations_are_idempotent_and_refuse_an_edited_file(database_url, schema, tmp_path):

@@ -345,11 +345,6 @@ def test_reconnects_after_close(broker):
     assert broker.connections == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seedwork bug: confirms are tracked as max(tag); RabbitMQ may confirm out of order, so a later "
-    "ack hides an earlier nack and publish() returns success",
-)
 def test_out_of_order_confirms_do_not_hide_a_nack(broker):
     held: list[tuple] = []
 

@@ -112,11 +112,6 @@ def test_eventlet_imported_but_not_patched_counts_as_not_patched():
     """))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seedwork bug: store/relay/consumer/migrations import psycopg themselves, before seedwork.db "
-    "chooses the wait function, so importing them first under eventlet picks the blocking C wait",
-)
 @pytest.mark.parametrize("module", ["seedwork.store", "seedwork.relay", "seedwork.consumer", "seedwork.migrations"])
 def test_importing_any_seedwork_module_first_under_eventlet_is_cooperative(module):
     ok(run(f"""
