@@ -21,7 +21,6 @@ from typing import Callable
 
 import kombu
 import kombu.serialization
-from kombu.pools import producers
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
@@ -191,9 +190,10 @@ class BusEventHandler(Consumer):
             "x-seed-failed-at": datetime.now(timezone.utc).isoformat(),
         })
         props = message.properties
-        conn = kombu.Connection(self.settings.amqp_uri, transport_options={"confirm_publish": True})
-        with producers[conn].acquire(block=True) as producer:
-            producer.publish(
+        # Failures are rare: a short-lived connection is simpler than sharing one
+        # between green threads. confirm_publish: publish returns once the broker has it.
+        with kombu.Connection(self.settings.amqp_uri, transport_options={"confirm_publish": True}) as conn:
+            conn.Producer().publish(
                 message.body, exchange="", routing_key=queue_name, headers=headers,
                 content_type=message.content_type, content_encoding=message.content_encoding,
                 delivery_mode=2, message_id=props.get("message_id"), type=props.get("type"),
