@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import time
@@ -67,10 +68,17 @@ def main(argv: list[str] | None = None) -> int:
             rows += r
             verdicts += v
             notes += n
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
     finally:
         log("cleaning up scratch schemas, exchanges and queues")
         scratch.cleanup()
     elapsed = time.perf_counter() - started
+    try:
+        notes.append("load average (1/5/15 min) at the end: %.2f %.2f %.2f" % os.getloadavg())
+    except OSError:
+        pass
     notes.append(f"medians of {settings.rounds} rounds; each round runs ours and its baseline back to back; "
                  "ratios are ratios of the medians; 'rounds' shows the min..max over rounds")
     title = f"Seed benchmarks ({when}, run {settings.run_id}, {elapsed:.0f}s)"

@@ -237,7 +237,8 @@ def run(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict],
         if n == top:
             verdicts.append(Verdict(
                 f"append at {n} writers >= {TARGET_VS_RAW} x raw psycopg", vs_raw >= TARGET_VS_RAW,
-                f"ours {median(o.rates):,.0f}/s vs raw {median(raw.rates):,.0f}/s = {vs_raw:.3g}"))
+                f"ours {median(o.rates):,.0f}/s vs raw {median(raw.rates):,.0f}/s = {vs_raw:.3g}; "
+                f"CPU per event: ours {o.cpu_per_event()}, raw {raw.cpu_per_event()}"))
             verdicts.append(Verdict(
                 f"append at {n} writers >= {TARGET_VS_ES:g} x eventsourcing", vs_es >= TARGET_VS_ES,
                 f"ours {median(o.rates):,.0f}/s vs eventsourcing {median(es.rates):,.0f}/s = {vs_es:.3g}"))

@@ -47,10 +47,7 @@ class Settings:
 
 # --- payloads ----------------------------------------------------------------------
 
-_BODY = (
-    "Hello, my order arrived yesterday but the blue sweater is the wrong size (M instead of L). "
-    "Could you send the right one? I kept the packaging."
-)
+_BODY = "Hi, my order arrived but the blue sweater is the wrong size (M, not L). Can you send an L?"
 
 
 def payload(n: int) -> dict:

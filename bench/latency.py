@@ -24,7 +24,6 @@ from .report import Row, Verdict
 SPACING = 0.004
 PER_STREAM = 10
 POLL_INTERVALS = (0.02, 0.005)
-ROUNDS = 3  # per poll interval; each round is latency_events appends
 
 
 def one_round(settings: Settings, store: EventStore, relay: Relay, queue: str, count: int) -> list[float]:
@@ -78,13 +77,13 @@ def run(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict],
             relay.publisher.close()  # run() reconnects in its own thread
             # Relays of earlier rounds published everything already appended.
             p50s, p99s, maxes, all_ms = [], [], [], []
-            for r in range(ROUNDS):
+            for r in range(settings.rounds):
                 ms = [x * 1e3 for x in one_round(settings, store, relay, queue, count)]
                 p50s.append(percentile(ms, 50))
                 p99s.append(percentile(ms, 99))
                 maxes.append(max(ms))
                 all_ms += ms
-                log(f"latency poll {poll}s round {r + 1}/{ROUNDS}: p50 {p50s[-1]:.1f} ms, "
+                log(f"latency poll {poll}s round {r + 1}/{settings.rounds}: p50 {p50s[-1]:.1f} ms, "
                     f"p99 {p99s[-1]:.1f} ms, max {maxes[-1]:.1f} ms")
             rows.append(Row(
                 "5. Append -> consumer latency (ms; lower is better)",
@@ -98,6 +97,6 @@ def run(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict],
                 f"{min(p99s):.1f}..{max(p99s):.1f}"))
     finally:
         pool.close()
-    notes = [f"latency: median over {ROUNDS} rounds of each round's p50/p99 ({count} events per round); "
+    notes = [f"latency: median over {settings.rounds} rounds of each round's p50/p99 ({count} events per round); "
              "relay, consumer and appender are threads of one process (they share the GIL)"]
     return rows, [], notes
