@@ -10,5 +10,8 @@ One small library, not copied per service:
 - ``bus``        RabbitMQ topology: exchanges, consumer queues, retries, dead letters
 - ``relay``      the outbox relay that publishes committed events, one active per service
 - ``consumer``   exactly-once effects from at-least-once delivery
-- ``nameko``     thin Nameko extensions over the above
+- ``errors``     typed errors (``ConcurrencyConflict``) callers map to HTTP 409/412
+- ``nameko_ext`` thin Nameko extensions over the above (``EventSourcing``, ``bus_handler``)
+- ``launch``     ``nameko run`` for one service, quiet and eventlet-safe
+- ``cli``        ops commands: ``python -m seedwork migrate|relay|dlq``
 """
