@@ -10,6 +10,7 @@ Everything here reads settings through ``seedwork.config`` (environment).
 """
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import threading
@@ -84,7 +85,8 @@ class EventSourcing(DependencyProvider):
 
     def setup(self):
         self.settings = config.load(self.container.service_name)
-        sources = [(self.container.service_name, Path(self.migrations_dir))] if self.migrations_dir else []
+        folder = Path(self.migrations_dir) if self.migrations_dir else self._default_migrations()
+        sources = [(self.container.service_name, folder)] if folder and folder.is_dir() else []
         with db.connect(self.settings.database_url, autocommit=True) as conn:
             applied = migrations.migrate(conn, self.settings.schema, sources)
         if applied:
@@ -93,6 +95,10 @@ class EventSourcing(DependencyProvider):
                                  name=self.container.service_name)
         kwargs = {"upcasters": self.upcasters} if self.upcasters else {}
         self.store = EventStore(self.pool, self.settings.schema, **kwargs)
+
+    def _default_migrations(self) -> Path:
+        """``migrations/`` beside the service's module, as ``make migrate`` finds it."""
+        return Path(inspect.getfile(self.container.service_cls)).with_name("migrations")
 
     def start(self):
         if self.run_relay:
@@ -197,7 +203,7 @@ class BusEventHandler(Consumer):
                 message.body, exchange="", routing_key=queue_name, headers=headers,
                 content_type=message.content_type, content_encoding=message.content_encoding,
                 delivery_mode=2, message_id=props.get("message_id"), type=props.get("type"),
-                mandatory=True, retry=True,
+                timestamp=props.get("timestamp"), mandatory=True, retry=True,
             )
 
 

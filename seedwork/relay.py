@@ -49,7 +49,9 @@ class Relay:
         poll_interval: float = 0.02,
         sleep=time.sleep,
     ):
-        self.store = store
+        # Events go out exactly as stored (no upcasting): what is published
+        # must not depend on which replica's code happens to lead.
+        self.store = EventStore(store.pool, store.schema)
         self.database_url = database_url
         self.service = service
         self.exchange = exchange_name(bus_prefix, service)

@@ -54,7 +54,8 @@ class EventStore:
         # The statements are built once: the schema name is checked above.
         self._append_sql = f"""
             WITH head AS (
-                SELECT coalesce(max(version), 0) AS v FROM {s}.events WHERE stream_id = %(stream)s
+                SELECT coalesce(max(version), 0) AS v, max(position) AS p
+                FROM {s}.events WHERE stream_id = %(stream)s
             ), tx AS (
                 SELECT pg_current_xact_id()::text::bigint << {TX_SHIFT} AS base
             ), used AS (
@@ -76,7 +77,11 @@ class EventStore:
                         %(occurred)s::timestamptz[], %(data)s::jsonb[])
                  WITH ORDINALITY AS e(event_id, type, schema_version, store_id, actor_kind, actor_id,
                                       correlation_id, causation_id, occurred_at, data, ord)
-            WHERE %(expected)s = {ANY_VERSION} OR head.v = %(expected)s
+            WHERE (%(expected)s = {ANY_VERSION} OR head.v = %(expected)s)
+              -- A transaction whose id is older than the stream's last writer
+              -- would put the new version below the previous one in the global
+              -- order: refuse, so that the caller retries in a new transaction.
+              AND (head.p IS NULL OR head.p < tx.base)
             RETURNING position, version,
                       (position >> {TX_SHIFT}) <> pg_current_xact_id()::text::bigint AS spilled"""
         self._head_sql = f"SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream_id = %s"
@@ -129,7 +134,7 @@ class EventStore:
         if expected_version < ANY_VERSION:
             raise ValueError("expected_version is 0 for a new stream, or the stream's current version")
         if len(events) >= PER_TX:
-            raise TransactionTooLarge(f"{len(events)} events in one append")
+            raise TransactionTooLarge(f"{len(events)} events in one append (fewer than {PER_TX} fit)")
         params = {
             "stream": stream_id,
             "expected": expected_version,
@@ -156,6 +161,11 @@ class EventStore:
             raise ConcurrencyConflict(stream_id, expected_version, self._committed_version(stream_id)) from None
         if not rows:
             actual = self.stream_version(stream_id, conn)
+            if actual == expected_version or expected_version == ANY_VERSION:
+                raise ConcurrencyConflict(
+                    stream_id, expected_version, actual,
+                    "a newer transaction wrote to the stream since this one began; retry in a new transaction",
+                )
             raise ConcurrencyConflict(stream_id, expected_version, actual)
         rows.sort()  # RETURNING order is not guaranteed; positions follow input order
         return [
@@ -171,7 +181,7 @@ class EventStore:
         # Raising here rolls the transaction back: positions past the
         # transaction's range would collide with the next transaction's.
         if any(spilled for _, _, spilled in rows):
-            raise TransactionTooLarge(f"more than {PER_TX - 1} events in one transaction")
+            raise TransactionTooLarge(f"{PER_TX} or more events in one transaction")
         return rows
 
     def _committed_version(self, stream_id: str) -> int:

@@ -64,7 +64,7 @@ def drop_schema(database_url, name):
 
 @pytest.fixture
 def schema(database_url):
-    name = new_schema(database_url, [("probe", PROBE / "migrations")])
+    name = new_schema(database_url)  # the probe's own tables: created when it starts
     yield name
     drop_schema(database_url, name)
 

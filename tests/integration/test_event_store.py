@@ -218,3 +218,20 @@ def test_concurrent_migrations_of_a_new_schema_both_succeed(database_url):
             assert conn.execute(f"SELECT count(*) FROM {name}.schema_migrations").fetchone()[0] == 1
     finally:
         drop_schema(database_url, name)
+
+
+def test_a_transaction_older_than_the_streams_last_writer_cannot_append_below_it(store, database_url):
+    """T1 takes its transaction id first (it wrote something else), T2 then
+    appends version 1 and commits, and T1 appends version 2. Stored as is,
+    version 2 would precede version 1 in the global order; T1 must retry."""
+    with db.connect(database_url) as older:
+        store.append("elsewhere", 0, [ev()], conn=older)  # T1 now has the older transaction id
+        store.append("ticket-1", 0, [ev()])  # T2, newer id, commits version 1
+        with pytest.raises(ConcurrencyConflict, match="retry in a new transaction") as caught:
+            store.append("ticket-1", 1, [ev("ticket.replied")], conn=older)
+        assert (caught.value.expected_version, caught.value.actual_version) == (1, 1)
+        older.rollback()
+
+    store.append("ticket-1", 1, [ev("ticket.replied")])  # the retry, in a new transaction
+    in_order = [e for e in read_all_settled(store, 0, 2) if e.stream_id == "ticket-1"]
+    assert [e.version for e in in_order] == [1, 2]

@@ -1,6 +1,5 @@
 """The probe service: the same building blocks as a real service."""
 import time
-from pathlib import Path
 
 from nameko.rpc import rpc
 
@@ -11,7 +10,7 @@ from seedwork.nameko_ext import EventSourcing, bus_handler
 class ProbeService:
     name = "probe"
 
-    db = EventSourcing(migrations_dir=Path(__file__).with_name("migrations"))
+    db = EventSourcing()  # finds ./migrations itself, as a real service does
 
     @rpc
     def sleep_in_database(self, seconds):
