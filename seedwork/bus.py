@@ -6,7 +6,7 @@ Names (``prefix`` is ``BUS_PREFIX``, ``seed`` by default):
   = event type. Its alternate exchange ``{prefix}.unrouted`` catches events
   no queue is bound for, so nothing published vanishes silently.
 - ``{prefix}.{service}.{handler}``: a consumer's durable queue, with
-  ``.retry.N`` delay queues (they dead-letter back after a TTL) and a ``.dlq``
+  ``.retry.N`` delay queues (messages expire back after their delay) and a ``.dlq``
   dead-letter queue that ops list and replay (``make dlq-list``/``dlq-replay``).
 """
 from __future__ import annotations
@@ -64,6 +64,10 @@ class ConsumerQueues:
     def retry_queue(self, attempt: int) -> str:
         return f"{self.name}.retry.{attempt}"
 
+    def retry_delay(self, attempt: int) -> float:
+        """Seconds a message waits in ``retry_queue(attempt)`` (at least 1 ms)."""
+        return max(0.001, self.retry_delays[attempt])
+
     def main_queue(self, prefix: str) -> kombu.Queue:
         bindings = [
             kombu.binding(kombu.Exchange(exchange_name(prefix, source), type="topic", durable=True,
@@ -82,14 +86,14 @@ class ConsumerQueues:
         for source, _ in self.bindings:
             declare_exchange(channel, prefix, source)
         self.main_queue(prefix).declare(channel=channel)
-        for attempt, delay in enumerate(self.retry_delays):
+        # The delay travels on each message (``expiration``), not on the queue:
+        # changing CONSUMER_RETRY_DELAYS then never conflicts with a queue
+        # declared earlier. Every message in one retry queue has the same delay,
+        # so the one at the head always expires first.
+        for attempt in range(len(self.retry_delays)):
             kombu.Queue(
                 self.retry_queue(attempt), durable=True, auto_delete=False,
-                queue_arguments={
-                    "x-message-ttl": max(1, int(delay * 1000)),
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": self.name,
-                },
+                queue_arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.name},
             ).declare(channel=channel)
         kombu.Queue(self.dlq, durable=True, auto_delete=False).declare(channel=channel)
 

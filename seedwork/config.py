@@ -5,6 +5,7 @@ Every service reads the same variables; a per-service database URL
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -23,14 +24,17 @@ def checked_name(value: str, what: str) -> str:
     return value
 
 
-def _float(env, key, default):
+def _positive(env, key, default, kind=float):
     raw = env.get(key)
     if raw in (None, ""):
         return default
     try:
-        return float(raw)
+        value = kind(raw)
     except ValueError:
-        raise ValueError(f"{key} must be a number, got {raw!r}") from None
+        raise ValueError(f"{key} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
+    if not (0 < value < math.inf):
+        raise ValueError(f"{key} must be greater than 0, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -62,14 +66,16 @@ def load(service: str, env=None) -> Settings:
     try:
         retry_delays = tuple(float(d) for d in delays.split(",") if d.strip())
     except ValueError:
-        raise ValueError(f"CONSUMER_RETRY_DELAYS must be comma-separated seconds, got {delays!r}") from None
+        retry_delays = ()
+    if not retry_delays or not all(0 < d < math.inf for d in retry_delays):
+        raise ValueError(f"CONSUMER_RETRY_DELAYS must be comma-separated seconds above 0, got {delays!r}")
     return Settings(
         service=service,
         database_url=database_url,
         schema=checked_name(env.get(f"{service.upper()}_DB_SCHEMA", service), f"schema {service.upper()}_DB_SCHEMA"),
         amqp_uri=env.get("AMQP_URI") or DEFAULT_AMQP_URI,
         bus_prefix=checked_name(env.get("BUS_PREFIX", "seed"), "BUS_PREFIX"),
-        relay_poll_interval=_float(env, "RELAY_POLL_INTERVAL", 0.02),
-        relay_batch_size=int(_float(env, "RELAY_BATCH_SIZE", 500)),
+        relay_poll_interval=_positive(env, "RELAY_POLL_INTERVAL", 0.02),
+        relay_batch_size=_positive(env, "RELAY_BATCH_SIZE", 500, kind=int),
         retry_delays=retry_delays,
     )

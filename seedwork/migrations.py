@@ -46,7 +46,7 @@ def discover(component: str, folder: Path) -> list[Migration]:
         match = _FILE.match(path.name)
         if not match:
             raise MigrationError(f"{path}: migration files are named NNNN_name.sql")
-        found.append(Migration(component, int(match[1]), match[2], path.read_text()))
+        found.append(Migration(component, int(match[1]), match[2], path.read_text(encoding="utf-8")))
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
         raise MigrationError(f"{folder}: two migrations share a version number")

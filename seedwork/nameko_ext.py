@@ -169,8 +169,10 @@ class BusEventHandler(Consumer):
         if exc_info is not None:
             attempt = self._attempt(message)
             error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+            expiration = None
             if attempt < len(self.queues.retry_delays):
                 target = self.queues.retry_queue(attempt)
+                expiration = self.queues.retry_delay(attempt)
                 log.warning("%s failed (attempt %d), retrying via %s: %s", self.queues.name, attempt + 1,
                             target, error)
             else:
@@ -179,7 +181,7 @@ class BusEventHandler(Consumer):
                           target, error)
             # Publish (confirmed) before acking: a crash in between repeats the
             # message, which the handler absorbs; it never loses it.
-            self._forward(message, target, attempt + 1, error)
+            self._forward(message, target, attempt + 1, error, expiration)
         self.queue_consumer.ack_message(message)
         return result, exc_info
 
@@ -187,7 +189,7 @@ class BusEventHandler(Consumer):
     def _attempt(message) -> int:
         return int((message.headers or {}).get(ATTEMPT_HEADER, 0))
 
-    def _forward(self, message, queue_name: str, attempt: int, error: str) -> None:
+    def _forward(self, message, queue_name: str, attempt: int, error: str, expiration: float | None = None) -> None:
         headers = dict(message.headers or {})
         headers.update({
             ATTEMPT_HEADER: attempt,
@@ -203,7 +205,7 @@ class BusEventHandler(Consumer):
                 message.body, exchange="", routing_key=queue_name, headers=headers,
                 content_type=message.content_type, content_encoding=message.content_encoding,
                 delivery_mode=2, message_id=props.get("message_id"), type=props.get("type"),
-                timestamp=props.get("timestamp"), mandatory=True, retry=True,
+                timestamp=props.get("timestamp"), expiration=expiration, mandatory=True, retry=True,
             )
 
 

@@ -172,3 +172,18 @@ def test_empty_relay_numbers_use_the_defaults():
 def test_bad_relay_number_names_the_variable(key):
     with pytest.raises(ValueError, match=key):
         load("tickets", env={key: "soon"})
+
+
+@pytest.mark.parametrize("raw", ["", ",", "0", "1,-5", "nan", "1,inf"])
+def test_retry_delays_must_be_positive_finite_seconds(raw):
+    with pytest.raises(ValueError, match="CONSUMER_RETRY_DELAYS"):
+        load("tickets", env={"CONSUMER_RETRY_DELAYS": raw})
+
+
+@pytest.mark.parametrize("key, raw", [
+    ("RELAY_BATCH_SIZE", "0"), ("RELAY_BATCH_SIZE", "-3"), ("RELAY_BATCH_SIZE", "2.5"),
+    ("RELAY_POLL_INTERVAL", "0"), ("RELAY_POLL_INTERVAL", "nan"), ("RELAY_POLL_INTERVAL", "inf"),
+])
+def test_relay_numbers_must_be_positive(key, raw):
+    with pytest.raises(ValueError, match=key):
+        load("tickets", env={key: raw})
