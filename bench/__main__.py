@@ -20,7 +20,7 @@ from .common import Scratch, Settings, log, machine
 from .report import render
 
 # section name -> module of this package with run(settings, scratch) -> (rows, verdicts, notes)
-SECTIONS = {"append": "appends", "load": "loads", "relay": "relaying", "latency": "latency"}
+SECTIONS = {"append": "appends", "load": "loads", "relay": "relaying", "latency": "latency", "scale": "scaling"}
 
 
 def _terminate(signum, frame):

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable
 
 import psycopg
 from psycopg import sql
@@ -222,14 +222,6 @@ def backend_cpu(pids: list[int]) -> float | None:
     except (OSError, IndexError, ValueError):
         return None
     return total / _TICK
-
-
-@contextlib.contextmanager
-def timer() -> Iterator[list[float]]:
-    box: list[float] = []
-    start = time.perf_counter()
-    yield box
-    box.append(time.perf_counter() - start)
 
 
 # --- the machine ---------------------------------------------------------------------

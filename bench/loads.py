@@ -8,6 +8,7 @@ pair of queries doing the same, and against the full load.
 """
 from __future__ import annotations
 
+import gc
 import json
 import time
 
@@ -31,7 +32,7 @@ COLUMNS = (
 
 def _repeats(size: int) -> int:
     """Timed calls per round: enough to outlast the timer's granularity and a GC pause."""
-    return max(3, 20_000 // size)
+    return max(7, 20_000 // size)
 
 
 def _ticket_state(version: int) -> dict:
@@ -95,6 +96,7 @@ def run(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict],
                 size = key[0]
                 n = _repeats(size) if "snap" not in key[1] else 50
                 per_call = []
+                gc.collect()  # every case starts from the same collector state
                 for _ in range(n):
                     start = time.perf_counter()
                     cases[key]()

@@ -28,6 +28,7 @@ class Verdict:
     name: str
     met: bool
     explanation: str
+    check: bool = False  # a sanity check of our own, not one of the brief's targets
 
 
 def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
@@ -66,9 +67,18 @@ def render(title: str, machine: list[tuple[str, str]], notes: list[str], rows: l
                      body, right={1, 2, 3})
         parts += ["  " + line for line in text.splitlines()]
         parts.append("")
-    parts.append("Targets")
-    for v in verdicts:
-        parts.append(f"  [{'met' if v.met else 'MISSED'}] {v.name}: {v.explanation}")
+    targets = [v for v in verdicts if not v.check]
+    checks = [v for v in verdicts if v.check]
+    if targets:
+        parts.append("Targets")
+        for v in targets:
+            parts.append(f"  [{'met' if v.met else 'MISSED'}] {v.name}: {v.explanation}")
+    if checks:
+        if targets:
+            parts.append("")
+        parts.append("Checks (ours, not in the brief)")
+        for v in checks:
+            parts.append(f"  [{'ok' if v.met else 'WARN'}] {v.name}: {v.explanation}")
     if notes:
         parts.append("")
         parts.append("Notes")
