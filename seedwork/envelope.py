@@ -110,6 +110,11 @@ class Upcasters:
     def latest_version(self, event_type: str) -> int:
         return self._latest.get(event_type, 1)
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        """The types that have upcasters: readers skip the rest cheaply."""
+        return frozenset(self._latest)
+
     def upcast(self, event_type: str, version: int, data: dict) -> tuple[int, dict]:
         latest = self._latest.get(event_type)
         if latest is None or version >= latest:

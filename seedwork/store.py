@@ -52,38 +52,16 @@ class EventStore:
         self.schema = s = checked_name(schema, "schema")
         self.upcasters = upcasters
         # The statements are built once: the schema name is checked above.
-        self._append_sql = f"""
-            WITH head AS (
-                SELECT coalesce(max(version), 0) AS v, max(position) AS p
-                FROM {s}.events WHERE stream_id = %(stream)s
-            ), tx AS (
-                SELECT pg_current_xact_id()::text::bigint << {TX_SHIFT} AS base
-            ), used AS (
-                SELECT coalesce(max(e.position) + 1 - tx.base, 0) AS n
-                FROM tx LEFT JOIN {s}.events e
-                  ON e.position >= tx.base AND e.position < tx.base + {PER_TX}
-                GROUP BY tx.base
-            )
-            INSERT INTO {s}.events ({_COLUMNS})
-            SELECT e.event_id, e.type, e.schema_version, %(stream)s,
-                   CASE WHEN %(expected)s = {ANY_VERSION} THEN head.v ELSE %(expected)s END + e.ord,
-                   tx.base + used.n + e.ord - 1,
-                   e.store_id, e.actor_kind, e.actor_id, e.correlation_id, e.causation_id,
-                   e.occurred_at, e.data
-            FROM head, tx, used,
-                 unnest(%(ids)s::uuid[], %(types)s::text[], %(schema_versions)s::int[],
+        many = """unnest(%(ids)s::uuid[], %(types)s::text[], %(schema_versions)s::int[],
                         %(store_ids)s::text[], %(actor_kinds)s::text[], %(actor_ids)s::text[],
                         %(correlation_ids)s::uuid[], %(causation_ids)s::uuid[],
-                        %(occurred)s::timestamptz[], %(data)s::jsonb[])
-                 WITH ORDINALITY AS e(event_id, type, schema_version, store_id, actor_kind, actor_id,
-                                      correlation_id, causation_id, occurred_at, data, ord)
-            WHERE (%(expected)s = {ANY_VERSION} OR head.v = %(expected)s)
-              -- A transaction whose id is older than the stream's last writer
-              -- would put the new version below the previous one in the global
-              -- order: refuse, so that the caller retries in a new transaction.
-              AND (head.p IS NULL OR head.p < tx.base)
-            RETURNING position, version,
-                      (position >> {TX_SHIFT}) <> pg_current_xact_id()::text::bigint AS spilled"""
+                        %(occurred)s::timestamptz[], %(data)s::jsonb[]) WITH ORDINALITY"""
+        # One event (the common case) as plain parameters: no arrays to build.
+        one = """(VALUES (%(ids)s::uuid, %(types)s::text, %(schema_versions)s::int, %(store_ids)s::text,
+                         %(actor_kinds)s::text, %(actor_ids)s::text, %(correlation_ids)s::uuid,
+                         %(causation_ids)s::uuid, %(occurred)s::timestamptz, %(data)s::jsonb, 1::bigint))"""
+        self._append_many_sql = self._append_statement(many)
+        self._append_one_sql = self._append_statement(one)
         self._head_sql = f"SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream_id = %s"
         self._load_sql = (
             f"SELECT {_COLUMNS} FROM {s}.events WHERE stream_id = %s AND version > %s ORDER BY version"
@@ -97,6 +75,42 @@ class EventStore:
             f"AND position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {TX_SHIFT}) "
             "ORDER BY position LIMIT %s"
         )
+
+    def _append_statement(self, source: str) -> str:
+        """INSERT the events from ``source`` after the stream's head, in one statement."""
+        s = self.schema
+        return f"""
+            WITH head AS (
+                -- The stream's last event: one probe of the (stream_id, version) index.
+                SELECT coalesce(last.version, 0) AS v, last.position AS p
+                FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+                    SELECT version, position FROM {s}.events WHERE stream_id = %(stream)s
+                    ORDER BY version DESC LIMIT 1) AS last ON true
+            ), tx AS (
+                SELECT pg_current_xact_id()::text::bigint << {TX_SHIFT} AS base
+            ), used AS (
+                -- Positions this transaction already took (earlier appends in it).
+                SELECT coalesce(max(e.position) + 1 - tx.base, 0) AS n
+                FROM tx LEFT JOIN {s}.events e
+                  ON e.position >= tx.base AND e.position < tx.base + {PER_TX}
+                GROUP BY tx.base
+            )
+            INSERT INTO {s}.events ({_COLUMNS})
+            SELECT e.event_id, e.type, e.schema_version, %(stream)s,
+                   CASE WHEN %(expected)s = {ANY_VERSION} THEN head.v ELSE %(expected)s END + e.ord,
+                   tx.base + used.n + e.ord - 1,
+                   e.store_id, e.actor_kind, e.actor_id, e.correlation_id, e.causation_id,
+                   e.occurred_at, e.data
+            FROM head, tx, used,
+                 {source} AS e(event_id, type, schema_version, store_id, actor_kind, actor_id,
+                               correlation_id, causation_id, occurred_at, data, ord)
+            WHERE (%(expected)s = {ANY_VERSION} OR head.v = %(expected)s)
+              -- A transaction whose id is older than the stream's last writer
+              -- would put the new version below the previous one in the global
+              -- order: refuse, so that the caller retries in a new transaction.
+              AND (head.p IS NULL OR head.p < tx.base)
+            RETURNING position, version,
+                      (position >> {TX_SHIFT}) <> pg_current_xact_id()::text::bigint AS spilled"""
 
     # --- transactions ---------------------------------------------------------
 
@@ -135,26 +149,29 @@ class EventStore:
             raise ValueError("expected_version is 0 for a new stream, or the stream's current version")
         if len(events) >= PER_TX:
             raise TransactionTooLarge(f"{len(events)} events in one append (fewer than {PER_TX} fit)")
+        if len(events) == 1:
+            sql, column = self._append_one_sql, lambda values: values[0]
+        else:
+            sql, column = self._append_many_sql, list
         params = {
             "stream": stream_id,
             "expected": expected_version,
-            "ids": [e.event_id for e in events],
-            "types": [e.type for e in events],
-            "schema_versions": [e.schema_version for e in events],
-            "store_ids": [e.store_id for e in events],
-            "actor_kinds": [e.actor.kind for e in events],
-            "actor_ids": [e.actor.id for e in events],
-            "correlation_ids": [e.correlation_id for e in events],
-            "causation_ids": [e.causation_id for e in events],
-            "occurred": [e.occurred_at for e in events],
-            "data": [Jsonb(e.data) for e in events],
+            "ids": column([e.event_id for e in events]),
+            "types": column([e.type for e in events]),
+            "schema_versions": column([e.schema_version for e in events]),
+            "store_ids": column([e.store_id for e in events]),
+            "actor_kinds": column([e.actor.kind for e in events]),
+            "actor_ids": column([e.actor.id for e in events]),
+            "correlation_ids": column([e.correlation_id for e in events]),
+            "causation_ids": column([e.causation_id for e in events]),
+            "occurred": column([e.occurred_at for e in events]),
+            "data": column([Jsonb(e.data) for e in events]),
         }
         try:
-            if conn is not None:
-                rows = self._insert(conn, params, len(events))
-            else:
-                with self.pool.connection() as own, own.transaction():
-                    rows = self._insert(own, params, len(events))
+            # Pooled connections are in autocommit: one statement is one
+            # transaction, with no BEGIN/COMMIT round trips around it.
+            with self._using(conn) as c:
+                rows = self._insert(c, sql, params)
         except psycopg.errors.UniqueViolation as exc:
             if exc.diag.constraint_name != "events_stream_id_version_key":
                 raise
@@ -176,8 +193,8 @@ class EventStore:
             for e, (position, version, _) in zip(events, rows)
         ]
 
-    def _insert(self, conn: psycopg.Connection, params: dict, count: int) -> list[tuple]:
-        rows = conn.execute(self._append_sql, params).fetchall()
+    def _insert(self, conn: psycopg.Connection, sql: str, params: dict) -> list[tuple]:
+        rows = conn.execute(sql, params).fetchall()
         # Raising here rolls the transaction back: positions past the
         # transaction's range would collide with the next transaction's.
         if any(spilled for _, _, spilled in rows):
@@ -266,7 +283,7 @@ class EventStore:
     # --- rows to envelopes ----------------------------------------------------
 
     def _envelopes(self, rows) -> list[Envelope]:
-        upcast = self.upcasters.upcast
+        upcast, lifted = self.upcasters.upcast, self.upcasters.event_types
         actors: dict[tuple, Actor] = {}
         out = []
         for (event_id, type_, schema_version, stream_id, version, position, store_id,
@@ -274,7 +291,8 @@ class EventStore:
             actor = actors.get((actor_kind, actor_id))
             if actor is None:
                 actor = actors[(actor_kind, actor_id)] = Actor(actor_kind, actor_id)
-            schema_version, data = upcast(type_, schema_version, data)
+            if type_ in lifted:
+                schema_version, data = upcast(type_, schema_version, data)
             out.append(Envelope(
                 event_id, type_, schema_version, stream_id, version, position, store_id, actor,
                 correlation_id, causation_id, occurred_at, data,
