@@ -73,6 +73,8 @@ ensure_rabbitmq() {
     || { echo "could not start RabbitMQ (needs root or sudo)" >&2; exit 1; }
   touch "$RUN_DIR/started-rabbitmq"
   wait_for RabbitMQ "$MQ_HOST" "$MQ_PORT" 90
+  # The port opens before every plugin has booted: wait for the whole node.
+  as_root rabbitmqctl await_startup >/dev/null 2>&1 || true
 }
 
 stop() {
