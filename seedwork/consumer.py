@@ -19,6 +19,10 @@ from .config import checked_name
 T = TypeVar("T")
 
 
+class _AlreadyProcessed(Exception):
+    """Rolls back an effect whose event a concurrent duplicate recorded first."""
+
+
 def process_once(
     pool: ConnectionPool,
     schema: str,
@@ -27,14 +31,26 @@ def process_once(
     effect: Callable[[psycopg.Connection], T],
 ) -> tuple[bool, T | None]:
     """Run ``effect(conn)`` in a transaction unless ``consumer`` already processed
-    ``event_id``. Returns (ran, result). Concurrent duplicates wait on the
-    record's key, then see it and skip."""
+    ``event_id``. Returns (ran, result).
+
+    The record is written *after* the effect, in the same transaction: the
+    transaction then takes its id at the effect's first write, not before it,
+    so it holds back event readers no longer than the effect itself. A
+    concurrent duplicate loses on the record's key and rolls back entirely.
+    """
     schema = checked_name(schema, "schema")
-    with pool.connection() as conn, conn.transaction():
-        fresh = conn.execute(
-            f"INSERT INTO {schema}.processed_events (consumer, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            (consumer, event_id),
-        ).rowcount
-        if not fresh:
+    seen = f"SELECT 1 FROM {schema}.processed_events WHERE consumer = %s AND event_id = %s"
+    record = f"INSERT INTO {schema}.processed_events (consumer, event_id) VALUES (%s, %s)"
+    with pool.connection() as conn:
+        if conn.execute(seen, (consumer, event_id)).fetchone():
             return False, None
-        return True, effect(conn)
+        try:
+            with conn.transaction():
+                result = effect(conn)
+                try:
+                    conn.execute(record, (consumer, event_id))
+                except psycopg.errors.UniqueViolation:
+                    raise _AlreadyProcessed from None
+        except _AlreadyProcessed:
+            return False, None
+        return True, result

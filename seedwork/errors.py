@@ -6,15 +6,18 @@ class ConcurrencyConflict(Exception):
     """Someone else appended to the stream first (the gateway answers 409 or 412)."""
 
     def __init__(self, stream_id: str, expected_version: int, actual_version: int, reason: str | None = None):
+        # The fields are the exception's args: pickle and Nameko's RPC error
+        # serialisation rebuild it from them (Nameko sends numbers as strings).
+        super().__init__(stream_id, expected_version, actual_version, *([reason] if reason else []))
         self.stream_id = stream_id
-        self.expected_version = expected_version
-        self.actual_version = actual_version
+        self.expected_version = int(expected_version)
+        self.actual_version = int(actual_version)
         self.reason = reason
-        message = f"stream {stream_id!r}: expected version {expected_version}, actual version {actual_version}"
-        super().__init__(f"{message} ({reason})" if reason else message)
 
-    def __reduce__(self):  # keep the fields when pickled or sent over RPC
-        return (type(self), (self.stream_id, self.expected_version, self.actual_version, self.reason))
+    def __str__(self) -> str:
+        message = (f"stream {self.stream_id!r}: expected version {self.expected_version}, "
+                   f"actual version {self.actual_version}")
+        return f"{message} ({self.reason})" if self.reason else message
 
 
 class TransactionTooLarge(Exception):

@@ -22,13 +22,15 @@ from typing import Callable
 
 import kombu
 import kombu.serialization
+from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
-from nameko.messaging import Consumer
+from nameko.messaging import Consumer, QueueConsumer
 
 from . import config, db, migrations
 from .bus import ConsumerQueues
 from .consumer import process_once
 from .envelope import CLOUDEVENTS_CONTENT_TYPE, Envelope, InvalidEvent, Upcasters, from_cloudevent
+from .errors import ConcurrencyConflict
 from .relay import Relay
 from .store import EventStore
 
@@ -41,6 +43,10 @@ kombu.serialization.register(
 )
 
 ATTEMPT_HEADER = "x-seed-attempt"
+
+# An RPC caller gets the conflict itself, stream and versions included, not a
+# generic RemoteError.
+deserialize_to_instance(ConcurrencyConflict)
 
 
 class ServiceDatabase:
@@ -125,6 +131,17 @@ class EventSourcing(DependencyProvider):
         return ServiceDatabase(self.store, name, self.relay)
 
 
+class DeadLetteringQueueConsumer(QueueConsumer):
+    """Nameko's queue consumer, except that a body that cannot even be decoded
+    (not JSON, a content type it does not accept) is rejected, so that the
+    queue dead-letters it to its DLQ, instead of kombu's default: ack and drop."""
+
+    def on_decode_error(self, message, exc):
+        log.error("undecodable message on %s, dead-lettered: %r (content type %r)",
+                  message.delivery_info.get("routing_key"), exc, message.content_type)
+        message.reject(requeue=False)
+
+
 class BusEventHandler(Consumer):
     """``@bus_handler("tickets", "ticket.opened")``: the method gets an ``Envelope``.
 
@@ -132,6 +149,8 @@ class BusEventHandler(Consumer):
     retry ladder and dead-letter queue before consuming starts, so events
     published while the service is down wait for it.
     """
+
+    queue_consumer = DeadLetteringQueueConsumer()
 
     def __init__(self, source_service: str, *event_types: str, **kwargs):
         self.source_service = source_service

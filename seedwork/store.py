@@ -108,7 +108,8 @@ class EventStore:
               -- A transaction whose id is older than the stream's last writer
               -- would put the new version below the previous one in the global
               -- order: refuse, so that the caller retries in a new transaction.
-              AND (head.p IS NULL OR head.p < tx.base)
+              -- (Its own earlier events, in [base, base + PER_TX), are fine.)
+              AND (head.p IS NULL OR head.p < tx.base + {PER_TX})
             RETURNING position, version,
                       (position >> {TX_SHIFT}) <> pg_current_xact_id()::text::bigint AS spilled"""
 
@@ -168,14 +169,23 @@ class EventStore:
             "data": column([Jsonb(e.data) for e in events]),
         }
         try:
-            # Pooled connections are in autocommit: one statement is one
-            # transaction, with no BEGIN/COMMIT round trips around it.
-            with self._using(conn) as c:
-                rows = self._insert(c, sql, params)
+            if conn is None:
+                # Pooled connections are in autocommit: one statement is one
+                # transaction, with no BEGIN/COMMIT round trips around it.
+                with self.pool.connection() as own:
+                    rows = self._insert(own, sql, params)
+            elif conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+                # A savepoint keeps the caller's transaction usable after a lost
+                # race, so the conflict can name the version on the same connection.
+                with conn.transaction():
+                    rows = self._insert(conn, sql, params)
+            else:
+                rows = self._insert(conn, sql, params)
         except psycopg.errors.UniqueViolation as exc:
             if exc.diag.constraint_name != "events_stream_id_version_key":
                 raise
-            raise ConcurrencyConflict(stream_id, expected_version, self._committed_version(stream_id)) from None
+            actual = self.stream_version(stream_id, conn)
+            raise ConcurrencyConflict(stream_id, expected_version, actual) from None
         if not rows:
             actual = self.stream_version(stream_id, conn)
             if actual == expected_version or expected_version == ANY_VERSION:
@@ -200,11 +210,6 @@ class EventStore:
         if any(spilled for _, _, spilled in rows):
             raise TransactionTooLarge(f"{PER_TX} or more events in one transaction")
         return rows
-
-    def _committed_version(self, stream_id: str) -> int:
-        # The caller's transaction is aborted; ask on a fresh connection.
-        with self.pool.connection() as conn:
-            return conn.execute(self._head_sql, (stream_id,)).fetchone()[0]
 
     # --- reading a stream -----------------------------------------------------
 
@@ -235,6 +240,10 @@ class EventStore:
     ) -> None:
         """Record a stream's folded state at ``version`` (idempotent)."""
         with self._using(conn) as c:
+            if not c.execute(f"SELECT 1 FROM {self.schema}.events WHERE stream_id = %s AND version = %s",
+                             (stream_id, version)).fetchone():
+                # A snapshot past the head would hide the events written after it.
+                raise ValueError(f"stream {stream_id!r} has no version {version} to snapshot")
             c.execute(
                 f"INSERT INTO {self.schema}.snapshots (stream_id, version, schema_version, state) "
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (stream_id, version) DO NOTHING",

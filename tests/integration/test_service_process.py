@@ -6,6 +6,8 @@ import subprocess
 import threading
 import time
 
+import amqp
+import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from seedwork import db
@@ -98,9 +100,28 @@ def test_events_flow_from_append_through_relay_to_a_handler_exactly_once(
     bus.connection.Producer(channel=bus.channel).publish(
         event_message(again, "probe").body, exchange=bus.exchange("probe"), routing_key="probe.work",
         content_type="application/cloudevents+json", content_encoding="utf-8")
-    time.sleep(1.0)
+    wait_for(lambda: skipped(database_url, schema) == [str(again.event_id)], what="the duplicate skipped")
     assert sorted(r[0] for r in effects(database_url, schema)) == sorted(ids)
-    assert bus.depth(queues.name) == 0 and bus.depth(queues.dlq) == 0
+    assert bus.depth(queues.dlq) == 0
+
+
+def skipped(database_url, schema):
+    with db.connect(database_url) as conn:
+        return [r[0] for r in conn.execute(f"SELECT event_id::text FROM {schema}.skipped")]
+
+
+def test_a_concurrency_conflict_crosses_rpc_with_its_fields(processes):
+    from seedwork.errors import ConcurrencyConflict
+
+    start_probe(processes)
+    wait_for_rpc("append", ("job-1", 0, "probe.work", {}))
+    with ClusterRpcProxy(RPC_CONFIG, timeout=10) as cluster:
+        try:
+            cluster.probe.append("job-1", 0, "probe.work", {})
+        except ConcurrencyConflict as conflict:
+            assert (conflict.stream_id, conflict.expected_version, conflict.actual_version) == ("job-1", 0, 1)
+        else:
+            raise AssertionError("a stale append succeeded")
 
 
 def make(*args, env):
@@ -148,3 +169,16 @@ def test_an_undecodable_message_goes_straight_to_the_dead_letter_queue(processes
     dead = bus.drain(queues.dlq, expect=1)[0]
     assert "not a Seed CloudEvent" in dead.headers["x-seed-error"]
     assert dead.headers[ATTEMPT_HEADER] == 0
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (b"{not json", "application/cloudevents+json"),
+    (b"plain words", "text/plain"),
+])
+def test_a_body_that_cannot_be_decoded_is_dead_lettered_not_dropped(processes, bus, body, content_type):
+    queues = probe_queues(bus)
+    start_probe(processes)
+    bus.channel.basic_publish(amqp.Message(body, content_type=content_type, delivery_mode=2),
+                              exchange=bus.exchange("probe"), routing_key="probe.work")
+    wait_for(lambda: bus.depth(queues.dlq) == 1, what="the undecodable message in the DLQ")
+    assert bus.drain(queues.dlq, expect=1)[0].body == body

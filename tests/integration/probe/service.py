@@ -37,4 +37,6 @@ class ProbeService:
                     raise RuntimeError(f"cannot digest {event.event_id}")
             conn.execute(f"INSERT INTO {self.db.store.schema}.effects (event_id, handler) VALUES (%s, 'on_work')",
                          (event.event_id,))
-        self.db.once(event, effect)
+        if not self.db.once(event, effect):
+            with self.db.pool.connection() as conn:
+                conn.execute(f"INSERT INTO {self.db.store.schema}.skipped (event_id) VALUES (%s)", (event.event_id,))
