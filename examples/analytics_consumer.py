@@ -69,7 +69,7 @@ class AnalyticsConsumer:
                                      arguments={"alternate-exchange": f"{self.bus_prefix}.unrouted"})
             channel.queue_bind(self.queue, exchange, routing_key="#")
 
-    def catch_up(self, page: int = 1000) -> int:
+    def catch_up(self, page: int = 1000, keep_alive=lambda: None) -> int:
         handled = 0
         for service, store in self.histories.items():
             while True:
@@ -79,6 +79,7 @@ class AnalyticsConsumer:
                 for envelope in events:
                     handled += self._accept(to_cloudevent(envelope, service))
                 self.save_positions(self.positions)
+                keep_alive()  # a long history must not starve the broker connection's heartbeats
         log.info("caught up from history: %d events", handled)
         return handled
 
@@ -86,7 +87,7 @@ class AnalyticsConsumer:
         connection = pika.BlockingConnection(pika.URLParameters(self.amqp_uri))
         channel = connection.channel()
         self.bind(channel)
-        self.catch_up()
+        self.catch_up(keep_alive=lambda: connection.process_data_events(time_limit=0))
         channel.basic_qos(prefetch_count=200)
 
         def on_message(ch, method, properties, body):

@@ -14,7 +14,6 @@ so when the leader dies PostgreSQL frees it and a standby takes over.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -63,9 +62,6 @@ class Relay:
         self._sleep = sleep
         self._lock_conn: psycopg.Connection | None = None
         self._stopping = threading.Event()
-        # Test hook: exit the process after publishing this many messages of a
-        # batch, before the checkpoint moves (a crash mid-batch).
-        self._crash_after = int(os.environ.get("SEED_RELAY_CRASH_AFTER", "0") or 0)
 
     # --- leadership -----------------------------------------------------------
 
@@ -131,10 +127,6 @@ class Relay:
         if not events:
             return 0
         messages = [(self.exchange, e.type, event_message(e, self.service)) for e in events]
-        if self._crash_after:
-            self.publisher.publish(messages[: self._crash_after])
-            log.error("SEED_RELAY_CRASH_AFTER reached: exiting mid-batch")
-            os._exit(70)
         self.publisher.publish(messages)
         self._save_checkpoint(events[-1].position)
         self.stats.published += len(events)

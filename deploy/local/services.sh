@@ -38,6 +38,9 @@ start() {
   wait_healthy
 }
 
+# A URL as it may be printed: without its password.
+masked() { sed -E 's#(//[^:/@]+):[^@/]*@#\1:***@#' <<<"$1"; }
+
 wait_healthy() {
   local url="http://$GATEWAY_HOST:$GATEWAY_PORT/health" i
   for ((i = 0; i < 60; i++)); do
@@ -50,8 +53,8 @@ PYEOF
 
 Seed helpdesk is up.
   HTTP gateway:  http://$GATEWAY_HOST:$GATEWAY_PORT   (health: $url)
-  RabbitMQ:      ${AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/}  exchanges ${BUS_PREFIX:-seed}.<service>
-  PostgreSQL:    ${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/seed}  one schema per service
+  RabbitMQ:      $(masked "${AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/}")  exchanges ${BUS_PREFIX:-seed}.<service>
+  PostgreSQL:    $(masked "${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/seed}")  one schema per service
   Logs:          $LOG_DIR/<service>.<n>.log   (make logs)
   Stop:          make stop
 MSG

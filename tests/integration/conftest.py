@@ -152,7 +152,6 @@ def service_env(database_url, schema, bus):
         "CONSUMER_RETRY_DELAYS": "0.2,0.4",
         "PYTHONUNBUFFERED": "1",
     })
-    env.pop("SEED_RELAY_CRASH_AFTER", None)
     return env
 
 

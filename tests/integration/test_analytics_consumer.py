@@ -59,14 +59,20 @@ def test_catches_up_from_history_then_follows_live_without_gap_or_duplicate(stor
     assert len(expected) == 60
     assert wait_for_count(output, 60) == expected  # every event, once, in global order
 
+    # Appended after the consumer finished catching up: only the live path can deliver these.
+    for i in range(60, 70):
+        store.append("order-live", -1, [NewEvent("probe.work", {"i": i})])
+    expected = [e.position for e in read_all_settled(store, 0, 70)]
+    assert wait_for_count(output, 70) == expected
+
     consumer.stop()
     skipped = re.search(r"(\d+) duplicate\(s\) skipped", consumer.output())
     assert skipped and int(skipped[1]) >= 1  # at least the re-sent one
     assert json.loads(state.read_text()) == {"probe": expected[-1]}
 
     # While it is down, more happens; restarted, it resumes where it stopped.
-    for i in range(60, 65):
+    for i in range(70, 75):
         store.append("order-9", -1, [NewEvent("probe.work", {"i": i})])
     processes.start("analytics", consumer_args).wait_for_output("following the live stream")
-    expected = [e.position for e in read_all_settled(store, 0, 65)]
-    assert wait_for_count(output, 65) == expected
+    expected = [e.position for e in read_all_settled(store, 0, 75)]
+    assert wait_for_count(output, 75) == expected

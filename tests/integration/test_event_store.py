@@ -1,5 +1,6 @@
 """The event store against the real PostgreSQL."""
 import threading
+import uuid
 
 import psycopg
 import pytest
@@ -196,7 +197,7 @@ def test_migrations_are_idempotent_and_refuse_an_edited_file(database_url, schem
 def test_concurrent_migrations_of_a_new_schema_both_succeed(database_url):
     from tests.integration.conftest import drop_schema
 
-    name = "t_concurrent_migrate"
+    name = f"t_{uuid.uuid4().hex[:12]}"
     drop_schema(database_url, name)
     errors = []
 
@@ -235,3 +236,35 @@ def test_a_transaction_older_than_the_streams_last_writer_cannot_append_below_it
     store.append("ticket-1", 1, [ev("ticket.replied")])  # the retry, in a new transaction
     in_order = [e for e in read_all_settled(store, 0, 2) if e.stream_id == "ticket-1"]
     assert [e.version for e in in_order] == [1, 2]
+
+
+def test_a_transaction_may_append_to_the_same_stream_twice(store):
+    with store.transaction() as conn:
+        store.append("ticket-1", 0, [ev()], conn=conn)
+        store.append("ticket-1", 1, [ev("ticket.replied")], conn=conn)
+    assert [e.version for e in store.load("ticket-1")] == [1, 2]
+
+
+def test_a_lost_race_inside_a_transaction_is_reported_on_that_transaction_alone(database_url, schema):
+    """The conflict names the actual version without a second pooled connection
+    (a pool of one would otherwise wait forever), and the caller's transaction
+    stays usable."""
+    single = db.make_pool(database_url, min_size=1, max_size=1)
+    try:
+        store = EventStore(single, schema)
+        store.append("ticket-1", 0, [ev(), ev()])
+        with store.transaction() as conn:
+            with pytest.raises(ConcurrencyConflict) as caught:
+                store.append("ticket-1", 1, [ev()], conn=conn)
+            assert caught.value.actual_version == 2
+            store.append("ticket-2", 0, [ev()], conn=conn)  # the transaction goes on
+        assert store.stream_version("ticket-2") == 1
+    finally:
+        single.close()
+
+
+def test_a_snapshot_must_be_of_a_version_the_stream_has(store):
+    store.append("ticket-1", 0, [ev()])
+    with pytest.raises(ValueError, match="no version 5"):
+        store.save_snapshot("ticket-1", 5, {"state": "from the future"})
+    assert store.latest_snapshot("ticket-1") is None

@@ -1,6 +1,7 @@
 """The outbox relay: committed events reach RabbitMQ, once a leader holds the
 lock, and a crash anywhere loses nothing."""
 import random
+import sys
 import time
 
 import kombu
@@ -124,7 +125,8 @@ def test_killing_the_leading_relay_process_hands_over_to_the_standby(store, bus,
 def test_a_relay_that_crashes_mid_batch_loses_nothing(store, bus, processes, service_env, schema, database_url):
     queue = bus.bind_queue("probe")
     ids = append_events(store, 50)
-    crashing = processes.relay(env={**service_env, "SEED_RELAY_CRASH_AFTER": "20", "RELAY_BATCH_SIZE": "50"})
+    crashing = processes.start("crashing-relay", [sys.executable, "-m", "tests.integration.probe.crashing_relay", "20"],
+                               env={**service_env, "RELAY_BATCH_SIZE": "50"})
     assert crashing.popen.wait(timeout=30) == 70, crashing.output()
     assert len(bus.drain(queue, expect=20)) == 20  # published, but the checkpoint did not move
     with db.connect(database_url) as conn:
