@@ -68,6 +68,7 @@ class ServiceDatabase:
             "schema": self.store.schema,
             "relay": None if stats is None else {
                 "leader": stats.leader, "published": stats.published, "errors": stats.errors,
+                "unrouted": stats.unrouted,
             },
         }
 

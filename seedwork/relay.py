@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from . import db  # first: it picks psycopg's wait function
 import psycopg
 
-from .bus import ConfirmingPublisher, declare_exchange, event_message, exchange_name
+from .bus import ConfirmingPublisher, declare_exchange, event_message, exchange_name, unrouted_name
 from .store import EventStore
 
 log = logging.getLogger(__name__)
+
+UNROUTED_CHECK_SECONDS = 30.0
 
 
 @dataclass
@@ -34,6 +36,7 @@ class RelayStats:
     leader: bool = False
     last_position: int = 0
     errors: int = 0
+    unrouted: int = 0  # events waiting in {prefix}.unrouted (all services), at the last check
 
 
 class Relay:
@@ -134,10 +137,21 @@ class Relay:
         self.stats.last_position = events[-1].position
         return len(events)
 
+    def check_unrouted(self) -> int:
+        """How many events wait in the catch-all for events no queue was bound
+        for; a growing count is logged, so an unroutable event is noticed."""
+        count = self.publisher.channel.queue_declare(unrouted_name(self.bus_prefix), passive=True).message_count
+        if count > self.stats.unrouted:
+            log.warning("%d event(s) in %s were published with no queue bound for their type; they are kept "
+                        "there for 7 days (and in the event log for ever)", count, unrouted_name(self.bus_prefix))
+        self.stats.unrouted = count
+        return count
+
     def run(self, stop: threading.Event | None = None) -> None:
         """Lead or stand by until ``stop`` is set; survive broker and database outages."""
         stop = stop or self._stopping
         backoff = self.poll_interval
+        next_unrouted_check = 0.0
         while not stop.is_set():
             try:
                 if not self.stats.leader and not self.try_lead():
@@ -147,6 +161,9 @@ class Relay:
                     self.declare()
                 published = self.publish_batch()
                 backoff = self.poll_interval
+                if time.monotonic() >= next_unrouted_check:
+                    self.check_unrouted()
+                    next_unrouted_check = time.monotonic() + UNROUTED_CHECK_SECONDS
                 if published < self.batch_size:
                     self._sleep(self.poll_interval)
                     if not self._still_leader():

@@ -55,6 +55,11 @@ ensure_postgres() {
     local hba
     hba=/etc/postgresql/$(pg_version)/main/pg_hba.conf
     grep -q '# seed: local trust' "$hba" || sed -i '1i host all all 127.0.0.1/32 trust # seed: local trust\nhost all all ::1/128 trust # seed: local trust' "$hba"
+    if answers "$PG_HOST" "$PG_PORT"; then  # the package started its cluster itself
+      as_root pg_ctlcluster --skip-systemctl-redirect "$(pg_version)" main reload
+      touch "$RUN_DIR/started-postgres"
+      return
+    fi
   fi
   echo "PostgreSQL: starting the local cluster $(pg_version)/main"
   as_root pg_ctlcluster --skip-systemctl-redirect "$(pg_version)" main start \
@@ -66,8 +71,10 @@ ensure_postgres() {
 ensure_rabbitmq() {
   if answers "$MQ_HOST" "$MQ_PORT"; then echo "RabbitMQ: answering on $MQ_HOST:$MQ_PORT"; return; fi
   is_local "$MQ_HOST" || { echo "RabbitMQ at $MQ_HOST:$MQ_PORT does not answer (not a local address: not starting one)" >&2; exit 1; }
-  command -v rabbitmq-server >/dev/null || [[ -x /usr/sbin/rabbitmq-server ]] || apt_install rabbitmq-server
-  if answers "$MQ_HOST" "$MQ_PORT"; then return; fi  # the package's own service start
+  if ! command -v rabbitmq-server >/dev/null && [[ ! -x /usr/sbin/rabbitmq-server ]]; then
+    apt_install rabbitmq-server
+    if answers "$MQ_HOST" "$MQ_PORT"; then touch "$RUN_DIR/started-rabbitmq"; return; fi  # the package started it
+  fi
   echo "RabbitMQ: starting the local broker"
   as_root /usr/sbin/rabbitmq-server -detached \
     || { echo "could not start RabbitMQ (needs root or sudo)" >&2; exit 1; }

@@ -63,6 +63,11 @@ def test_an_event_no_queue_is_bound_for_is_kept_not_lost(store, database_url, bu
         relay.try_lead()
         relay.declare()
         assert relay.publish_batch() == 1
+        deadline = time.monotonic() + 10
+        while relay.check_unrouted() == 0:  # noticed: counted (and logged)
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert relay.stats.unrouted == 1
     finally:
         relay.close()
     kept = bus.drain(f"{bus.prefix}.unrouted", expect=1)
