@@ -22,16 +22,14 @@ import itertools
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 import psycopg
 from psycopg import conninfo
-from psycopg.types.json import Jsonb
 
 from seedwork import db
 from seedwork.store import EventStore
 
-from .common import (CUSTOMER, Run, Scratch, Settings, backend_cpu, log, median, new_event, payload, run_threads,
+from .common import (Run, raw_append, Scratch, Settings, backend_cpu, log, median, new_event, payload, run_threads,
                      spread)
 from .report import Row, Verdict
 
@@ -105,13 +103,7 @@ class Raw:
             if version >= EVENTS_PER_STREAM:
                 stream, version = f"ticket-{uuid.uuid4().hex}", 0
             version += 1
-            conn.execute("BEGIN")
-            conn.execute(insert, (
-                uuid.uuid4(), "ticket.commented", 1, stream, version, next(positions), "store_0001",
-                CUSTOMER.kind, CUSTOMER.id, uuid.uuid4(), None, datetime.now(timezone.utc),
-                Jsonb(payload(next(counter))),
-            ))
-            conn.execute("COMMIT")
+            raw_append(conn, insert, stream, version, next(positions), next(counter))
 
         return op
 

@@ -12,10 +12,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Callable
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from seedwork import db
 from seedwork.config import DEFAULT_AMQP_URI, DEFAULT_DATABASE_URL
@@ -65,6 +67,16 @@ def payload(n: int) -> dict:
 
 
 CUSTOMER = Actor("customer", "cus_000042")
+
+
+def raw_append(conn: psycopg.Connection, insert: str, stream: str, version: int, position: int, n: int) -> None:
+    """The raw baseline: ``BEGIN; INSERT; COMMIT`` of one event row."""
+    conn.execute("BEGIN")
+    conn.execute(insert, (
+        uuid.uuid4(), "ticket.commented", 1, stream, version, position, "store_0001",
+        CUSTOMER.kind, CUSTOMER.id, uuid.uuid4(), None, datetime.now(timezone.utc), Jsonb(payload(n)),
+    ))
+    conn.execute("COMMIT")
 
 
 def new_event(n: int) -> NewEvent:

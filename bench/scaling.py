@@ -21,7 +21,6 @@ import itertools
 import random
 import time
 import uuid
-from datetime import datetime, timezone
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -29,7 +28,7 @@ from psycopg.types.json import Jsonb
 from seedwork import db
 from seedwork.store import TX_SHIFT, EventStore
 
-from .common import CUSTOMER, Scratch, Settings, log, median, new_event, payload
+from .common import CUSTOMER, Scratch, raw_append, Settings, log, median, new_event, payload
 from .report import Row, Verdict
 
 FILL = 200_000
@@ -71,14 +70,8 @@ def run(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict],
         )
         counter = itertools.count()
 
-        def raw_append(stream: str, version: int) -> None:
-            conn.execute("BEGIN")
-            conn.execute(insert, (
-                uuid.uuid4(), "ticket.commented", 1, stream, version, next(positions), "store_0001",
-                CUSTOMER.kind, CUSTOMER.id, uuid.uuid4(), None, datetime.now(timezone.utc),
-                Jsonb(payload(next(counter))),
-            ))
-            conn.execute("COMMIT")
+        def raw(stream: str, version: int) -> None:
+            raw_append(conn, insert, stream, version, next(positions), next(counter))
 
         def ours_append(stream: str, version: int) -> None:
             store.append(stream, version - 1, [new_event(next(counter))])
@@ -88,9 +81,9 @@ def run(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict],
         picks = {"ours": iter(old), "raw": iter(old)}
         cases = {
             ("new", "ours"): lambda: ours_append(f"ticket-{uuid.uuid4().hex}", 1),
-            ("new", "raw"): lambda: raw_append(f"ticket-{uuid.uuid4().hex}", 1),
+            ("new", "raw"): lambda: raw(f"ticket-{uuid.uuid4().hex}", 1),
             ("old", "ours"): lambda: ours_append(f"ticket-old-{next(picks['ours'])}", PER_STREAM + 1),
-            ("old", "raw"): lambda: raw_append(f"ticket-old-{next(picks['raw'])}", PER_STREAM + 1),
+            ("old", "raw"): lambda: raw(f"ticket-old-{next(picks['raw'])}", PER_STREAM + 1),
         }
         for _ in range(WARMUP):
             cases[("new", "ours")]()

@@ -60,8 +60,11 @@ class EventStore:
         one = """(VALUES (%(ids)s::uuid, %(types)s::text, %(schema_versions)s::int, %(store_ids)s::text,
                          %(actor_kinds)s::text, %(actor_ids)s::text, %(correlation_ids)s::uuid,
                          %(causation_ids)s::uuid, %(occurred)s::timestamptz, %(data)s::jsonb, 1::bigint))"""
-        self._append_many_sql = self._append_statement(many)
-        self._append_one_sql = self._append_statement(one)
+        # Keyed by (one event?, in the caller's transaction?).
+        self._append_sql = {
+            (single, joined): self._append_statement(one if single else many, joined)
+            for single in (True, False) for joined in (True, False)
+        }
         self._head_sql = f"SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream_id = %s"
         self._load_sql = (
             f"SELECT {_COLUMNS} FROM {s}.events WHERE stream_id = %s AND version > %s ORDER BY version"
@@ -76,9 +79,18 @@ class EventStore:
             "ORDER BY position LIMIT %s"
         )
 
-    def _append_statement(self, source: str) -> str:
-        """INSERT the events from ``source`` after the stream's head, in one statement."""
+    def _append_statement(self, source: str, joined: bool) -> str:
+        """INSERT the events from ``source`` after the stream's head, in one statement.
+
+        ``joined``: the statement runs in a transaction that may already have
+        appended, so it looks up the positions it took; a statement that is a
+        transaction of its own starts at the beginning of its range.
+        """
         s = self.schema
+        used = f"""SELECT coalesce(max(e.position) + 1 - tx.base, 0) AS n
+                FROM tx LEFT JOIN {s}.events e
+                  ON e.position >= tx.base AND e.position < tx.base + {PER_TX}
+                GROUP BY tx.base""" if joined else "SELECT 0 AS n"
         return f"""
             WITH head AS (
                 -- The stream's last event: one probe of the (stream_id, version) index.
@@ -90,10 +102,7 @@ class EventStore:
                 SELECT pg_current_xact_id()::text::bigint << {TX_SHIFT} AS base
             ), used AS (
                 -- Positions this transaction already took (earlier appends in it).
-                SELECT coalesce(max(e.position) + 1 - tx.base, 0) AS n
-                FROM tx LEFT JOIN {s}.events e
-                  ON e.position >= tx.base AND e.position < tx.base + {PER_TX}
-                GROUP BY tx.base
+                {used}
             )
             INSERT INTO {s}.events ({_COLUMNS})
             SELECT e.event_id, e.type, e.schema_version, %(stream)s,
@@ -150,10 +159,9 @@ class EventStore:
             raise ValueError("expected_version is 0 for a new stream, or the stream's current version")
         if len(events) >= PER_TX:
             raise TransactionTooLarge(f"{len(events)} events in one append (fewer than {PER_TX} fit)")
-        if len(events) == 1:
-            sql, column = self._append_one_sql, lambda values: values[0]
-        else:
-            sql, column = self._append_many_sql, list
+        single = len(events) == 1
+        column = (lambda values: values[0]) if single else list
+        sql = self._append_sql[single, conn is not None]
         params = {
             "stream": stream_id,
             "expected": expected_version,

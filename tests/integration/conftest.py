@@ -6,7 +6,6 @@ with a running ``make run``. Both are removed afterwards.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal

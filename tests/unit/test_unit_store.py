@@ -70,7 +70,7 @@ def test_unsafe_schema_is_refused(schema):
 
 def test_statements_use_the_schema():
     store = EventStore(None, "helpdesk_tickets")
-    for statement in (store._append_one_sql, store._append_many_sql, store._head_sql, store._load_sql, store._load_until_sql,
+    for statement in (*store._append_sql.values(), store._head_sql, store._load_sql, store._load_until_sql,
                       store._read_all_sql):
         assert "helpdesk_tickets.events" in statement
 
