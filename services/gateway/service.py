@@ -19,8 +19,12 @@ class GatewayService:
 
     @http("GET", "/health")
     def health(self, request):
-        calls = {name: getattr(self, name).health.call_async() for name in BACKENDS}
-        report, healthy = {}, True
+        report, calls = {}, {}
+        for name in BACKENDS:
+            try:
+                calls[name] = getattr(self, name).health.call_async()
+            except Exception as exc:  # e.g. UnknownService: it never started on this broker
+                report[name] = {"error": repr(exc)}
         for name, call in calls.items():
             # A service that is down would leave the reply waiting forever.
             try:
@@ -28,9 +32,8 @@ class GatewayService:
                     report[name] = call.result()
             except Exception as exc:  # the service answered with an error
                 report[name] = {"error": repr(exc)}
-                healthy = False
             if name not in report:
                 report[name] = {"error": f"no answer within {HEALTH_TIMEOUT}s"}
-                healthy = False
+        healthy = not any("error" in r for r in report.values())
         body = json.dumps({"status": "ok" if healthy else "degraded", "services": report})
         return 200 if healthy else 503, {"Content-Type": "application/json"}, body

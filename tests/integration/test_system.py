@@ -47,7 +47,11 @@ def get_health(port):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        body = error.read()
+        try:
+            return error.code, json.loads(body)
+        except ValueError:
+            return error.code, body.decode(errors="replace")
     except OSError:
         return None, None
 
@@ -70,8 +74,15 @@ def test_migrate_then_every_service_starts_and_the_gateway_reports_their_health(
         assert again.stdout.count("up to date") == len(BACKENDS)
         assert "Eventlet is deprecated" not in migrated.stderr + again.stderr
 
-        started = {svc: processes.start(svc, [sys.executable, "-m", "seedwork.launch", svc], env)
-                   for svc in (*BACKENDS, "gateway")}
+        # The gateway first: until the others are up it must answer 503 with a JSON report.
+        started = {"gateway": processes.start("gateway", [sys.executable, "-m", "seedwork.launch", "gateway"], env)}
+        deadline = time.monotonic() + 60
+        while (health := get_health(port))[0] is None:
+            assert time.monotonic() < deadline, "the gateway never answered"
+            time.sleep(0.3)
+        assert health[0] == 503 and health[1]["status"] == "degraded", health
+        started.update({svc: processes.start(svc, [sys.executable, "-m", "seedwork.launch", svc], env)
+                        for svc in BACKENDS})
         deadline = time.monotonic() + 60
         while (health := get_health(port))[0] != 200:
             assert time.monotonic() < deadline, f"gateway never healthy: {health}"
