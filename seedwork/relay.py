@@ -83,15 +83,6 @@ class Relay:
         self.stats.leader = bool(got)
         return self.stats.leader
 
-    def _still_leader(self) -> bool:
-        try:
-            self._lock_conn.execute("SELECT 1")
-            return True
-        except psycopg.Error:
-            log.warning("relay for %s lost its database session, and with it the lock", self.exchange)
-            self._drop_lock()
-            return False
-
     def _drop_lock(self) -> None:
         self.stats.leader = False
         if self._lock_conn is not None:
@@ -165,14 +156,15 @@ class Relay:
                     self.check_unrouted()
                     next_unrouted_check = time.monotonic() + UNROUTED_CHECK_SECONDS
                 if published < self.batch_size:
+                    # Each batch reads the checkpoint on the lock's session, so a
+                    # lost session (and with it the lock) fails the next batch.
                     self._sleep(self.poll_interval)
-                    if not self._still_leader():
-                        continue
             except Exception:
                 self.stats.errors += 1
                 log.exception("relay for %s failed; retrying in %.1fs", self.exchange, backoff)
                 self.publisher.close()
                 if self._lock_conn is not None and (self._lock_conn.broken or self._lock_conn.closed):
+                    log.warning("relay for %s lost its database session, and with it the lock", self.exchange)
                     self._drop_lock()
                 self._sleep(backoff)
                 backoff = min(backoff * 2 + 0.1, 5.0)

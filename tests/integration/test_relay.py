@@ -157,3 +157,24 @@ def test_killing_relays_at_random_moments_loses_nothing(store, bus, processes, s
     processes.relay(env=env)
     received += wait_until_all_received(bus, queue, set(ids) - set(received), timeout=60)
     assert set(received) == set(ids)
+
+
+def test_a_relay_whose_database_session_dies_takes_the_lock_again_and_goes_on(store, database_url, bus):
+    import threading
+
+    queue = bus.bind_queue("probe")
+    relay = make_relay(store, database_url, bus, poll_interval=0.02)
+    stop = threading.Event()
+    runner = threading.Thread(target=relay.run, args=(stop,))
+    runner.start()
+    try:
+        first = append_events(store, 5)
+        wait_until_all_received(bus, queue, first)
+        with db.connect(database_url, autocommit=True) as admin:  # the session holding the lock is cut
+            admin.execute("SELECT pg_terminate_backend(%s)", (relay._lock_conn.info.backend_pid,))
+        second = append_events(store, 5)
+        assert set(second) <= set(wait_until_all_received(bus, queue, second))
+        assert relay.stats.errors >= 1 and relay.stats.leader
+    finally:
+        stop.set()
+        runner.join(timeout=30)
