@@ -136,7 +136,8 @@ NO_UPCASTERS = Upcasters()
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``: how every Seed API and event writes time."""
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
@@ -153,7 +154,7 @@ def to_cloudevent(event: Envelope, service: str) -> dict[str, Any]:
         "source": source_for(service),
         "type": event.type,
         "subject": event.stream_id,
-        "time": _iso(event.occurred_at),
+        "time": iso(event.occurred_at),
         "datacontenttype": "application/json",
         "dataschemaversion": event.schema_version,
         "streamversion": event.version,

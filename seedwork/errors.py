@@ -22,3 +22,56 @@ class ConcurrencyConflict(Exception):
 
 class TransactionTooLarge(Exception):
     """One transaction may append fewer than 2**20 events to one store."""
+
+
+# --- domain errors: refusals a caller can act on ------------------------------
+#
+# Every service raises these; the gateway maps each class to one HTTP status in
+# one table. The fields are the exception's args, so Nameko's RPC error
+# serialisation rebuilds the same instance on the caller's side.
+
+
+class DomainError(Exception):
+    """A refused command. ``code`` is stable and machine-readable; ``detail`` is
+    for humans; ``errors`` maps field names to lists of messages."""
+
+    def __init__(self, code: str, detail: str, errors: dict | None = None):
+        super().__init__(code, detail, *([errors] if errors else []))
+        self.code = code
+        self.detail = detail
+        self.errors = errors or {}
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
+class InvalidCommand(DomainError):
+    """The command's data breaks a rule (HTTP 422); ``errors`` names the fields."""
+
+    @classmethod
+    def field(cls, name: str, message: str) -> "InvalidCommand":
+        return cls("invalid_field", f"{name}: {message}", {name: [message]})
+
+
+class NotFound(DomainError):
+    """No such object for this caller: another store's object is not found either (404)."""
+
+
+class Forbidden(DomainError):
+    """The caller's role may not do this (403)."""
+
+
+class Conflict(DomainError):
+    """The object's state forbids the command, e.g. an illegal status transition (409)."""
+
+
+class PreconditionFailed(DomainError):
+    """``If-Match`` named a version that is no longer current (412)."""
+
+
+class IdempotencyKeyReused(DomainError):
+    """The same ``Idempotency-Key`` came with a different request (422)."""
+
+
+class Unauthenticated(DomainError):
+    """No credentials, or ones that are not (or no longer) valid (401)."""

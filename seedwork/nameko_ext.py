@@ -30,7 +30,8 @@ from . import config, db, migrations
 from .bus import ConsumerQueues
 from .consumer import process_once
 from .envelope import CLOUDEVENTS_CONTENT_TYPE, Envelope, InvalidEvent, Upcasters, from_cloudevent
-from .errors import ConcurrencyConflict
+from .errors import (ConcurrencyConflict, Conflict, DomainError, Forbidden, IdempotencyKeyReused,
+                     InvalidCommand, NotFound, PreconditionFailed, Unauthenticated)
 from .relay import Relay
 from .store import EventStore
 
@@ -44,9 +45,11 @@ kombu.serialization.register(
 
 ATTEMPT_HEADER = "x-seed-attempt"
 
-# An RPC caller gets the conflict itself, stream and versions included, not a
-# generic RemoteError.
-deserialize_to_instance(ConcurrencyConflict)
+# An RPC caller gets the error itself (a conflict with its stream and
+# versions, a refusal with its code and fields), not a generic RemoteError.
+for _error in (ConcurrencyConflict, DomainError, InvalidCommand, NotFound, Forbidden, Conflict, Unauthenticated,
+               PreconditionFailed, IdempotencyKeyReused):
+    deserialize_to_instance(_error)
 
 
 class ServiceDatabase:

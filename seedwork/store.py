@@ -73,9 +73,13 @@ class EventStore:
             f"SELECT {_COLUMNS} FROM {s}.events WHERE stream_id = %s AND version > %s AND version <= %s "
             "ORDER BY version"
         )
+        below_running = f"position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {TX_SHIFT})"
         self._read_all_sql = (
-            f"SELECT {_COLUMNS} FROM {s}.events WHERE position > %s "
-            f"AND position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {TX_SHIFT}) "
+            f"SELECT {_COLUMNS} FROM {s}.events WHERE position > %s AND {below_running} "
+            "ORDER BY position LIMIT %s"
+        )
+        self._read_store_sql = (
+            f"SELECT {_COLUMNS} FROM {s}.events WHERE store_id = %s AND position > %s AND {below_running} "
             "ORDER BY position LIMIT %s"
         )
 
@@ -282,16 +286,38 @@ class EventStore:
     # --- the global order -----------------------------------------------------
 
     def read_all(
-        self, after_position: int = 0, limit: int = 1000, conn: psycopg.Connection | None = None
+        self, after_position: int = 0, limit: int = 1000, conn: psycopg.Connection | None = None,
+        store_id: str | None = None,
     ) -> list[Envelope]:
-        """Up to ``limit`` events after ``after_position``, in global order.
+        """Up to ``limit`` events after ``after_position``, in global order
+        (only one store's, with ``store_id``).
 
         Only returns events below the oldest running transaction, so a later
         call never returns a position lower than one already returned.
         """
         with self._using(conn) as c:
-            rows = c.execute(self._read_all_sql, (after_position, limit)).fetchall()
+            if store_id is None:
+                rows = c.execute(self._read_all_sql, (after_position, limit)).fetchall()
+            else:
+                rows = c.execute(self._read_store_sql, (store_id, after_position, limit)).fetchall()
         return self._envelopes(rows)
+
+    def iter_streams(self, conn: psycopg.Connection, itersize: int = 2000) -> Iterator[list[Envelope]]:
+        """Every stream's events, one stream at a time, reading the log once in
+        (stream, version) order through a server-side cursor: what a rebuild of
+        a projection folds. ``conn`` must be in a transaction."""
+        current: list[Envelope] = []
+        with conn.cursor(name=f"iter_streams_{self.schema}") as cur:
+            cur.itersize = itersize
+            cur.execute(f"SELECT {_COLUMNS} FROM {self.schema}.events ORDER BY stream_id, version")
+            while rows := cur.fetchmany(itersize):
+                for event in self._envelopes(rows):
+                    if current and event.stream_id != current[0].stream_id:
+                        yield current
+                        current = []
+                    current.append(event)
+        if current:
+            yield current
 
     def head_position(self, conn: psycopg.Connection | None = None) -> int:
         with self._using(conn) as c:

@@ -16,6 +16,8 @@ mkdir -p "$RUN_DIR" "$LOG_DIR"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 GATEWAY_HOST=${GATEWAY_HOST:-127.0.0.1}
 GATEWAY_PORT=${GATEWAY_PORT:-8000}
+# A development value: set your own in production (it creates stores and signs tokens).
+export HELPDESK_PLATFORM_KEY=${HELPDESK_PLATFORM_KEY:-dev-platform-key-change-me}
 
 replicas() { local var="REPLICAS_${1^^}"; echo "${!var:-1}"; }
 alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -52,7 +54,8 @@ PYEOF
       cat <<MSG
 
 Seed helpdesk is up.
-  HTTP gateway:  http://$GATEWAY_HOST:$GATEWAY_PORT   (health: $url)
+  HTTP gateway:  http://$GATEWAY_HOST:$GATEWAY_PORT   (health: $url, API: /v1/openapi.json)
+  Platform key:  $HELPDESK_PLATFORM_KEY   (HELPDESK_PLATFORM_KEY; creates stores)
   RabbitMQ:      $(masked "${AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/}")  exchanges ${BUS_PREFIX:-seed}.<service>
   PostgreSQL:    $(masked "${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/seed}")  one schema per service
   Logs:          $LOG_DIR/<service>.<n>.log   (make logs)

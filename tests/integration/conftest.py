@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("probe")
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/seed_test")
 AMQP_URI = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+PLATFORM_KEY = "test-platform-key"
 
 pytestmark = pytest.mark.integration
 
@@ -150,6 +151,7 @@ def service_env(database_url, schema, bus):
         "PYTHONPATH": str(ROOT),
         "CONSUMER_RETRY_DELAYS": "0.2,0.4",
         "PYTHONUNBUFFERED": "1",
+        "HELPDESK_PLATFORM_KEY": PLATFORM_KEY,
     })
     return env
 
@@ -231,3 +233,22 @@ def read_all_settled(store, after=0, count=None, timeout=10.0):
 
 def cloudevent(message) -> dict:
     return json.loads(message.body)
+
+
+@pytest.fixture(scope="session")
+def http_system(database_url, tmp_path_factory):
+    """Tickets and the gateway, running, for tests through HTTP (one per session)."""
+    from tests.integration.http_system import System, can_make_vhosts
+
+    if not can_make_vhosts():
+        pytest.skip("rabbitmqctl is not usable here: cannot create an isolated virtual host")
+    system = System(database_url, AMQP_URI, PLATFORM_KEY, tmp_path_factory.mktemp("http-system"))
+    try:
+        yield system.start()
+    finally:
+        system.stop()
+
+
+@pytest.fixture
+def api(http_system):
+    return http_system.api

@@ -1,0 +1,175 @@
+"""Stores, their staff and shoppers' sessions: who may call the API.
+
+Plain Python over the gateway's own schema. Each change is recorded as an
+event (``store.created``, ``agent.created``) in the same transaction as the
+rows that authentication reads, so other services and analytics learn of new
+stores from the bus.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
+import psycopg
+
+from seedwork.envelope import Actor, NewEvent, iso
+from seedwork.errors import Conflict, Forbidden, InvalidCommand, Unauthenticated
+from seedwork.idempotency import IdempotencyKeys
+from seedwork.store import EventStore
+
+from .auth import PLATFORM, Principal, Secrets, bearer, new_token_id
+
+# Who may create which staff role.
+MAY_CREATE = {"owner": ("admin", "agent"), "admin": ("agent",)}
+
+
+def _actor(principal: Principal) -> Actor:
+    return Actor("platform") if principal.kind == "platform" else Actor(principal.kind, principal.id)
+
+
+class Identity:
+    def __init__(self, store: EventStore, secrets: Secrets, session_ttl: float):
+        self.store = store
+        self.secrets = secrets
+        self.session_ttl = timedelta(seconds=session_ttl)
+        self.keys = IdempotencyKeys(store.schema)
+        s = store.schema
+        self._principal_sql = f"""
+            SELECT t.store_id, t.kind, t.principal_id, coalesce(a.role, 'customer')
+            FROM {s}.tokens t LEFT JOIN {s}.agents a ON t.kind = 'agent' AND a.agent_id = t.principal_id
+            WHERE t.token_id = %s AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())"""
+
+    # --- authentication -------------------------------------------------------
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        presented = bearer(authorization)
+        if presented is None:
+            raise Unauthenticated("unauthenticated", "send Authorization: Bearer <token>")
+        if self.secrets.is_platform_key(presented):
+            return PLATFORM
+        token_id = self.secrets.token_id_of(presented)
+        row = None
+        if token_id is not None:
+            with self.store.pool.connection() as conn:
+                row = conn.execute(self._principal_sql, (token_id,)).fetchone()
+        if row is None:
+            raise Unauthenticated("invalid_token", "the token is unknown, expired or revoked")
+        store_id, kind, principal_id, role = row
+        return Principal(kind, principal_id, store_id, role)
+
+    # --- commands -------------------------------------------------------------
+
+    def create_store(self, principal: Principal, name: str, owner_name: str | None = None,
+                     owner_email: str | None = None, idempotency=None) -> tuple[int, dict]:
+        if principal.kind != "platform":
+            raise Forbidden("platform_only", "only the platform key creates stores")
+        store_id, owner_id, token_id = str(uuid.uuid4()), str(uuid.uuid4()), new_token_id()
+        with self.store.transaction() as conn:
+            replay = self._claim(conn, principal, idempotency)
+            if replay is not None:
+                return self._replay(replay)
+            conn.execute(f"INSERT INTO {self.store.schema}.stores (store_id, name) VALUES (%s, %s)",
+                         (store_id, name))
+            self._insert_agent(conn, store_id, owner_id, name=owner_name or f"{name} owner",
+                               email=owner_email or f"owner@{store_id}.invalid",
+                               role="owner")
+            self._insert_token(conn, token_id, store_id, "agent", owner_id, None)
+            self.store.append(f"store-{store_id}", 0, [NewEvent(
+                "store.created", {"store_id": store_id, "name": name, "owner_id": owner_id},
+                actor=_actor(principal), store_id=store_id)], conn=conn)
+            body = {"id": store_id, "name": name, "owner_id": owner_id}
+            return self._record(conn, principal, idempotency, 201, body, "owner_token", token_id)
+
+    def create_agent(self, principal: Principal, name: str, email: str, role: str,
+                     idempotency=None) -> tuple[int, dict]:
+        if role not in MAY_CREATE.get(principal.role, ()):
+            raise Forbidden("role_not_allowed", f"a {principal.role} may not create a {role}",
+                            {"role": [f"a {principal.role} may create: "
+                                      f"{', '.join(MAY_CREATE.get(principal.role, ())) or 'nobody'}"]})
+        agent_id, token_id = str(uuid.uuid4()), new_token_id()
+        with self.store.transaction() as conn:
+            replay = self._claim(conn, principal, idempotency)
+            if replay is not None:
+                return self._replay(replay)
+            try:
+                with conn.transaction():
+                    self._insert_agent(conn, principal.store_id, agent_id, name, email, role)
+            except psycopg.errors.UniqueViolation:
+                raise Conflict("email_taken", f"{email} is already a staff member of this store",
+                               {"email": ["already used in this store"]}) from None
+            self._insert_token(conn, token_id, principal.store_id, "agent", agent_id, None)
+            self.store.append(f"agent-{agent_id}", 0, [NewEvent(
+                "agent.created", {"agent_id": agent_id, "name": name, "email": email, "role": role},
+                actor=_actor(principal), store_id=principal.store_id)], conn=conn)
+            body = {"id": agent_id, "store_id": principal.store_id, "name": name, "email": email, "role": role}
+            return self._record(conn, principal, idempotency, 201, body, "token", token_id)
+
+    def open_customer_session(self, principal: Principal, customer_id: str, idempotency=None) -> tuple[int, dict]:
+        if not principal.is_staff:
+            raise Forbidden("staff_only", "only the store's staff open customer sessions")
+        token_id = new_token_id()
+        expires_at = datetime.now(timezone.utc) + self.session_ttl
+        with self.store.transaction() as conn:
+            replay = self._claim(conn, principal, idempotency)
+            if replay is not None:
+                return self._replay(replay)
+            self._insert_token(conn, token_id, principal.store_id, "customer", customer_id, expires_at)
+            body = {"customer_id": customer_id, "store_id": principal.store_id, "expires_at": iso(expires_at)}
+            return self._record(conn, principal, idempotency, 201, body, "token", token_id)
+
+    # --- reads ----------------------------------------------------------------
+
+    def list_agents(self, principal: Principal) -> list[dict]:
+        with self.store.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT agent_id, name, email, role, created_at FROM {self.store.schema}.agents "
+                "WHERE store_id = %s ORDER BY created_at, agent_id", (principal.store_id,)).fetchall()
+        return [{"id": r[0], "store_id": principal.store_id, "name": r[1], "email": r[2], "role": r[3],
+                 "created_at": iso(r[4])} for r in rows]
+
+    def require_agent(self, store_id: str, agent_id: str) -> None:
+        """Assignment targets a staff member of the same store."""
+        with self.store.pool.connection() as conn:
+            found = conn.execute(f"SELECT 1 FROM {self.store.schema}.agents WHERE store_id = %s AND agent_id = %s",
+                                 (store_id, agent_id)).fetchone()
+        if not found:
+            raise InvalidCommand.field("agent_id", "no staff member with this id in this store")
+
+    def store_exists(self, store_id: str) -> bool:
+        with self.store.pool.connection() as conn:
+            return bool(conn.execute(f"SELECT 1 FROM {self.store.schema}.stores WHERE store_id = %s",
+                                     (store_id,)).fetchone())
+
+    # --- rows -----------------------------------------------------------------
+
+    def _insert_agent(self, conn, store_id, agent_id, name, email, role) -> None:
+        conn.execute(f"INSERT INTO {self.store.schema}.agents (agent_id, store_id, name, email, role) "
+                     "VALUES (%s, %s, %s, %s, %s)", (agent_id, store_id, name, email, role))
+
+    def _insert_token(self, conn, token_id, store_id, kind, principal_id, expires_at) -> None:
+        conn.execute(f"INSERT INTO {self.store.schema}.tokens (token_id, store_id, kind, principal_id, expires_at) "
+                     "VALUES (%s, %s, %s, %s, %s)", (token_id, store_id, kind, principal_id, expires_at))
+
+    # --- idempotency: the recorded response keeps the token's id, never the token
+
+    @staticmethod
+    def _scope(principal: Principal) -> str:
+        return f"{principal.store_id}:{principal.kind}:{principal.id}"
+
+    def _claim(self, conn, principal: Principal, idempotency):
+        if idempotency is None:
+            return None
+        key, request_print = idempotency
+        return self.keys.claim(conn, self._scope(principal), key, request_print)
+
+    def _record(self, conn, principal, idempotency, status, body, token_field, token_id) -> tuple[int, dict]:
+        if idempotency is not None:
+            self.keys.record(conn, self._scope(principal), idempotency[0],
+                             {"status": status, "body": body, "token_field": token_field, "token_id": token_id})
+        return status, {**body, token_field: self.secrets.token_for(token_id)}
+
+    def _replay(self, recorded: dict) -> tuple[int, dict]:
+        body = {**recorded["body"], recorded["token_field"]: self.secrets.token_for(recorded["token_id"])}
+        return recorded["status"], body
+

@@ -1,0 +1,79 @@
+"""The OpenAPI 3 document, generated from the routes and their schemas, so
+the document cannot drift from what the gateway validates."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from . import schemas
+
+PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+ERROR_STATUSES = {400: "Invalid request", 401: "Missing or invalid token", 403: "Not allowed for this role",
+                  404: "Not found in the caller's store", 409: "Refused by the object's state",
+                  412: "If-Match names a stale version", 422: "Refused by a business rule"}
+
+
+def routes(service_cls) -> list[tuple[str, str, object]]:
+    """(method, werkzeug rule, RouteDoc) of every documented route."""
+    found = []
+    for attribute in vars(service_cls).values():
+        for entrypoint in getattr(attribute, "nameko_entrypoints", ()):
+            doc = getattr(entrypoint, "doc", None)
+            if doc is not None:
+                for method in entrypoint.method.split(","):
+                    found.append((method, entrypoint.url, doc))
+    return found
+
+
+def openapi_path(rule: str) -> str:
+    return PATH_PARAM.sub(r"{\1}", rule)
+
+
+@lru_cache(maxsize=4)
+def openapi_document(service_cls) -> dict:
+    spec = APISpec(
+        title="Seed helpdesk API", version="1.0.0", openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": "Tickets, stores and staff of the Seed helpdesk. Errors are "
+                             "application/problem+json (see the Problem schema)."},
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Problem", schema=schemas.Problem)
+    paths: dict[str, dict] = {}
+    for method, rule, doc in routes(service_cls):
+        operation: dict = {"summary": doc.summary, "tags": list(doc.tags), "responses": {}}
+        parameters = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+                      for name in PATH_PARAM.findall(rule)]
+        if doc.query is not None:
+            parameters.append({"in": "query", "schema": doc.query})
+        if doc.idempotent_post:
+            parameters.append({"in": "header", "name": "Idempotency-Key", "required": False,
+                               "schema": {"type": "string", "maxLength": 255},
+                               "description": "the same key and body returns the first response again"})
+        if doc.if_match:
+            parameters.append({"in": "header", "name": "If-Match", "required": False,
+                               "schema": {"type": "string"},
+                               "description": "the ticket's ETag; a stale one answers 412"})
+        if parameters:
+            operation["parameters"] = parameters
+        if doc.body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": doc.body}}}
+        if doc.roles:
+            operation["security"] = [{"bearer": []}]
+            operation["description"] = f"Allowed: {', '.join(doc.roles)}."
+        success: dict = {"description": "OK" if doc.status == 200 else "Created"}
+        if doc.response is not None:
+            success["content"] = {"application/json": {"schema": doc.response}}
+        operation["responses"][str(doc.status)] = success
+        for status, text in ERROR_STATUSES.items():
+            if status == 401 and not doc.roles:
+                continue
+            operation["responses"][str(status)] = {
+                "description": text, "content": {"application/problem+json": {"schema": "Problem"}}}
+        paths.setdefault(openapi_path(rule), {})[method.lower()] = operation
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()

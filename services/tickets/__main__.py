@@ -1,0 +1,31 @@
+"""Ops commands of the tickets service: ``python -m services.tickets rebuild-projections``."""
+import argparse
+import logging
+import sys
+
+from seedwork import config, db, migrations
+from seedwork.store import EventStore
+
+from .projection import TicketList
+from pathlib import Path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.tickets")
+    parser.add_argument("command", choices=["rebuild-projections"])
+    parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = config.load("tickets")
+    with db.connect(settings.database_url, autocommit=True) as conn:
+        migrations.migrate(conn, settings.schema, [("tickets", Path(__file__).with_name("migrations"))])
+    pool = db.make_pool(settings.database_url, max_size=2, name="tickets-rebuild")
+    try:
+        count = TicketList(settings.schema).rebuild(EventStore(pool, settings.schema))
+    finally:
+        pool.close()
+    print(f"tickets: rebuilt the ticket list of schema {settings.schema} from the event log: {count} tickets")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

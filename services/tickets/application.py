@@ -1,0 +1,226 @@
+"""The tickets service layer: load, decide, append, project, in one transaction.
+
+Plain Python over the event store; ``service.py`` exposes it over Nameko RPC.
+A caller is a dict the gateway resolved from a token:
+``{"store_id", "kind": "agent" | "customer", "id", "role"}``.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from seedwork.envelope import Actor, iso, to_cloudevent
+from seedwork.errors import Conflict, ConcurrencyConflict, InvalidCommand, NotFound, PreconditionFailed
+from seedwork.idempotency import IdempotencyKeys
+from seedwork.store import EventStore
+
+from . import domain
+from .domain import TicketState, decide, fold, to_view
+from .listing import TicketQuery, list_tickets
+from .projection import TicketList
+
+log = logging.getLogger(__name__)
+
+# Re-runs of a command that lost a race (no If-Match): each one loads the fresh state.
+MAX_ATTEMPTS = 5
+STAFF_KINDS = ("agent", "system")
+
+# Command names over RPC and HTTP, and the domain command each one builds.
+COMMANDS = {
+    "reply": domain.PostReply,
+    "note": domain.AddNote,
+    "assign": domain.Assign,
+    "unassign": domain.Unassign,
+    "set_priority": domain.SetPriority,
+    "set_type": domain.SetType,
+    "add_tag": domain.AddTag,
+    "remove_tag": domain.RemoveTag,
+    "change_status": domain.ChangeStatus,
+    "solve": domain.Solve,
+    "close": domain.Close,
+    "reopen": domain.Reopen,
+    "rate": domain.Rate,
+}
+
+
+def actor_of(caller: dict) -> Actor:
+    return Actor(caller["kind"], caller["id"])
+
+
+def is_staff(caller: dict) -> bool:
+    return caller["kind"] in STAFF_KINDS
+
+
+def _attachments(fields: dict) -> dict:
+    if "attachments" in fields:
+        fields = dict(fields)
+        fields["attachments"] = tuple(domain.Attachment(**a) for a in fields["attachments"] or ())
+    return fields
+
+
+class Tickets:
+    def __init__(self, store: EventStore):
+        self.store = store
+        self.projection = TicketList(store.schema)
+        self.keys = IdempotencyKeys(store.schema)
+        self._next_number = (
+            f"INSERT INTO {store.schema}.ticket_numbers (store_id, last) VALUES (%s, 1001) "
+            f"ON CONFLICT (store_id) DO UPDATE SET last = {store.schema}.ticket_numbers.last + 1 "
+            "RETURNING last"
+        )
+
+    # --- commands -------------------------------------------------------------
+
+    def open(self, caller: dict, fields: dict, idempotency: tuple[str, str] | None = None) -> dict:
+        """Open a ticket; ``{"status": 201, "ticket": view}``."""
+        fields = _attachments(fields)
+        if not is_staff(caller):
+            fields["customer_id"] = caller["id"]
+        elif not fields.get("customer_id"):
+            raise InvalidCommand.field("customer_id", "staff open a ticket on behalf of a customer: name one")
+        with self.store.transaction() as conn:
+            replay = self._claim(conn, caller, idempotency)
+            if replay is not None:
+                return self._replay(conn, caller, replay)
+            number = conn.execute(self._next_number, (caller["store_id"],)).fetchone()[0]
+            ticket_id = str(uuid.uuid4())
+            command = domain.OpenTicket(
+                actor=actor_of(caller), ticket_id=ticket_id, store_id=caller["store_id"], number=number,
+                **fields,
+            )
+            events = self.store.append(ticket_id, 0, decide(None, command), conn=conn)
+            state = fold(events)
+            self.projection.upsert(conn, state)
+            self._record(conn, caller, idempotency, 201, state)
+        log.info("ticket %s #%s opened by %s %s", ticket_id, number, caller["kind"], caller["id"])
+        return {"status": 201, "ticket": to_view(state, is_staff(caller))}
+
+    def execute(
+        self, caller: dict, ticket_id: str, name: str, fields: dict,
+        expected_version: int | None = None, idempotency: tuple[str, str] | None = None,
+    ) -> dict:
+        """Run one command on a ticket; ``{"status": 200, "ticket": view}``.
+
+        With ``expected_version`` (If-Match) a stale version is refused with
+        412. Without it, a lost race re-runs the command on the fresh state.
+        """
+        try:
+            command_type = COMMANDS[name]
+        except KeyError:
+            raise InvalidCommand.field("command", f"unknown command {name!r}") from None
+        command = command_type(actor=actor_of(caller), **_attachments(fields))
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with self.store.transaction() as conn:
+                    replay = self._claim(conn, caller, idempotency)
+                    if replay is not None:
+                        return self._replay(conn, caller, replay)
+                    state = self._visible(conn, caller, ticket_id)
+                    if expected_version is not None and state.version != expected_version:
+                        raise self._stale(ticket_id, expected_version, state.version)
+                    new_events = decide(state, command)
+                    if new_events:
+                        stored = self.store.append(ticket_id, state.version, new_events, conn=conn)
+                        state = fold(stored, state)
+                        self.projection.upsert(conn, state)
+                    self._record(conn, caller, idempotency, 200, state)
+                return {"status": 200, "ticket": to_view(state, is_staff(caller))}
+            except ConcurrencyConflict as conflict:
+                if expected_version is not None:
+                    raise self._stale(ticket_id, expected_version, conflict.actual_version) from None
+                log.info("ticket %s: %s lost a race (attempt %d), re-running on the fresh state",
+                         ticket_id, name, attempt)
+        raise Conflict("busy", f"ticket {ticket_id} changed {MAX_ATTEMPTS} times while this command ran; retry")
+
+    @staticmethod
+    def _stale(ticket_id: str, expected: int, actual: int) -> PreconditionFailed:
+        return PreconditionFailed(
+            "version_mismatch",
+            f"ticket {ticket_id} is at version {actual}, not {expected}: reload it and decide again",
+            {"If-Match": [f"current version is {actual}"]},
+        )
+
+    # --- idempotency ----------------------------------------------------------
+
+    @staticmethod
+    def _scope(caller: dict) -> str:
+        return f"{caller['store_id']}:{caller['kind']}:{caller['id']}"
+
+    def _claim(self, conn, caller: dict, idempotency) -> dict | None:
+        if idempotency is None:
+            return None
+        key, request_print = idempotency
+        return self.keys.claim(conn, self._scope(caller), key, request_print)
+
+    def _record(self, conn, caller: dict, idempotency, status: int, state: TicketState) -> None:
+        if idempotency is not None:
+            response = {"status": status, "ticket_id": state.id, "version": state.version}
+            self.keys.record(conn, self._scope(caller), idempotency[0], response)
+
+    def _replay(self, conn, caller: dict, recorded: dict) -> dict:
+        """The first response again: the ticket as that request left it."""
+        events = self.store.load(recorded["ticket_id"], until_version=recorded["version"], conn=conn)
+        state = fold(events)
+        return {"status": recorded["status"], "ticket": to_view(state, is_staff(caller)), "replayed": True}
+
+    # --- reads ----------------------------------------------------------------
+
+    def _visible(self, conn, caller: dict, ticket_id: str, events=None) -> TicketState:
+        """The ticket, if the caller may see it; otherwise 404, the same answer
+        as for a ticket that does not exist (no probing other stores' ids)."""
+        if events is None:
+            events = self.store.load(ticket_id, conn=conn)
+        state = fold(events) if events else None
+        if (state is None or state.store_id != caller["store_id"]
+                or (not is_staff(caller) and state.customer_id != caller["id"])):
+            raise NotFound("ticket_not_found", f"no ticket {ticket_id}")
+        return state
+
+    def get(self, caller: dict, ticket_id: str, as_of: datetime | None = None) -> dict:
+        """The ticket now, or as it was at ``as_of`` (time travel)."""
+        with self.store.pool.connection() as conn:
+            events = self.store.load(ticket_id, conn=conn)
+            # Access is decided on the ticket as it is now: its store and customer never change.
+            self._visible(conn, caller, ticket_id, events)
+        if as_of is not None:
+            events = [e for e in events if e.occurred_at <= as_of]
+            if not events:
+                raise NotFound("ticket_not_found", f"ticket {ticket_id} did not exist yet at {as_of.isoformat()}")
+        return to_view(fold(events), is_staff(caller))
+
+    def history(self, caller: dict, ticket_id: str) -> list[dict]:
+        """The ticket's events as a timeline; customers see only public ones."""
+        with self.store.pool.connection() as conn:
+            events = self.store.load(ticket_id, conn=conn)
+            self._visible(conn, caller, ticket_id, events)
+        staff = is_staff(caller)
+        return [
+            {
+                "version": e.version,
+                "type": e.type,
+                "at": iso(e.occurred_at),
+                "actor": {"type": e.actor.kind, "id": e.actor.id},
+                "data": dict(e.data),
+            }
+            for e in events if staff or domain.is_visible_to_customer(e.type)
+        ]
+
+    def list(self, caller: dict, query: dict) -> dict:
+        q = TicketQuery.from_dict(query)
+        if not is_staff(caller):
+            q = q.only_customer(caller["id"])
+        with self.store.pool.connection() as conn:
+            return list_tickets(conn, self.store.schema, caller["store_id"], q)
+
+    def events(self, store_id: str | None, after: int, limit: int) -> dict:
+        """Events in global order as CloudEvents; one store's, or all (platform)."""
+        batch = self.store.read_all(after, limit, store_id=store_id)
+        return {
+            "items": [to_cloudevent(e, "tickets") for e in batch],
+            "next_after": str(batch[-1].position) if batch else str(after),
+        }
+
+    def rebuild_projections(self) -> int:
+        return self.projection.rebuild(self.store)

@@ -1,0 +1,334 @@
+"""What a customer, a staff member or the system may ask of a ticket.
+
+Commands are frozen, keyword-only dataclasses that carry the caller's input as
+it came: ``decide`` (in ``domain.py``) validates and normalises it, so a
+command object may hold anything. Every command names its ``actor``.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from seedwork.envelope import Actor
+from seedwork.errors import InvalidCommand
+
+
+def new_message_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file already uploaded elsewhere; the ticket keeps its link, not its bytes."""
+
+    filename: str
+    url: str
+    content_type: str | None = None
+    size: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"filename": self.filename, "url": self.url, "content_type": self.content_type, "size": self.size}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    actor: Actor
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenTicket(Command):
+    ticket_id: str
+    store_id: str
+    number: int
+    customer_id: str
+    subject: str
+    body: str
+    type: str = "question"
+    priority: str = "normal"
+    order_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    message_id: str = field(default_factory=new_message_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostReply(Command):
+    """A public message: from the ticket's customer or from staff."""
+
+    body: str
+    attachments: tuple[Attachment, ...] = ()
+    message_id: str = field(default_factory=new_message_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddNote(Command):
+    """An internal message: staff only, never shown to the customer."""
+
+    body: str
+    attachments: tuple[Attachment, ...] = ()
+    message_id: str = field(default_factory=new_message_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Assign(Command):
+    """Sets both the assignee and the team; ``None`` means nobody."""
+
+    assignee_id: str | None = None
+    team: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unassign(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetPriority(Command):
+    priority: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetType(Command):
+    type: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddTag(Command):
+    tag: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveTag(Command):
+    tag: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeStatus(Command):
+    status: str
+    label: str | None = None  # only with on_hold, e.g. "waiting for the courier"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Solve(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Close(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reopen(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rate(Command):
+    score: int
+    comment: str | None = None
+
+
+# --- input rules ------------------------------------------------------------------
+#
+# Each check returns the normalised value or raises InvalidCommand naming the
+# field. Free text is stripped and has card numbers redacted before its length
+# is checked, so every stored value keeps within the documented limits.
+
+STATUSES = ("open", "pending", "on_hold", "under_review", "solved", "closed")
+PRIORITIES = ("low", "normal", "high", "urgent")
+PRIORITY_RANK = {priority: rank for rank, priority in enumerate(PRIORITIES)}
+
+SUBJECT_MAX, BODY_MAX, COMMENT_MAX, LABEL_MAX = 200, 10_000, 2_000, 100
+ID_MAX = 200
+MAX_TAGS, MAX_ATTACHMENTS = 20, 10
+FILENAME_MAX, URL_MAX, CONTENT_TYPE_MAX = 255, 2_000, 255
+TAG = re.compile(r"[a-z0-9][a-z0-9_:\-]{0,49}")
+TYPE = re.compile(r"[a-z][a-z0-9_]{0,49}")
+
+
+def _storable(value: str, name: str) -> str:
+    # PostgreSQL's jsonb refuses NUL, and lone surrogates are not UTF-8.
+    if "\x00" in value:
+        raise InvalidCommand.field(name, "must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidCommand.field(name, "must be valid Unicode text") from None
+    return value
+
+
+def text(value: Any, name: str, max_len: int, *, optional: bool = False) -> str | None:
+    """Free text typed by a person: stripped, card numbers redacted, 1..max_len characters."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise InvalidCommand.field(name, "must be a string")
+    value = redact_card_numbers(_storable(value, name).strip())
+    if not value:
+        if optional:
+            return None
+        raise InvalidCommand.field(name, "must not be empty")
+    if len(value) > max_len:
+        raise InvalidCommand.field(name, f"must be at most {max_len} characters")
+    return value
+
+
+def identifier(value: Any, name: str, *, optional: bool = False) -> str | None:
+    """An id another system gave (customer, order, agent, team): kept exactly as sent."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidCommand.field(name, "must be a non-empty string")
+    if len(value) > ID_MAX:
+        raise InvalidCommand.field(name, f"must be at most {ID_MAX} characters")
+    return _storable(value, name)
+
+
+def number(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidCommand.field("number", "must be a positive integer")
+    return value
+
+
+def priority(value: Any) -> str:
+    if value not in PRIORITIES:
+        raise InvalidCommand.field("priority", f"must be one of {', '.join(PRIORITIES)}")
+    return value
+
+
+def ticket_type(value: Any) -> str:
+    if not isinstance(value, str) or not TYPE.fullmatch(value):
+        raise InvalidCommand.field("type", "must be lowercase letters, digits and _, starting with a letter (max 50)")
+    _no_card(value, "type")
+    return value
+
+
+def tag(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidCommand.field("tag", "must be a string")
+    value = value.strip().lower()
+    if not TAG.fullmatch(value):
+        raise InvalidCommand.field("tag", "must be lowercase letters, digits, _, : and -, starting with a "
+                                          "letter or digit (max 50)")
+    _no_card(value, "tag")
+    return value
+
+
+def status(value: Any) -> str:
+    if value not in STATUSES:
+        raise InvalidCommand.field("status", f"must be one of {', '.join(STATUSES)}")
+    return value
+
+
+def score(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise InvalidCommand.field("score", "must be an integer from 1 to 5")
+    return value
+
+
+def attachments(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, (tuple, list)):
+        raise InvalidCommand.field("attachments", "must be a list")
+    if len(value) > MAX_ATTACHMENTS:
+        raise InvalidCommand.field("attachments", f"at most {MAX_ATTACHMENTS} per message")
+    return [_attachment(item, n) for n, item in enumerate(value, 1)]
+
+
+def _attachment(item: Any, n: int) -> dict[str, Any]:
+    def refuse(message: str) -> InvalidCommand:
+        return InvalidCommand.field("attachments", f"#{n}: {message}")
+
+    if not isinstance(item, Attachment):
+        raise refuse("must be an attachment")
+    try:
+        filename = text(item.filename, "attachments", FILENAME_MAX)
+    except InvalidCommand:
+        raise refuse(f"filename must be 1 to {FILENAME_MAX} characters") from None
+    url = item.url
+    if (not isinstance(url, str) or not url.lower().startswith(("https://", "http://"))
+            or len(url) > URL_MAX or url.strip() != url or url.lower() in ("https://", "http://")):
+        raise refuse(f"url must start with https:// or http:// (max {URL_MAX} characters)")
+    _storable(url, "attachments")
+    content_type = item.content_type
+    if content_type is not None and (not isinstance(content_type, str) or not content_type
+                                     or len(content_type) > CONTENT_TYPE_MAX):
+        raise refuse(f"content_type must be a string of at most {CONTENT_TYPE_MAX} characters")
+    if content_type is not None:
+        _storable(content_type, "attachments")
+    size = item.size
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise refuse("size must be an integer >= 0")
+    return {"filename": filename, "url": url, "content_type": content_type, "size": size}
+
+
+# --- payment card numbers -----------------------------------------------------------
+#
+# A run of digits with single spaces or hyphens between groups. Within a run,
+# whole groups adding up to 13..19 digits that pass the Luhn check are masked,
+# so "4111 1111 1111 1111 123" loses the card and keeps the 123. \d is any
+# Unicode decimal digit: a card typed in Persian or Arabic-Indic digits is
+# masked too.
+
+_RUN = re.compile(r"\d+(?:[ \-]\d+)*")
+_GROUP = re.compile(r"\d+")
+CARD_MIN, CARD_MAX = 13, 19
+MASK = "•••• •••• •••• "
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        d = int(char)  # int() reads any Unicode decimal digit
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def redact_card_numbers(value: str) -> str:
+    """``value`` with every payment card number replaced by ``•••• •••• •••• 1234``."""
+    return _RUN.sub(_redact_run, value)
+
+
+def _card_spans(run: str) -> list[tuple[int, int, str]]:
+    groups = [(g.start(), g.end(), g.group()) for g in _GROUP.finditer(run)]
+    spans, i = [], 0
+    while i < len(groups):
+        found, digits = None, ""
+        for j in range(i, len(groups)):  # the longest card starting at group i
+            digits += groups[j][2]
+            if len(digits) > CARD_MAX:
+                break
+            if len(digits) >= CARD_MIN and luhn_valid(digits):
+                found = (groups[i][0], groups[j][1], digits[-4:], j)
+        if found is None:
+            i += 1
+            continue
+        start, end, last4, j = found
+        spans.append((start, end, last4))
+        i = j + 1
+    return spans
+
+
+def _redact_run(match: re.Match) -> str:
+    run = match.group()
+    if sum(c.isdigit() for c in run) < CARD_MIN:
+        return run
+    out, cursor = [], 0
+    for start, end, last4 in _card_spans(run):
+        out += [run[cursor:start], MASK, last4]
+        cursor = end
+    out.append(run[cursor:])
+    return "".join(out)
+
+
+def contains_card_number(value: str) -> bool:
+    return redact_card_numbers(value) != value
+
+
+def _no_card(value: str, name: str) -> None:
+    # Codes cannot be masked without breaking their pattern: refuse them instead.
+    if contains_card_number(value):
+        raise InvalidCommand.field(name, "must not contain a payment card number")

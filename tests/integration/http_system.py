@@ -1,0 +1,162 @@
+"""The tickets service and the gateway as real processes, for tests through HTTP.
+
+One system per test session (starting it takes seconds): a private RabbitMQ
+virtual host (Nameko's RPC queues are not prefixed), fresh schemas, a free port.
+Tests stay independent by creating their own stores.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rabbitmqctl(*args):
+    return subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=60)
+
+
+def can_make_vhosts() -> bool:
+    return shutil.which("rabbitmqctl") is not None and rabbitmqctl("list_vhosts").returncode == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Store:
+    id: str
+    owner_token: str
+
+
+class Api:
+    """A thin HTTP client: ``api.post("/v1/tickets", token, json={...})``."""
+
+    def __init__(self, base_url: str, platform_key: str):
+        self.base_url = base_url
+        self.platform_key = platform_key
+        self.http = requests.Session()
+
+    def request(self, method, path, token=None, **kwargs) -> requests.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.http.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)
+
+    def get(self, path, token=None, **kw):
+        return self.request("GET", path, token, **kw)
+
+    def post(self, path, token=None, **kw):
+        return self.request("POST", path, token, **kw)
+
+    def delete(self, path, token=None, **kw):
+        return self.request("DELETE", path, token, **kw)
+
+    def patch(self, path, token=None, **kw):
+        return self.request("PATCH", path, token, **kw)
+
+    # --- set-up in a few words ---------------------------------------------------
+
+    def new_store(self, name="Test store") -> Store:
+        r = self.post("/v1/stores", self.platform_key, json={"name": name})
+        assert r.status_code == 201, r.text
+        return Store(r.json()["id"], r.json()["owner_token"])
+
+    def new_agent(self, store: Store, role="agent", name="Sara") -> dict:
+        email = f"{uuid.uuid4().hex[:8]}@example.com"
+        r = self.post("/v1/agents", store.owner_token, json={"name": name, "email": email, "role": role})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def customer_token(self, store: Store, customer_id=None) -> tuple[str, str]:
+        customer_id = customer_id or f"cus_{uuid.uuid4().hex[:8]}"
+        r = self.post(f"/v1/customers/{customer_id}/sessions", store.owner_token)
+        assert r.status_code == 201, r.text
+        return customer_id, r.json()["token"]
+
+    def open_ticket(self, token, **fields) -> dict:
+        body = {"subject": "Charged but no order number", "body": "I paid twice and got no order.", **fields}
+        r = self.post("/v1/tickets", token, json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+class System:
+    """Start the processes; ``stop()`` them and drop what they created."""
+
+    def __init__(self, database_url: str, amqp_root: str, platform_key: str, log_dir: Path):
+        self.suffix = uuid.uuid4().hex[:8]
+        self.vhost = f"seed_test_{self.suffix}"
+        self.database_url = database_url
+        self.port = free_port()
+        self.schemas = {svc: f"t_{svc}_{self.suffix}" for svc in ("tickets", "gateway")}
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "AMQP_URI": f"{amqp_root.rstrip('/')}/{self.vhost}",
+            "BUS_PREFIX": "seed",
+            "GATEWAY_PORT": str(self.port),
+            "HELPDESK_PLATFORM_KEY": platform_key,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+            **{f"{svc.upper()}_DB_SCHEMA": schema for svc, schema in self.schemas.items()},
+        }
+        self.log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.api = Api(f"http://127.0.0.1:{self.port}", platform_key)
+
+    def start(self) -> "System":
+        assert rabbitmqctl("add_vhost", self.vhost).returncode == 0
+        assert rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*").returncode == 0
+        for svc in ("tickets", "gateway"):
+            self.start_service(svc)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if self.api.get("/v1/tickets").status_code == 401 and self._tickets_up():
+                    return self
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the system did not come up:\n{self.logs()}")
+            time.sleep(0.3)
+
+    def _tickets_up(self) -> bool:
+        r = self.api.get("/health")
+        return r.status_code in (200, 503) and "database" in r.json()["services"].get("tickets", {})
+
+    def start_service(self, svc: str, replica: int = 1) -> None:
+        log = open(self.log_dir / f"{svc}.{replica}.log", "ab")
+        self.processes[f"{svc}.{replica}"] = subprocess.Popen(
+            [sys.executable, "-m", "seedwork.launch", svc], env=self.env, cwd=ROOT,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
+                         for p in sorted(self.log_dir.glob("*.log")))
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, 15)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+        rabbitmqctl("delete_vhost", self.vhost)
+        from tests.integration.conftest import drop_schema
+        for schema in self.schemas.values():
+            drop_schema(self.database_url, schema)

@@ -1,0 +1,242 @@
+"""The ticket domain under random command sequences (hypothesis stateful testing).
+
+One ticket, a handful of actors, every command with valid and invalid
+arguments. After every step: a refusal changed nothing, the state is the fold
+of the events, and the rules that must always hold still hold.
+"""
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from seedwork.envelope import Actor
+from seedwork.errors import DomainError
+from services.tickets.commands import luhn_valid
+from services.tickets.domain import (
+    PRIORITIES, STATUSES, TRANSITIONS, AddNote, AddTag, Assign, Attachment, ChangeStatus, Close, OpenTicket,
+    PostReply, Rate, RemoveTag, Reopen, SetPriority, SetType, Solve, Unassign, decide, fold, stored, to_view,
+)
+
+OWNER = Actor("customer", "cust-1")
+OTHER_CUSTOMER = Actor("customer", "cust-2")
+AGENT_A, AGENT_B = Actor("agent", "agent-a"), Actor("agent", "agent-b")
+SYSTEM, PLATFORM = Actor("system"), Actor("platform")
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
+
+# --- strategies --------------------------------------------------------------------------
+
+actors = st.sampled_from([OWNER, OWNER, OTHER_CUSTOMER, AGENT_A, AGENT_B, SYSTEM, PLATFORM])
+staff = st.sampled_from([AGENT_A, AGENT_B, SYSTEM])
+
+
+@st.composite
+def card_numbers(draw) -> str:
+    """A Luhn-valid number of 13..19 digits, written plain, in fours, or with hyphens."""
+    digits = "".join(str(d) for d in draw(st.lists(st.integers(0, 9), min_size=12, max_size=18)))
+    digits += next(c for c in "0123456789" if luhn_valid(digits + c))
+    groups = [digits[i:i + 4] for i in range(0, len(digits), 4)]
+    return draw(st.sampled_from([digits, " ".join(groups), "-".join(groups)]))
+
+
+# Words without digits, so a card fed in is never glued to other digits.
+words = st.text(st.characters(codec="utf-8", exclude_categories=("Nd", "Cs", "Cc")), max_size=30)
+persian = st.sampled_from(["سلام، سفارش من کجاست؟", "مرحبا", "بسته آسیب دیده بود"])
+
+
+@st.composite
+def with_card(draw) -> str:
+    card = draw(card_numbers())
+    return f"{draw(st.one_of(words, persian))} card {card} thanks"
+
+
+texts = st.one_of(
+    words, persian, with_card(),
+    st.sampled_from(["", "   ", "nul \x00", "y" * 100, "y" * 101, "y" * 2001, "y" * 10_001]),
+    st.none(), st.integers(),
+)
+valid_texts = st.one_of(words.filter(str.strip), persian, with_card())
+urls = st.sampled_from(["https://cdn.example/a.png", "http://cdn.example/b", "ftp://cdn.example/c", "", "https://"])
+attachment = st.builds(
+    Attachment, filename=st.one_of(st.just("photo.jpg"), texts), url=urls,
+    content_type=st.sampled_from([None, "image/png", ""]), size=st.sampled_from([None, 0, 2048, -1, True]),
+)
+attachments = st.one_of(st.just(()), st.lists(attachment, max_size=11).map(tuple), st.just(("not an attachment",)))
+tags = st.one_of(
+    st.sampled_from(["vip", " VIP ", "refund:pending", "bad tag", "", "-x", "ü", None]),
+    st.from_regex(r"[a-z0-9][a-z0-9_:\-]{0,3}", fullmatch=True),
+    card_numbers().map(lambda card: card.replace(" ", "-")),
+)
+types = st.sampled_from(["question", "incident", "refund", "Bad", "", "a" * 51, None, "x4111111111111111"])
+priorities = st.sampled_from(PRIORITIES + ("critical", None, ""))
+statuses = st.sampled_from(STATUSES + ("archived", None))
+labels = st.one_of(st.none(), texts)
+ids = st.sampled_from([None, "agent-a", "agent-b", "billing", "", 7])
+
+
+# --- the machine -------------------------------------------------------------------------
+
+
+class TicketMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.events = []
+        self.state = None
+        self.clock = T0
+        self.cards: list[str] = []
+
+    def run(self, command, cards=()) -> None:
+        """Decide, and either check the refusal changed nothing or store and evolve."""
+        self.cards += [c.replace(" ", "").replace("-", "") for c in cards]
+        before = copy.deepcopy(self.state)
+        try:
+            new = decide(self.state, command)
+        except DomainError:
+            new = None
+        assert self.state == before  # deciding never touches the state, accepted or refused
+        if new is None:
+            return
+        assert command.actor not in (OTHER_CUSTOMER, PLATFORM), "a stranger changed the ticket"
+        if command.actor.kind == "customer":
+            assert {e.type for e in new} <= {"ticket.opened", "ticket.replied", "ticket.status_changed",
+                                             "ticket.rated"}
+        if before is not None and before.status == "closed":
+            assert [e.type for e in new] in ([], ["ticket.rated"])
+        self.clock += timedelta(minutes=1)
+        envelopes = stored(new, len(self.events), self.clock, stream_id=self.state.id)
+        self.state = fold(envelopes, self.state)
+        self.events += envelopes
+
+    def cards_in(self, *values, files=()) -> list[str]:
+        values += tuple(f.filename for f in files if isinstance(f, Attachment))
+        return [v.split(" card ")[1].split(" thanks")[0] for v in values if isinstance(v, str) and " card " in v]
+
+    @initialize(opener=st.sampled_from([OWNER, AGENT_A, SYSTEM]), subject=valid_texts, body=valid_texts,
+                priority=st.sampled_from(PRIORITIES), type=st.sampled_from(["question", "refund"]))
+    def open_ticket(self, opener, subject, body, priority, type):
+        command = OpenTicket(actor=opener, ticket_id="t-1", store_id="store-1", number=1001, customer_id="cust-1",
+                             subject=subject[:200], body=body, priority=priority, type=type)
+        self.run(command, self.cards_in(subject, body))
+        assert self.state is not None and self.state.version == 1
+
+    @rule(actor=actors)
+    def open_again(self, actor):
+        self.run(OpenTicket(actor=actor, ticket_id="t-1", store_id="store-1", number=1002,
+                            customer_id="cust-1", subject="again", body="again"))
+        assert len([e for e in self.events if e.type == "ticket.opened"]) == 1
+
+    @rule(actor=actors, body=texts, files=attachments)
+    def reply(self, actor, body, files):
+        self.run(PostReply(actor=actor, body=body, attachments=files), self.cards_in(body, files=files))
+
+    @rule(actor=actors, body=texts, files=attachments)
+    def note(self, actor, body, files):
+        self.run(AddNote(actor=actor, body=body, attachments=files), self.cards_in(body, files=files))
+
+    @rule(actor=actors, assignee_id=ids, team=ids)
+    def assign(self, actor, assignee_id, team):
+        self.run(Assign(actor=actor, assignee_id=assignee_id, team=team))
+
+    @rule(actor=actors)
+    def unassign(self, actor):
+        self.run(Unassign(actor=actor))
+
+    @rule(actor=actors, priority=priorities)
+    def set_priority(self, actor, priority):
+        self.run(SetPriority(actor=actor, priority=priority))
+
+    @rule(actor=actors, type=types)
+    def set_type(self, actor, type):
+        self.run(SetType(actor=actor, type=type), ["4111111111111111"] if type and "4111" in type else ())
+
+    @rule(actor=st.one_of(actors, staff), tag=tags)
+    def add_tag(self, actor, tag):
+        digits = (tag or "").replace("-", "")
+        self.run(AddTag(actor=actor, tag=tag), [digits] if len(digits) >= 13 and digits.isdigit() else ())
+
+    @rule(actor=st.one_of(actors, staff), tag=tags)
+    def remove_tag(self, actor, tag):
+        self.run(RemoveTag(actor=actor, tag=tag))
+
+    @rule(actor=actors, status=statuses, label=labels)
+    def change_status(self, actor, status, label):
+        self.run(ChangeStatus(actor=actor, status=status, label=label), self.cards_in(label))
+
+    @rule(actor=actors, command=st.sampled_from([Solve, Close, Reopen]))
+    def shorthand(self, actor, command):
+        self.run(command(actor=actor))
+
+    @rule(actor=actors, score=st.one_of(st.integers(-1, 7), st.sampled_from([True, None, "5", 4.0])),
+          comment=labels)
+    def rate(self, actor, score, comment):
+        self.run(Rate(actor=actor, score=score, comment=comment), self.cards_in(comment))
+
+    # --- what always holds ------------------------------------------------------------
+
+    @invariant()
+    def the_state_is_the_fold_of_the_events(self):
+        assert fold(self.events) == self.state
+
+    @invariant()
+    def versions_count_the_events(self):
+        assert [e.version for e in self.events] == list(range(1, len(self.events) + 1))
+        assert self.state is None or self.state.version == len(self.events)
+
+    @invariant()
+    def every_status_change_follows_the_table(self):
+        status = "open"
+        for event in self.events:
+            if event.type == "ticket.status_changed":
+                assert event.data["previous"] == status
+                assert event.data["status"] in TRANSITIONS[event.data["previous"]]
+                status = event.data["status"]
+        assert self.state is None or self.state.status == status
+
+    @invariant()
+    def nothing_follows_closing_but_a_rating(self):
+        closed = False
+        for event in self.events:
+            assert not closed or event.type == "ticket.rated"
+            closed = closed or (event.type == "ticket.status_changed" and event.data["status"] == "closed")
+
+    @invariant()
+    def customers_never_see_internal_notes(self):
+        if self.state is not None:
+            view = to_view(self.state, False)
+            assert not any(m["internal"] for m in view["messages"])
+            assert len(to_view(self.state, True)["messages"]) == len(self.state.messages)
+
+    @invariant()
+    def the_ticket_stays_within_its_limits(self):
+        if self.state is not None:
+            assert len(self.state.tags) <= 20 and len(set(self.state.tags)) == len(self.state.tags)
+            assert self.state.status_label is None or self.state.status == "on_hold"
+            assert len({m.id for m in self.state.messages}) == len(self.state.messages)
+
+    @invariant()
+    def card_numbers_never_reach_an_event(self):
+        for event in self.events:
+            for value in _strings(event.data):
+                flat = value.replace(" ", "").replace("-", "")
+                assert not any(card in flat for card in self.cards), value
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+TicketMachine.TestCase.settings = settings(
+    max_examples=200, stateful_step_count=30, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+test_ticket_lifecycle = TicketMachine.TestCase
