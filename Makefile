@@ -4,10 +4,13 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
+# Creates stores and signs tokens. A development value; set your own anywhere else.
+HELPDESK_PLATFORM_KEY ?= dev-platform-key-change-me
+export HELPDESK_PLATFORM_KEY
 SERVICES := tickets customers notifications gateway
 
 .PHONY: help venv infra migrate run stop status test test-unit test-integration bench \
-        relay dlq-list dlq-show dlq-replay logs clean
+        relay dlq-list dlq-show dlq-replay logs clean rebuild-projections
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -28,8 +31,12 @@ infra: venv  ## find, start or install PostgreSQL and RabbitMQ
 migrate: infra  ## create the database, migrate every schema, declare exchanges and queues
 	$(PY) -m seedwork migrate
 
-run: migrate  ## bring the whole system up (each service its own process)
+run: migrate  ## bring the whole system up (each service its own process), with a demo store
 	deploy/local/services.sh start
+	$(PY) deploy/local/demo.py http://$${GATEWAY_HOST:-127.0.0.1}:$${GATEWAY_PORT:-8000}
+
+rebuild-projections: migrate  ## rebuild every read model (the ticket list) from the event log
+	$(PY) -m services.tickets rebuild-projections
 
 stop:  ## stop the services, and the servers `make run` started
 	deploy/local/services.sh stop
