@@ -10,7 +10,7 @@ export HELPDESK_PLATFORM_KEY
 SERVICES := tickets customers notifications gateway
 
 .PHONY: help venv infra migrate run stop status test test-unit test-integration bench \
-        relay dlq-list dlq-show dlq-replay logs clean rebuild-projections
+        relay dlq-list dlq-show dlq-replay logs clean rebuild-projections openapi
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -34,6 +34,9 @@ migrate: infra  ## create the database, migrate every schema, declare exchanges 
 run: migrate  ## bring the whole system up (each service its own process), with a demo store
 	deploy/local/services.sh start
 	$(PY) deploy/local/demo.py http://$${GATEWAY_HOST:-127.0.0.1}:$${GATEWAY_PORT:-8000}
+
+openapi: venv  ## regenerate docs/openapi.json from the gateway's routes and schemas
+	$(PY) -m services.gateway.openapi > docs/openapi.json
 
 rebuild-projections: migrate  ## rebuild every read model (the ticket list) from the event log
 	$(PY) -m services.tickets rebuild-projections

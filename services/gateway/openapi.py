@@ -77,3 +77,18 @@ def openapi_document(service_cls) -> dict:
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def main() -> None:
+    """``python -m services.gateway.openapi``: the document, for docs/openapi.json."""
+    import json
+    import warnings
+
+    warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")  # not the user's concern here
+    from .service import GatewayService
+
+    print(json.dumps(openapi_document(GatewayService), indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
