@@ -119,7 +119,7 @@ class MessageCreate(Schema):
 
 class AssignRequest(Schema):
     agent_id = fields.String(validate=ID, allow_none=True)
-    team = text(50, allow_none=True)
+    team = fields.String(validate=ID, allow_none=True, metadata={"description": "a team's slug, e.g. payments"})
 
     @validates_schema
     def one_field(self, data, **kwargs):

@@ -136,15 +136,10 @@ class GatewayService:
     def update_ticket(self, request, ticket_id):
         principal = self._caller(request, STAFF)
         body = load_json(request, schemas.TicketUpdate())
-        result = None
-        # Two commands, two events; If-Match applies to the first.
-        expected = _if_match(request)
-        for name, field in (("set_priority", "priority"), ("set_type", "type")):
-            if field in body:
-                result = self._execute(principal, request, ticket_id, name, {field: body[field]}, expected,
-                                       idempotency=False)
-                expected = None
-        return _ticket_response(result, request)
+        # One transaction: both changes, or neither.
+        steps = [[name, {field: body[field]}] for name, field in (("set_priority", "priority"), ("set_type", "type"))
+                 if field in body]
+        return _ticket_response(self._execute(principal, request, ticket_id, steps, idempotency=False), request)
 
     @api("POST", "/v1/tickets/<ticket_id>/replies", doc=RouteDoc(
         "Reply publicly (customer or staff)", ANYONE_IN_STORE, schemas.MessageCreate, response=schemas.Ticket,
@@ -152,7 +147,7 @@ class GatewayService:
     def reply(self, request, ticket_id):
         principal = self._caller(request, ANYONE_IN_STORE)
         body = load_json(request, schemas.MessageCreate())
-        return _ticket_response(self._execute(principal, request, ticket_id, "reply", body), request)
+        return _ticket_response(self._execute(principal, request, ticket_id, [["reply", body]]), request)
 
     @api("POST", "/v1/tickets/<ticket_id>/notes", doc=RouteDoc(
         "Add an internal note (staff; never shown to the customer)", STAFF, schemas.MessageCreate,
@@ -160,7 +155,7 @@ class GatewayService:
     def note(self, request, ticket_id):
         principal = self._caller(request, STAFF)
         body = load_json(request, schemas.MessageCreate())
-        return _ticket_response(self._execute(principal, request, ticket_id, "note", body), request)
+        return _ticket_response(self._execute(principal, request, ticket_id, [["note", body]]), request)
 
     @api("POST", "/v1/tickets/<ticket_id>/assign", doc=RouteDoc(
         "Assign to an agent and/or a team; null unassigns", STAFF, schemas.AssignRequest,
@@ -170,16 +165,14 @@ class GatewayService:
         body = load_json(request, schemas.AssignRequest())
         if body.get("agent_id"):
             self._require_agent(principal, ticket_id, body["agent_id"])
-        current = {}
-        if "agent_id" not in body or "team" not in body:
-            # The other half of the assignment stays as it is.
-            current = self.tickets.get(principal.as_caller(), _checked(ticket_id))
-        fields = {"assignee_id": body.get("agent_id", current.get("assignee_id")),
-                  "team": body.get("team", current.get("team"))}
-        name = "assign" if fields["assignee_id"] or fields["team"] else "unassign"
-        if name == "unassign":
-            fields = {}
-        return _ticket_response(self._execute(principal, request, ticket_id, name, fields, body=body), request)
+        # A half left out keeps its current value (filled in the command's transaction).
+        fields = {}
+        if "agent_id" in body:
+            fields["assignee_id"] = body["agent_id"]
+        if "team" in body:
+            fields["team"] = body["team"]
+        return _ticket_response(self._execute(principal, request, ticket_id, [["assign", fields]], body=body),
+                                request)
 
     @api("POST", "/v1/tickets/<ticket_id>/tags", doc=RouteDoc("Add a tag (staff)", STAFF, schemas.TagRequest,
                                                              response=schemas.Ticket, idempotent_post=True,
@@ -187,13 +180,13 @@ class GatewayService:
     def add_tag(self, request, ticket_id):
         principal = self._caller(request, STAFF)
         body = load_json(request, schemas.TagRequest())
-        return _ticket_response(self._execute(principal, request, ticket_id, "add_tag", body), request)
+        return _ticket_response(self._execute(principal, request, ticket_id, [["add_tag", body]]), request)
 
     @api("DELETE", "/v1/tickets/<ticket_id>/tags/<tag>", doc=RouteDoc(
         "Remove a tag (staff)", STAFF, response=schemas.Ticket, if_match=True, tags=("tickets",)))
     def remove_tag(self, request, ticket_id, tag):
         principal = self._caller(request, STAFF)
-        return _ticket_response(self._execute(principal, request, ticket_id, "remove_tag", {"tag": tag},
+        return _ticket_response(self._execute(principal, request, ticket_id, [["remove_tag", {"tag": tag}]],
                                               idempotency=False), request)
 
     @api("POST", "/v1/tickets/<ticket_id>/status", doc=RouteDoc(
@@ -202,7 +195,7 @@ class GatewayService:
     def change_status(self, request, ticket_id):
         principal = self._caller(request, ANYONE_IN_STORE)
         body = load_json(request, schemas.StatusRequest())
-        return _ticket_response(self._execute(principal, request, ticket_id, "change_status", body), request)
+        return _ticket_response(self._execute(principal, request, ticket_id, [["change_status", body]]), request)
 
     @api("POST", "/v1/tickets/<ticket_id>/rating", doc=RouteDoc(
         "Rate a solved or closed ticket, once (the customer)", CUSTOMER, schemas.RatingRequest,
@@ -210,14 +203,12 @@ class GatewayService:
     def rate(self, request, ticket_id):
         principal = self._caller(request, CUSTOMER)
         body = load_json(request, schemas.RatingRequest())
-        return _ticket_response(self._execute(principal, request, ticket_id, "rate", body), request)
+        return _ticket_response(self._execute(principal, request, ticket_id, [["rate", body]]), request)
 
-    def _execute(self, principal, request, ticket_id, name, fields, expected=..., idempotency=True, body=None):
+    def _execute(self, principal, request, ticket_id, steps, idempotency=True, body=None):
         _check_ticket_id(ticket_id)
-        if expected is ...:
-            expected = _if_match(request)
-        key = _idempotency(request, fields if body is None else body) if idempotency else None
-        return self.tickets.execute(principal.as_caller(), ticket_id, name, fields, expected, key)
+        key = _idempotency(request, steps if body is None else body) if idempotency else None
+        return self.tickets.execute(principal.as_caller(), ticket_id, steps, _if_match(request), key)
 
     def _require_agent(self, principal, ticket_id, agent_id):
         try:

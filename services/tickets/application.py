@@ -98,32 +98,38 @@ class Tickets:
         return {"status": 201, "ticket": to_view(state, is_staff(caller))}
 
     def execute(
-        self, caller: dict, ticket_id: str, name: str, fields: dict,
-        expected_version: int | None = None, idempotency: tuple[str, str] | None = None,
+        self, caller: dict, ticket_id: str, steps: list, expected_version: int | None = None,
+        idempotency: tuple[str, str] | None = None,
     ) -> dict:
-        """Run one command on a ticket; ``{"status": 200, "ticket": view}``.
+        """Run commands on a ticket, all or none; ``{"status": 200, "ticket": view}``.
 
-        With ``expected_version`` (If-Match) a stale version is refused with
-        412. Without it, a lost race re-runs the command on the fresh state.
+        ``steps`` is a list of ``[name, fields]`` (``PATCH`` sets priority and
+        type together). With ``expected_version`` (If-Match) a stale version is
+        refused with 412. Without it, a lost race re-runs the commands on the
+        fresh state.
         """
-        try:
-            command_type = COMMANDS[name]
-        except KeyError:
-            raise InvalidCommand.field("command", f"unknown command {name!r}") from None
-        command = command_type(actor=actor_of(caller), **_attachments(fields))
+        for name, _ in steps:
+            if name not in COMMANDS:
+                raise InvalidCommand.field("command", f"unknown command {name!r}")
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with self.store.transaction() as conn:
                     replay = self._claim(conn, caller, idempotency)
                     if replay is not None:
                         return self._replay(conn, caller, replay)
-                    state = self._visible(conn, caller, ticket_id)
+                    state = loaded = self._visible(conn, caller, ticket_id)
                     if expected_version is not None and state.version != expected_version:
                         raise self._stale(ticket_id, expected_version, state.version)
-                    new_events = decide(state, command)
+                    new_events = []
+                    for name, fields in steps:
+                        events = decide(state, self._command(caller, state, name, fields))
+                        # Later steps decide on the state the earlier ones left.
+                        state = fold(domain.stored(events, state.version), state)
+                        new_events += events
+                    state = loaded
                     if new_events:
-                        stored = self.store.append(ticket_id, state.version, new_events, conn=conn)
-                        state = fold(stored, state)
+                        stored = self.store.append(ticket_id, loaded.version, new_events, conn=conn)
+                        state = fold(stored, loaded)
                         self.projection.upsert(conn, state)
                     self._record(conn, caller, idempotency, 200, state)
                 return {"status": 200, "ticket": to_view(state, is_staff(caller))}
@@ -131,8 +137,17 @@ class Tickets:
                 if expected_version is not None:
                     raise self._stale(ticket_id, expected_version, conflict.actual_version) from None
                 log.info("ticket %s: %s lost a race (attempt %d), re-running on the fresh state",
-                         ticket_id, name, attempt)
+                         ticket_id, "+".join(n for n, _ in steps), attempt)
         raise Conflict("busy", f"ticket {ticket_id} changed {MAX_ATTEMPTS} times while this command ran; retry")
+
+    @staticmethod
+    def _command(caller: dict, state: TicketState, name: str, fields: dict):
+        fields = _attachments(fields)
+        if name == "assign":
+            # Assigning only a team keeps the agent, and the other way round.
+            fields = {"assignee_id": fields.get("assignee_id", state.assignee_id),
+                      "team": fields.get("team", state.team)}
+        return COMMANDS[name](actor=actor_of(caller), **fields)
 
     @staticmethod
     def _stale(ticket_id: str, expected: int, actual: int) -> PreconditionFailed:

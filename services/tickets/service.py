@@ -32,8 +32,8 @@ class TicketsService:
         return self.tickets.open(caller, fields, _pair(idempotency))
 
     @rpc
-    def execute(self, caller, ticket_id, command, fields, expected_version=None, idempotency=None):
-        return self.tickets.execute(caller, ticket_id, command, fields, expected_version, _pair(idempotency))
+    def execute(self, caller, ticket_id, steps, expected_version=None, idempotency=None):
+        return self.tickets.execute(caller, ticket_id, steps, expected_version, _pair(idempotency))
 
     @rpc
     def get(self, caller, ticket_id, as_of=None):

@@ -160,3 +160,28 @@ class System:
         from tests.integration.conftest import drop_schema
         for schema in self.schemas.values():
             drop_schema(self.database_url, schema)
+
+
+# --- small helpers for the test_api_* files ----------------------------------------
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def assert_problem(response: requests.Response, status: int, code: str | None = None, fields=()) -> dict:
+    """``response`` is an application/problem+json refusal with ``status`` (and
+    ``code``), whose ``errors`` name each of ``fields``; returns its body."""
+    assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
+    assert response.headers["Content-Type"].startswith(PROBLEM_JSON), response.headers["Content-Type"]
+    body = response.json()
+    assert {"type", "title", "status", "detail", "code", "errors"} <= body.keys(), body
+    assert body["status"] == status, body
+    if code is not None:
+        assert body["code"] == code, body
+    for name in fields:
+        assert name in body["errors"] and body["errors"][name], f"{name!r} not named in {body['errors']}"
+    return body
+
+
+def another_client(api: Api) -> Api:
+    """A client with its own connection pool: one per thread."""
+    return Api(api.base_url, api.platform_key)
