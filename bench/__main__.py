@@ -17,10 +17,12 @@ from datetime import datetime, timezone
 from seedwork import db
 
 from .common import Scratch, Settings, log, machine
+from .httpapi import DEEP_PAGES
 from .report import render
 
 # section name -> module of this package with run(settings, scratch) -> (rows, verdicts, notes)
-SECTIONS = {"append": "appends", "load": "loads", "relay": "relaying", "latency": "latency", "scale": "scaling"}
+SECTIONS = {"append": "appends", "load": "loads", "relay": "relaying", "latency": "latency", "scale": "scaling",
+            "http": "httpapi"}
 
 
 def _terminate(signum, frame):
@@ -35,16 +37,23 @@ def parse(argv: list[str]) -> tuple[Settings, list[str]]:
     p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     p.add_argument("--relay-events", type=int, default=20_000, help="events the relay drains (default 20000)")
     p.add_argument("--latency-events", type=int, default=500, help="events per latency round (default 500)")
-    p.add_argument("--quick", action="store_true", help="3 rounds, 1s runs: a smoke test, not figures to quote")
+    p.add_argument("--http-tickets", type=int, default=None,
+                   help="tickets seeded into one store for the http section's list timings (default 100000; "
+                        "10000 with --quick)")
+    p.add_argument("--quick", action="store_true", help="3 rounds, 1s runs (http: 0.6s runs, 10k tickets): "
+                   "a smoke test, not figures to quote")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(SECTIONS)
     if unknown:
         p.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     settings = Settings(rounds=args.rounds, seconds=args.seconds, relay_events=args.relay_events,
-                        latency_events=args.latency_events)
+                        latency_events=args.latency_events, quick=args.quick)
     if args.quick:
         settings.rounds, settings.seconds = 3, 1.0
+    settings.http_tickets = args.http_tickets or (10_000 if args.quick else 100_000)
+    if settings.http_tickets < (DEEP_PAGES + 2) * 25:
+        p.error(f"--http-tickets must be at least {(DEEP_PAGES + 2) * 25}")
     if settings.rounds < 1:
         p.error("--rounds must be at least 1")
     return settings, only

@@ -39,6 +39,8 @@ class Settings:
     writers: tuple[int, ...] = (1, 4, 16)
     relay_events: int = 20_000
     latency_events: int = 500
+    http_tickets: int = 100_000  # tickets in the store whose list the http section times
+    quick: bool = False
     # One name for everything this run creates: schemas, exchanges, queues.
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
 

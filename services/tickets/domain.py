@@ -160,7 +160,8 @@ Change = tuple[str, dict[str, Any]]  # (event type, data)
 def decide(state: TicketState | None, command: Command) -> list[NewEvent]:
     """The events ``command`` produces on ``state``; raises a ``DomainError`` if refused.
 
-    An empty list means the command asked for what already is. The checks run in
+    Reads nothing but its arguments (and the clock, for ``occurred_at``). An
+    empty list means the command asked for what already is. The checks run in
     this order: the ticket exists; who the actor is and what their role allows;
     a closed ticket; the command's fields; the ticket's state.
     """
@@ -169,7 +170,7 @@ def decide(state: TicketState | None, command: Command) -> list[NewEvent]:
     now = utcnow()
     if isinstance(command, OpenTicket):
         if state is not None:
-            raise Conflict("already_opened", f"ticket {state.id} is already open")
+            raise Conflict("already_opened", f"ticket {state.id} already exists")
         return [NewEvent("ticket.opened", _open(command), actor=command.actor, store_id=command.store_id,
                          occurred_at=now)]
     if state is None:

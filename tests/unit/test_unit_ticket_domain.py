@@ -87,9 +87,9 @@ def one_of_each(actor: Actor) -> list:
 
 def test_a_customer_opens_a_ticket_for_themselves():
     ticket = Ticket()
+    photo = Attachment("photo.jpg", "https://cdn.example/p.jpg", "image/jpeg", 2048)
     [event] = ticket.do(open_command(order_id="order-77", priority="high", type="shipping",
-                                     attachments=(Attachment("photo.jpg", "https://cdn.example/p.jpg", "image/jpeg", 2048),),
-                                     message_id="m-1"))
+                                     attachments=(photo,), message_id="m-1"))
 
     assert event.type == "ticket.opened" and event.actor == CUSTOMER and event.store_id == "store-1"
     assert event.data == {
@@ -103,9 +103,8 @@ def test_a_customer_opens_a_ticket_for_themselves():
     assert state.created_at == state.updated_at == event.occurred_at
     assert state.assignee_id is None and state.tags == () and state.rating is None
     [message] = state.messages
-    assert (message.id, message.author_kind, message.author_id, message.internal) == ("m-1", "customer", "cust-1", False)
-    assert message.attachments == ({"filename": "photo.jpg", "url": "https://cdn.example/p.jpg",
-                                    "content_type": "image/jpeg", "size": 2048},)
+    assert (message.id, message.author_kind, message.author_id) == ("m-1", "customer", "cust-1")
+    assert message.internal is False and message.attachments == (photo.to_dict(),)
 
 
 def test_opening_has_defaults_and_strips_text():
