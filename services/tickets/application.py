@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from seedwork.envelope import Actor, iso, to_cloudevent
-from seedwork.errors import Conflict, ConcurrencyConflict, InvalidCommand, NotFound, PreconditionFailed
+from seedwork.errors import Conflict, ConcurrencyConflict, Forbidden, InvalidCommand, NotFound, PreconditionFailed
 from seedwork.idempotency import IdempotencyKeys
 from seedwork.store import EventStore
 
@@ -225,9 +225,16 @@ class Tickets:
     def list(self, caller: dict, query: dict) -> dict:
         q = TicketQuery.from_dict(query)
         if not is_staff(caller):
+            if q.tag is not None:
+                raise Forbidden("field_not_allowed", "tags are the staff's labels",
+                                {"tag": ["only staff filter by tag"]})
             q = q.only_customer(caller["id"])
         with self.store.pool.connection() as conn:
-            return list_tickets(conn, self.store.schema, caller["store_id"], q)
+            page = list_tickets(conn, self.store.schema, caller["store_id"], q)
+        if not is_staff(caller):
+            for item in page["items"]:
+                item["tags"] = []  # as in to_view
+        return page
 
     def events(self, store_id: str | None, after: int, limit: int) -> dict:
         """Events in global order as CloudEvents; one store's, or all (platform)."""

@@ -313,8 +313,10 @@ def _remove_tag(s: TicketState, c: RemoveTag) -> list[Change]:
 
 def _status(s: TicketState, actor: Actor, status: Any, label: Any = None, reopen: bool = False) -> list[Change]:
     customer = actor.kind == "customer"
-    if customer and status not in ("solved", "open"):
-        raise Forbidden("staff_only", "a customer may only mark their ticket solved or reopen it")
+    # The help widget lets shoppers mark their ticket solved, close it once
+    # they are done, or reopen a solved one; the rest is the merchant's call.
+    if customer and status not in ("solved", "closed", "open"):
+        raise Forbidden("staff_only", "a customer may only mark their ticket solved or closed, or reopen it")
     _not_closed(s)
     status = rules.status(status)
     label = rules.text(label, "label", rules.LABEL_MAX, optional=True)
@@ -330,7 +332,6 @@ def _status(s: TicketState, actor: Actor, status: Any, label: Any = None, reopen
 
 
 def _close(s: TicketState, c: Close) -> list[Change]:
-    _staff_only(c.actor, "close tickets")
     return _status(s, c.actor, "closed")
 
 
@@ -371,7 +372,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def to_view(state: TicketState, viewer_is_staff: bool) -> dict[str, Any]:
-    """The ticket as the API returns it; customers never see internal notes."""
+    """The ticket as the API returns it. Customers never see internal notes,
+    nor tags: tags are the staff's own labels ("fraud-suspect", "vip")."""
     messages = state.messages if viewer_is_staff else state.public_messages()
     rating = state.rating and {"score": state.rating["score"], "comment": state.rating["comment"],
                                "rated_at": _iso(state.rating["rated_at"])}
@@ -379,7 +381,7 @@ def to_view(state: TicketState, viewer_is_staff: bool) -> dict[str, Any]:
         "id": state.id, "number": state.number, "status": state.status, "status_label": state.status_label,
         "priority": state.priority, "type": state.type, "subject": state.subject,
         "customer_id": state.customer_id, "order_id": state.order_id, "assignee_id": state.assignee_id,
-        "team": state.team, "tags": list(state.tags), "version": state.version,
+        "team": state.team, "tags": list(state.tags) if viewer_is_staff else [], "version": state.version,
         "created_at": _iso(state.created_at), "updated_at": _iso(state.updated_at), "rating": rating,
         "messages": [
             {"id": m.id, "author": {"type": m.author_kind, "id": m.author_id}, "body": m.body,
@@ -391,7 +393,8 @@ def to_view(state: TicketState, viewer_is_staff: bool) -> dict[str, Any]:
 
 def stored(new_events: Iterable[NewEvent], after_version: int, occurred_at: datetime | None = None,
            *, stream_id: str | None = None) -> list[Envelope]:
-    """``decide``'s events as the store would return them, for tests: versions
+    """``decide``'s events as the store would return them (for tests, and to
+    fold one step of a multi-step command before the next decides): versions
     ``after_version + 1, ...``; the stream defaults to the ticket id of a
     ``ticket.opened`` in the batch."""
     new_events = list(new_events)

@@ -48,7 +48,7 @@ class TicketQuery:
             for value in getattr(self, name):
                 if value not in allowed:
                     raise InvalidCommand.field(name, f"{value!r} is not one of {', '.join(allowed)}")
-        if self.sort.lstrip("-") not in SORT_KEYS:
+        if self.sort.removeprefix("-") not in SORT_KEYS:
             options = ", ".join(f"{k}, -{k}" for k in SORT_KEYS)
             raise InvalidCommand.field("sort", f"{self.sort!r} is not one of {options}")
         if not 1 <= self.limit <= MAX_LIMIT:
@@ -69,9 +69,14 @@ def decode_cursor(cursor: str, sort: str) -> tuple:
         cursor_sort, key, number = json.loads(base64.urlsafe_b64decode(padded))
         if cursor_sort != sort:
             raise ValueError("sort changed")
-        if SORT_KEYS[sort.lstrip("-")] != "priority_rank":
+        if SORT_KEYS[sort.removeprefix("-")] == "priority_rank":
+            if type(key) is not int:  # noqa: E721 - bool is an int too, and is not a rank
+                raise ValueError("a priority rank is an integer")
+        else:
             key = datetime.fromisoformat(key.replace("Z", "+00:00"))
-        return key, int(number)
+        if type(number) is not int:  # noqa: E721
+            raise ValueError("a ticket number is an integer")
+        return key, number
     except (ValueError, TypeError, KeyError, binascii.Error, json.JSONDecodeError, AttributeError):
         raise InvalidCommand.field(
             "cursor", "not a cursor from this list with this sort: start again without it") from None
@@ -103,7 +108,7 @@ def list_tickets(conn: psycopg.Connection, schema: str, store_id: str, q: Ticket
         params.append(f"%{escaped}%")
 
     descending = q.sort.startswith("-")
-    key = SORT_KEYS[q.sort.lstrip("-")]
+    key = SORT_KEYS[q.sort.removeprefix("-")]
     if q.cursor:
         after_key, after_number = decode_cursor(q.cursor, q.sort)
         where.append(f"({key}, number) {'<' if descending else '>'} (%s, %s)")

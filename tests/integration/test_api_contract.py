@@ -165,8 +165,10 @@ def test_a_nul_character_in_a_list_filter_is_a_bad_request(api):
     api.open_ticket(customer)
 
     # PostgreSQL text cannot hold NUL: the gateway should refuse it like any bad value.
-    for name in ("q", "team", "tag", "type"):
-        r = api.get("/v1/tickets", store.owner_token, params={name: "a\x00b"})
+    answers = {name: api.get("/v1/tickets", store.owner_token, params={name: "a\x00b"})
+               for name in ("q", "team", "tag", "type", "customer_id", "assignee_id")}
+    assert {name: r.status_code for name, r in answers.items()} == dict.fromkeys(answers, 400)
+    for name, r in answers.items():
         assert_problem(r, 400, fields=[name])
 
 

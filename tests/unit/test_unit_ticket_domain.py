@@ -198,8 +198,8 @@ def test_the_platform_does_nothing_on_tickets(command):
 @pytest.mark.parametrize("command", [
     AddNote(actor=CUSTOMER, body="psst"), Assign(actor=CUSTOMER, assignee_id="me"), Unassign(actor=CUSTOMER),
     SetPriority(actor=CUSTOMER, priority="urgent"), SetType(actor=CUSTOMER, type="refund"),
-    AddTag(actor=CUSTOMER, tag="vip"), RemoveTag(actor=CUSTOMER, tag="vip"), Close(actor=CUSTOMER),
-    ChangeStatus(actor=CUSTOMER, status="pending"), ChangeStatus(actor=CUSTOMER, status="closed"),
+    AddTag(actor=CUSTOMER, tag="vip"), RemoveTag(actor=CUSTOMER, tag="vip"),
+    ChangeStatus(actor=CUSTOMER, status="pending"), ChangeStatus(actor=CUSTOMER, status="under_review"),
     ChangeStatus(actor=CUSTOMER, status="on_hold", label="x"), ChangeStatus(actor=CUSTOMER, status="bogus"),
 ], ids=lambda c: type(c).__name__)
 def test_the_customer_cannot_do_staff_work(command):
@@ -267,6 +267,13 @@ def test_staff_notes_are_internal_and_hidden_from_the_customer():
     assert [m["internal"] for m in staff_view["messages"]] == [False, True, False]
     assert [m["body"] for m in customer_view["messages"]] == ["Ordered a week ago, nothing yet.",
                                                               "We are refunding you."]
+
+
+def test_tags_are_staff_labels_the_customer_does_not_see():
+    ticket = opened()
+    ticket.do(AddTag(actor=AGENT, tag="fraud-suspect"))
+    assert to_view(ticket.state, True)["tags"] == ["fraud-suspect"]
+    assert to_view(ticket.state, False)["tags"] == []
 
 
 def test_a_reply_needs_a_body_and_a_fresh_message_id():
@@ -437,6 +444,17 @@ def test_the_customer_may_mark_the_ticket_solved_and_reopen_it():
     ticket.do(ChangeStatus(actor=CUSTOMER, status="solved"))
     ticket.do(ChangeStatus(actor=CUSTOMER, status="open"))
     assert ticket.state.status == "open"
+
+
+@pytest.mark.parametrize("command", [Close(actor=CUSTOMER), ChangeStatus(actor=CUSTOMER, status="closed")],
+                         ids=["Close", "ChangeStatus"])
+@pytest.mark.parametrize("status", ["open", "pending", "solved"])
+def test_the_customer_may_close_their_ticket_once_done(command, status):
+    # The help widget's "close the ticket" (seeds/000): the shopper is done with it.
+    ticket = in_status(status)
+    [closed] = ticket.do(command)
+    assert closed.data["status"] == "closed" and ticket.state.status == "closed"
+    ticket.refuses(PostReply(actor=CUSTOMER, body="one more thing"), Conflict, "ticket_closed")
 
 
 def test_the_customer_reopens_only_a_solved_ticket():
