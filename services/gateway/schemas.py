@@ -83,7 +83,7 @@ class Attachment(Schema):
     filename = text(255, required=True)
     url = fields.Url(required=True, schemes={"http", "https"}, validate=validate.Length(max=2000))
     content_type = text(255, allow_none=True)
-    size = StrictInteger(validate=validate.Range(min=0), allow_none=True)
+    size = StrictInteger(strict=True, validate=validate.Range(min=0), allow_none=True)
 
 
 def attachments() -> fields.List:

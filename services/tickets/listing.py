@@ -74,6 +74,8 @@ def decode_cursor(cursor: str, sort: str) -> tuple:
                 raise ValueError("a priority rank is an integer")
         else:
             key = datetime.fromisoformat(key.replace("Z", "+00:00"))
+            if key.tzinfo is None:
+                raise ValueError("a cursor's time has a UTC offset")
         if type(number) is not int:  # noqa: E721
             raise ValueError("a ticket number is an integer")
         return key, number
