@@ -48,9 +48,12 @@ class DomainError(Exception):
 class InvalidCommand(DomainError):
     """The command's data breaks a rule (HTTP 422); ``errors`` names the fields."""
 
+    FIELD_CODE = "invalid_field"
+
     @classmethod
-    def field(cls, name: str, message: str) -> "InvalidCommand":
-        return cls("invalid_field", f"{name}: {message}", {name: [message]})
+    def field(cls, name: str, message: str):
+        """The error for one bad field: ``errors`` is ``{name: [message]}``."""
+        return cls(cls.FIELD_CODE, f"{name}: {message}", {name: [message]})
 
 
 class NotFound(DomainError):
@@ -75,3 +78,9 @@ class IdempotencyKeyReused(DomainError):
 
 class Unauthenticated(DomainError):
     """No credentials, or ones that are not (or no longer) valid (401)."""
+
+
+class InvalidQuery(InvalidCommand):
+    """A read's parameters are malformed, e.g. a cursor from another list (400)."""
+
+    FIELD_CODE = "invalid_request"

@@ -31,7 +31,7 @@ from .bus import ConsumerQueues
 from .consumer import process_once
 from .envelope import CLOUDEVENTS_CONTENT_TYPE, Envelope, InvalidEvent, Upcasters, from_cloudevent
 from .errors import (ConcurrencyConflict, Conflict, DomainError, Forbidden, IdempotencyKeyReused,
-                     InvalidCommand, NotFound, PreconditionFailed, Unauthenticated)
+                     InvalidCommand, InvalidQuery, NotFound, PreconditionFailed, Unauthenticated)
 from .relay import Relay
 from .store import EventStore
 
@@ -47,7 +47,7 @@ ATTEMPT_HEADER = "x-seed-attempt"
 
 # An RPC caller gets the error itself (a conflict with its stream and
 # versions, a refusal with its code and fields), not a generic RemoteError.
-for _error in (ConcurrencyConflict, DomainError, InvalidCommand, NotFound, Forbidden, Conflict, Unauthenticated,
+for _error in (ConcurrencyConflict, DomainError, InvalidCommand, InvalidQuery, NotFound, Forbidden, Conflict, Unauthenticated,
                PreconditionFailed, IdempotencyKeyReused):
     deserialize_to_instance(_error)
 

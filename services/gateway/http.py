@@ -22,7 +22,8 @@ from werkzeug.wrappers import Response
 
 from seedwork.context import _current as _request_local
 from seedwork.errors import (
-    ConcurrencyConflict, Conflict, DomainError, Forbidden, IdempotencyKeyReused, InvalidCommand, NotFound,
+    ConcurrencyConflict, Conflict, DomainError, Forbidden, IdempotencyKeyReused, InvalidCommand, InvalidQuery,
+    NotFound,
     PreconditionFailed, Unauthenticated,
 )
 
@@ -47,6 +48,7 @@ class ServiceUnavailable(DomainError):
 # The one table: error class -> HTTP status. Subclasses come before bases.
 STATUS_OF = (
     (BadRequest, 400),
+    (InvalidQuery, 400),
     (Unauthenticated, 401),
     (Forbidden, 403),
     (NotFound, 404),

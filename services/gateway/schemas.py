@@ -25,8 +25,14 @@ class StrictInteger(fields.Integer):
         return super()._validated(value)
 
 
+def _no_nul(value: str) -> None:
+    # PostgreSQL text cannot hold NUL: refuse it here, naming the field.
+    if "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+
+
 def text(max_length: int, required: bool = False, **kwargs) -> fields.String:
-    return fields.String(required=required, validate=validate.Length(min=1, max=max_length), **kwargs)
+    return fields.String(required=required, validate=[validate.Length(min=1, max=max_length), _no_nul], **kwargs)
 
 
 # --- identity ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
 import psycopg
 
 from seedwork.envelope import iso
-from seedwork.errors import InvalidCommand
+from seedwork.errors import InvalidQuery
 
 from .domain import PRIORITIES, STATUSES
 
@@ -47,12 +47,12 @@ class TicketQuery:
         for name, allowed in (("status", STATUSES), ("priority", PRIORITIES)):
             for value in getattr(self, name):
                 if value not in allowed:
-                    raise InvalidCommand.field(name, f"{value!r} is not one of {', '.join(allowed)}")
+                    raise InvalidQuery.field(name, f"{value!r} is not one of {', '.join(allowed)}")
         if self.sort.removeprefix("-") not in SORT_KEYS:
             options = ", ".join(f"{k}, -{k}" for k in SORT_KEYS)
-            raise InvalidCommand.field("sort", f"{self.sort!r} is not one of {options}")
+            raise InvalidQuery.field("sort", f"{self.sort!r} is not one of {options}")
         if not 1 <= self.limit <= MAX_LIMIT:
-            raise InvalidCommand.field("limit", f"must be between 1 and {MAX_LIMIT}")
+            raise InvalidQuery.field("limit", f"must be between 1 and {MAX_LIMIT}")
 
     def only_customer(self, customer_id: str) -> "TicketQuery":
         return replace(self, customer_id=customer_id)
@@ -80,7 +80,7 @@ def decode_cursor(cursor: str, sort: str) -> tuple:
             raise ValueError("a ticket number is an integer")
         return key, number
     except (ValueError, TypeError, KeyError, binascii.Error, json.JSONDecodeError, AttributeError):
-        raise InvalidCommand.field(
+        raise InvalidQuery.field(
             "cursor", "not a cursor from this list with this sort: start again without it") from None
 
 

@@ -107,9 +107,10 @@ def test_a_customer_may_not_do_staff_work(api):
         ("DELETE", f"{path}/tags/urgent", None),
         ("PATCH", path, {"priority": "urgent"}),
         ("PATCH", path, {"type": "complaint"}),
-        # A customer may solve or reopen, not park the ticket.
+        # A customer may solve, close or reopen; parking the ticket is the staff's call.
         ("POST", f"{path}/status", {"status": "pending"}),
-        ("POST", f"{path}/status", {"status": "closed"}),
+        ("POST", f"{path}/status", {"status": "on_hold", "label": "me"}),
+        ("POST", f"{path}/status", {"status": "under_review"}),
     ]
     for method, url, body in attempts:
         r = api.request(method, url, customer, **({"json": body} if body is not None else {}))
@@ -118,6 +119,39 @@ def test_a_customer_may_not_do_staff_work(api):
     after = ok(api.get(path, store.owner_token))
     assert after["version"] == 1 and after["tags"] == [] and after["priority"] == "normal"
     assert after["assignee_id"] is None and after["status"] == "open"
+
+
+def test_a_customer_may_solve_and_close_their_own_ticket(api):
+    store = api.new_store()
+    _, customer = api.customer_token(store)
+    solved_path = ticket_path(api.open_ticket(customer))
+    closed_path = ticket_path(api.open_ticket(customer))
+
+    assert ok(api.post(f"{solved_path}/status", customer, json={"status": "solved"}))["status"] == "solved"
+    assert ok(api.post(f"{solved_path}/status", customer, json={"status": "open"}))["status"] == "open"
+    assert ok(api.post(f"{closed_path}/status", customer, json={"status": "closed"}))["status"] == "closed"
+
+    # Reopening is only for a solved ticket; a closed one stays closed.
+    assert_problem(api.post(f"{solved_path}/status", customer, json={"status": "open"}), 403)
+    assert_problem(api.post(f"{closed_path}/status", customer, json={"status": "open"}), 409, "ticket_closed")
+    actors = [i["actor"]["type"] for i in ok(api.get(f"{closed_path}/history", store.owner_token))["items"]]
+    assert actors == ["customer", "customer"]
+
+
+def test_tags_are_staff_labels_hidden_from_the_customer(api):
+    store = api.new_store()
+    _, customer = api.customer_token(store)
+    path = ticket_path(api.open_ticket(customer))
+    ok(api.post(f"{path}/tags", store.owner_token, json={"tag": "fraud-suspect"}))
+
+    assert ok(api.get(path, store.owner_token))["tags"] == ["fraud-suspect"]
+    for r in (api.get(path, customer), api.get("/v1/tickets", customer), api.get(f"{path}/history", customer),
+              api.post(f"{path}/replies", customer, json={"body": "any news?"})):
+        assert r.status_code == 200, r.text
+        assert "fraud-suspect" not in r.text
+    assert ok(api.get(path, customer))["tags"] == []
+    # Filtering by tag would reveal them: refused.
+    assert_problem(api.get("/v1/tickets", customer, params={"tag": "fraud-suspect"}), 403, fields=["tag"])
 
 
 def test_staff_may_not_rate(api):
@@ -211,7 +245,7 @@ def test_an_unknown_ticket_answers_like_another_stores(api, two_stores):
 def test_another_stores_tickets_are_not_listed_or_searchable(api, two_stores):
     for role, token in two_stores["b_tokens"].items():
         for params in ({}, {"q": "diamond"}, {"customer_id": two_stores["ticket"]["customer_id"]},
-                       {"status": "solved"}, {"tag": "ring"}):
+                       {"status": "solved"}, {"team": "jewels"}, *([{"tag": "ring"}] if role != "customer" else [])):
             r = api.get("/v1/tickets", token, params=params)
             assert ok(r)["items"] == [], (role, params)
             assert "diamond" not in r.text

@@ -9,7 +9,7 @@ from nameko.exceptions import RpcTimeout, UnknownService
 from werkzeug.datastructures import MultiDict
 
 from seedwork.errors import (
-    ConcurrencyConflict, Conflict, DomainError, Forbidden, IdempotencyKeyReused, InvalidCommand, NotFound,
+    ConcurrencyConflict, Conflict, DomainError, Forbidden, IdempotencyKeyReused, InvalidCommand, InvalidQuery, NotFound,
     PreconditionFailed, Unauthenticated,
 )
 from services.gateway import schemas
@@ -70,10 +70,17 @@ def test_each_refusal_gets_its_status_and_keeps_code_detail_and_errors(error_cla
 
 def test_the_table_and_the_expected_statuses_agree():
     assert dict(STATUS_OF) == {
-        BadRequest: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404, PreconditionFailed: 412,
-        UnsupportedMediaType: 415, IdempotencyKeyReused: 422, InvalidCommand: 422, Conflict: 409,
-        ServiceUnavailable: 503,
+        BadRequest: 400, InvalidQuery: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404,
+        PreconditionFailed: 412, UnsupportedMediaType: 415, IdempotencyKeyReused: 422, InvalidCommand: 422,
+        Conflict: 409, ServiceUnavailable: 503,
     }
+
+
+def test_a_malformed_query_is_a_400_even_though_it_is_an_invalid_command():
+    # InvalidQuery subclasses InvalidCommand: the table must find it first.
+    response = response_for_error(InvalidQuery.field("cursor", "not a cursor"), "r-1")
+    assert response.status_code == 400
+    assert json.loads(response.get_data())["errors"] == {"cursor": ["not a cursor"]}
 
 
 @pytest.mark.parametrize("status, title", [(400, "Bad Request"), (401, "Unauthorized"), (404, "Not Found"),

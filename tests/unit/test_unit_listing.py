@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from seedwork.errors import InvalidCommand
+from seedwork.errors import InvalidQuery
 from services.tickets.listing import (
     DEFAULT_LIMIT, DEFAULT_SORT, MAX_LIMIT, TicketQuery, decode_cursor, encode_cursor, list_tickets,
 )
@@ -64,8 +64,8 @@ def packed(value) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
-def refused_cursor(cursor: str, sort: str) -> InvalidCommand:
-    with pytest.raises(InvalidCommand) as info:
+def refused_cursor(cursor: str, sort: str) -> InvalidQuery:
+    with pytest.raises(InvalidQuery) as info:
         decode_cursor(cursor, sort)
     assert list(info.value.errors) == ["cursor"]
     return info.value
@@ -105,7 +105,7 @@ def test_a_cursor_is_url_safe_without_padding():
 def test_a_cursor_used_with_another_sort_is_refused(made_for, used_with):
     key = 1 if "priority" in made_for else T0
     error = refused_cursor(encode_cursor(made_for, key, 5), used_with)
-    assert error.code == "invalid_field"
+    assert error.code == "invalid_request"
 
 
 @pytest.mark.parametrize("cursor", [
@@ -167,7 +167,7 @@ def test_a_query_from_the_gateway_keeps_its_filters_and_turns_lists_into_tuples(
                                         ("limit", {"limit": MAX_LIMIT + 1}),
                                         ("limit", {"limit": -3})])
 def test_bad_values_are_refused_naming_the_field(field, raw):
-    with pytest.raises(InvalidCommand) as info:
+    with pytest.raises(InvalidQuery) as info:
         TicketQuery.from_dict(raw)
     assert list(info.value.errors) == [field]
 
@@ -175,7 +175,7 @@ def test_bad_values_are_refused_naming_the_field(field, raw):
 @pytest.mark.parametrize("sort", ["--created", "---priority"])
 def test_a_sort_with_more_than_one_minus_is_refused(sort):
     # The message offers "created, -created, ..."; "--created" is none of them.
-    with pytest.raises(InvalidCommand) as info:
+    with pytest.raises(InvalidQuery) as info:
         TicketQuery.from_dict({"sort": sort})
     assert list(info.value.errors) == ["sort"]
 
@@ -268,7 +268,7 @@ def test_a_cursor_continues_after_the_last_row_in_the_sort_direction(sort, compa
 
 def test_a_cursor_from_another_sort_is_refused_before_any_sql():
     conn = FakeConnection()
-    with pytest.raises(InvalidCommand):
+    with pytest.raises(InvalidQuery):
         list_tickets(conn, "helpdesk_tickets", "store-1", TicketQuery(sort="created",
                                                                       cursor=encode_cursor("-created", T0, 1)))
     assert conn.statements == []
