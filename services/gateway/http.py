@@ -11,7 +11,7 @@ import logging
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 from eventlet.event import Event
@@ -114,11 +114,9 @@ class RouteDoc:
     query: type[Schema] | None = None
     response: type[Schema] | None = None
     status: int = 200
-    many: bool = False
     idempotent_post: bool = False
     if_match: bool = False
     tags: tuple[str, ...] = ()
-    errors: tuple[int, ...] = field(default=())
 
 
 class ApiRoute(HttpRequestHandler):
@@ -137,6 +135,7 @@ class ApiRoute(HttpRequestHandler):
         started = time.perf_counter()
         offered = request.headers.get("X-Request-Id", "")
         request_id = offered if REQUEST_ID.match(offered) else uuid.uuid4().hex
+        _request_local.request_id = request_id  # this green thread's log lines
         try:
             args, kwargs = self.get_entrypoint_parameters(request)
             self.check_signature(args, kwargs)
@@ -150,7 +149,6 @@ class ApiRoute(HttpRequestHandler):
         except Exception as exc:  # noqa: BLE001 - every error becomes a problem response
             response = response_for_error(exc, request_id)
         response.headers["X-Request-Id"] = request_id
-        _request_local.request_id = request_id  # this green thread's log line
         log.info("%s %s -> %d in %.1f ms", request.method, request.path, response.status_code,
                  (time.perf_counter() - started) * 1000)
         _request_local.request_id = None

@@ -14,7 +14,7 @@ from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
 import psycopg
 
 from seedwork.envelope import Actor, NewEvent, iso
-from seedwork.errors import Conflict, Forbidden, InvalidCommand, Unauthenticated
+from seedwork.errors import Conflict, Forbidden, InvalidCommand, NotFound, Unauthenticated
 from seedwork.idempotency import IdempotencyKeys
 from seedwork.store import EventStore
 
@@ -120,26 +120,42 @@ class Identity:
 
     # --- reads ----------------------------------------------------------------
 
+    def get_store(self, principal: Principal, store_id: str) -> dict:
+        """The store, for its own staff or the platform; 404 for anyone else."""
+        row = None
+        if principal.kind == "platform" or principal.store_id == store_id:
+            with self.store.pool.connection() as conn:
+                row = conn.execute(f"SELECT store_id, name, created_at FROM {self.store.schema}.stores "
+                                   "WHERE store_id = %s", (store_id,)).fetchone()
+        if row is None:
+            raise NotFound("store_not_found", f"no store {store_id}")
+        return {"id": row[0], "name": row[1], "created_at": iso(row[2])}
+
+    def get_agent(self, principal: Principal, agent_id: str) -> dict:
+        found = self._agents(principal.store_id, agent_id)
+        if not found:
+            raise NotFound("agent_not_found", f"no staff member {agent_id} in this store")
+        return found[0]
+
     def list_agents(self, principal: Principal) -> list[dict]:
+        return self._agents(principal.store_id)
+
+    def _agents(self, store_id: str, agent_id: str | None = None) -> list[dict]:
+        query = (f"SELECT agent_id, name, email, role, created_at FROM {self.store.schema}.agents "
+                 "WHERE store_id = %s")
+        params: tuple = (store_id,)
+        if agent_id is not None:
+            query += " AND agent_id = %s"
+            params += (agent_id,)
         with self.store.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT agent_id, name, email, role, created_at FROM {self.store.schema}.agents "
-                "WHERE store_id = %s ORDER BY created_at, agent_id", (principal.store_id,)).fetchall()
-        return [{"id": r[0], "store_id": principal.store_id, "name": r[1], "email": r[2], "role": r[3],
+            rows = conn.execute(query + " ORDER BY created_at, agent_id", params).fetchall()
+        return [{"id": r[0], "store_id": store_id, "name": r[1], "email": r[2], "role": r[3],
                  "created_at": iso(r[4])} for r in rows]
 
     def require_agent(self, store_id: str, agent_id: str) -> None:
         """Assignment targets a staff member of the same store."""
-        with self.store.pool.connection() as conn:
-            found = conn.execute(f"SELECT 1 FROM {self.store.schema}.agents WHERE store_id = %s AND agent_id = %s",
-                                 (store_id, agent_id)).fetchone()
-        if not found:
+        if not self._agents(store_id, agent_id):
             raise InvalidCommand.field("agent_id", "no staff member with this id in this store")
-
-    def store_exists(self, store_id: str) -> bool:
-        with self.store.pool.connection() as conn:
-            return bool(conn.execute(f"SELECT 1 FROM {self.store.schema}.stores WHERE store_id = %s",
-                                     (store_id,)).fetchone())
 
     # --- rows -----------------------------------------------------------------
 

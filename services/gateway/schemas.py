@@ -51,6 +51,12 @@ class Store(Schema):
     owner_token = fields.String(metadata={"description": "Bearer token of the store's owner; shown once"})
 
 
+class StoreView(Schema):
+    id = fields.String()
+    name = fields.String()
+    created_at = fields.String()
+
+
 class AgentCreate(Schema):
     name = text(100, required=True)
     email = fields.Email(required=True, validate=validate.Length(max=254))

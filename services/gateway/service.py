@@ -58,7 +58,7 @@ class GatewayService:
         body = load_json(request, schemas.StoreCreate())
         status, store = self.identity.create_store(principal, body["name"], body.get("owner_name"),
                                                    body.get("owner_email"), _idempotency(request, body))
-        return _created(status, store, f"/v1/stores/{store['id']}", request)
+        return _created(status, store, f"/v1/stores/{store['id']}")
 
     @api("POST", "/v1/agents", doc=RouteDoc("Add a staff member (admin or agent) and get their token",
                                             ("owner", "admin"), schemas.AgentCreate, response=schemas.Agent,
@@ -68,7 +68,20 @@ class GatewayService:
         body = load_json(request, schemas.AgentCreate())
         status, agent = self.identity.create_agent(principal, body["name"], body["email"], body["role"],
                                                    _idempotency(request, body))
-        return _created(status, agent, f"/v1/agents/{agent['id']}", request)
+        return _created(status, agent, f"/v1/agents/{agent['id']}")
+
+    @api("GET", "/v1/stores/<store_id>", doc=RouteDoc("A store (its own staff, or the platform)",
+                                                      STAFF + PLATFORM, response=schemas.StoreView,
+                                                      tags=("stores",)))
+    def get_store(self, request, store_id):
+        principal = self._caller(request, STAFF + PLATFORM)
+        return json_response(200, self.identity.get_store(principal, store_id))
+
+    @api("GET", "/v1/agents/<agent_id>", doc=RouteDoc("A staff member of the store", STAFF,
+                                                      response=schemas.Agent, tags=("stores",)))
+    def get_agent(self, request, agent_id):
+        principal = self._caller(request, STAFF)
+        return json_response(200, self.identity.get_agent(principal, agent_id))
 
     @api("GET", "/v1/agents", doc=RouteDoc("The store's staff", STAFF, response=schemas.AgentList,
                                            tags=("stores",)))
@@ -85,7 +98,7 @@ class GatewayService:
         body = load_json(request, schemas.SessionCreate())
         _check_path_id("customer_id", customer_id)
         status, session = self.identity.open_customer_session(principal, customer_id, _idempotency(request, body))
-        return _created(status, session, None, request)
+        return _created(status, session, None)
 
     # --- tickets ------------------------------------------------------------------
 
@@ -99,7 +112,7 @@ class GatewayService:
             raise Forbidden("field_not_allowed", "customers open tickets for themselves",
                             {"customer_id": ["only staff may set this field"]})
         result = self.tickets.open(principal.as_caller(), body, _idempotency(request, body))
-        return _ticket_response(result, request)
+        return _ticket_response(result)
 
     @api("GET", "/v1/tickets", doc=RouteDoc("List tickets (a customer sees their own)", ANYONE_IN_STORE,
                                             query=schemas.TicketQuery, response=schemas.TicketList,
@@ -139,7 +152,7 @@ class GatewayService:
         # One transaction: both changes, or neither.
         steps = [[name, {field: body[field]}] for name, field in (("set_priority", "priority"), ("set_type", "type"))
                  if field in body]
-        return _ticket_response(self._execute(principal, request, ticket_id, steps, idempotency=False), request)
+        return _ticket_response(self._execute(principal, request, ticket_id, steps, idempotency=False))
 
     @api("POST", "/v1/tickets/<ticket_id>/replies", doc=RouteDoc(
         "Reply publicly (customer or staff)", ANYONE_IN_STORE, schemas.MessageCreate, response=schemas.Ticket,
@@ -147,7 +160,7 @@ class GatewayService:
     def reply(self, request, ticket_id):
         principal = self._caller(request, ANYONE_IN_STORE)
         body = load_json(request, schemas.MessageCreate())
-        return _ticket_response(self._execute(principal, request, ticket_id, [["reply", body]]), request)
+        return _ticket_response(self._execute(principal, request, ticket_id, [["reply", body]]))
 
     @api("POST", "/v1/tickets/<ticket_id>/notes", doc=RouteDoc(
         "Add an internal note (staff; never shown to the customer)", STAFF, schemas.MessageCreate,
@@ -155,7 +168,7 @@ class GatewayService:
     def note(self, request, ticket_id):
         principal = self._caller(request, STAFF)
         body = load_json(request, schemas.MessageCreate())
-        return _ticket_response(self._execute(principal, request, ticket_id, [["note", body]]), request)
+        return _ticket_response(self._execute(principal, request, ticket_id, [["note", body]]))
 
     @api("POST", "/v1/tickets/<ticket_id>/assign", doc=RouteDoc(
         "Assign to an agent and/or a team; null unassigns", STAFF, schemas.AssignRequest,
@@ -171,8 +184,7 @@ class GatewayService:
             fields["assignee_id"] = body["agent_id"]
         if "team" in body:
             fields["team"] = body["team"]
-        return _ticket_response(self._execute(principal, request, ticket_id, [["assign", fields]], body=body),
-                                request)
+        return _ticket_response(self._execute(principal, request, ticket_id, [["assign", fields]], body=body))
 
     @api("POST", "/v1/tickets/<ticket_id>/tags", doc=RouteDoc("Add a tag (staff)", STAFF, schemas.TagRequest,
                                                              response=schemas.Ticket, idempotent_post=True,
@@ -180,14 +192,14 @@ class GatewayService:
     def add_tag(self, request, ticket_id):
         principal = self._caller(request, STAFF)
         body = load_json(request, schemas.TagRequest())
-        return _ticket_response(self._execute(principal, request, ticket_id, [["add_tag", body]]), request)
+        return _ticket_response(self._execute(principal, request, ticket_id, [["add_tag", body]]))
 
     @api("DELETE", "/v1/tickets/<ticket_id>/tags/<tag>", doc=RouteDoc(
         "Remove a tag (staff)", STAFF, response=schemas.Ticket, if_match=True, tags=("tickets",)))
     def remove_tag(self, request, ticket_id, tag):
         principal = self._caller(request, STAFF)
         return _ticket_response(self._execute(principal, request, ticket_id, [["remove_tag", {"tag": tag}]],
-                                              idempotency=False), request)
+                                              idempotency=False))
 
     @api("POST", "/v1/tickets/<ticket_id>/status", doc=RouteDoc(
         "Change the status (see docs/tickets.md for the transition table)", ANYONE_IN_STORE,
@@ -195,7 +207,7 @@ class GatewayService:
     def change_status(self, request, ticket_id):
         principal = self._caller(request, ANYONE_IN_STORE)
         body = load_json(request, schemas.StatusRequest())
-        return _ticket_response(self._execute(principal, request, ticket_id, [["change_status", body]]), request)
+        return _ticket_response(self._execute(principal, request, ticket_id, [["change_status", body]]))
 
     @api("POST", "/v1/tickets/<ticket_id>/rating", doc=RouteDoc(
         "Rate a solved or closed ticket, once (the customer)", CUSTOMER, schemas.RatingRequest,
@@ -203,7 +215,7 @@ class GatewayService:
     def rate(self, request, ticket_id):
         principal = self._caller(request, CUSTOMER)
         body = load_json(request, schemas.RatingRequest())
-        return _ticket_response(self._execute(principal, request, ticket_id, [["rate", body]]), request)
+        return _ticket_response(self._execute(principal, request, ticket_id, [["rate", body]]))
 
     def _execute(self, principal, request, ticket_id, steps, idempotency=True, body=None):
         _check_ticket_id(ticket_id)
@@ -333,7 +345,7 @@ def _etag(ticket: dict) -> str:
     return f'"{ticket["version"]}"'
 
 
-def _ticket_response(result: dict, request):
+def _ticket_response(result: dict):
     ticket = result["ticket"]
     headers = {"ETag": _etag(ticket)}
     if result["status"] == 201:
@@ -343,7 +355,6 @@ def _ticket_response(result: dict, request):
     return json_response(result["status"], ticket, headers)
 
 
-def _created(status: int, body: dict, location: str | None, request):  # noqa: ARG001
-    headers = {"Location": location} if location else {}
-    return json_response(status, body, headers)
+def _created(status: int, body: dict, location: str | None):
+    return json_response(status, body, {"Location": location} if location else {})
 

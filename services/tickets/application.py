@@ -11,7 +11,6 @@ import random
 import time
 import uuid
 from datetime import datetime
-from typing import Any
 
 from seedwork.envelope import Actor, iso, to_cloudevent
 from seedwork.errors import Conflict, ConcurrencyConflict, Forbidden, InvalidCommand, NotFound, PreconditionFailed

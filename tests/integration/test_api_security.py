@@ -437,3 +437,24 @@ def test_error_bodies_never_carry_a_traceback(api):
                 assert body["code"] == "internal_error" and body["request_id"] == r.headers["X-Request-Id"]
                 assert "Error" not in body["detail"] and "psycopg" not in body["detail"]
     assert ok(api.get(path, staff))["version"] == 1  # none of them changed the ticket
+
+
+# --- stores and staff: Location answers, and only inside the store -------------------------
+
+
+def test_created_stores_and_agents_are_found_at_their_location_and_only_by_their_store(api):
+    mine, theirs = api.new_store("Mine"), api.new_store("Theirs")
+    created = api.post("/v1/agents", mine.owner_token,
+                       json={"name": "Lina", "email": "lina@mine.example", "role": "agent"})
+    agent_location = created.headers["Location"]
+    assert api.get(agent_location, mine.owner_token).json()["email"] == "lina@mine.example"
+    assert api.get(f"/v1/stores/{mine.id}", mine.owner_token).json()["name"] == "Mine"
+    assert api.get(f"/v1/stores/{mine.id}", api.platform_key).json()["name"] == "Mine"
+
+    # Another store's owner learns nothing: 404, no name, no email.
+    for path in (agent_location, f"/v1/stores/{mine.id}"):
+        response = api.get(path, theirs.owner_token)
+        assert response.status_code == 404, (path, response.text)
+        assert "Mine" not in response.text and "lina@" not in response.text
+    _, shopper = api.customer_token(mine)
+    assert api.get(agent_location, shopper).status_code == 403  # staff directory: staff only
