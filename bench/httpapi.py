@@ -247,15 +247,20 @@ def _local_ports(inodes: set[str]) -> set[int]:
 
 
 def _rabbit_pids() -> list[int]:
+    """The RabbitMQ node's Erlang VM (``beam.smp``), if it runs on this machine."""
     pids = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/comm") as f:
-                    if f.read().strip() == "beam.smp":
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm", "rb") as f:
+                comm = f.read().strip()
+            if comm.startswith(b"beam"):
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if b"rabbit" in f.read():
                         pids.append(int(entry))
-            except OSError:
-                pass
+        except OSError:
+            pass
     return pids
 
 
@@ -520,6 +525,9 @@ def _part1_rows(tallies, seconds: float, settings: Settings) -> tuple[list[Row],
             parts.append(f"{op} " + " + ".join(f"{w} {t.cpu[w] / t.ops * 1e3:.2f}" for w in who)
                          + f" = {sum(t.cpu[w] for w in who) / t.ops * 1e3:.2f}")
         notes.append(f"http: CPU ms per request at {n} clients (all rounds): " + "; ".join(parts))
+    missing = {"gateway", "tickets", "postgres", "rabbitmq"} - set().union(*(t.cpu_known for t in tallies.values()))
+    if missing:
+        notes.append(f"http: CPU of {', '.join(sorted(missing))} could not be read from /proc (not counted above)")
     return rows, notes
 
 
