@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-STATE = Path(__file__).resolve().parents[2] / "var" / "demo.json"
+STATE = Path(os.environ.get("DEMO_STATE") or Path(__file__).resolve().parents[2] / "var" / "demo.json")
 
 
 def call(base: str, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:

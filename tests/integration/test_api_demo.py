@@ -1,0 +1,30 @@
+"""`make run`'s demo data: created through the API, and the printed tokens work."""
+import json
+import re
+import subprocess
+import sys
+
+from tests.integration.http_system import ROOT
+
+
+def test_the_demo_store_is_created_once_and_its_printed_tokens_work(http_system, tmp_path):
+    api = http_system.api
+    env = {**http_system.env, "DEMO_STATE": str(tmp_path / "demo.json")}
+    demo = [sys.executable, str(ROOT / "deploy" / "local" / "demo.py"), api.base_url]
+
+    first = subprocess.run(demo, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stdout + first.stderr
+    owner = re.search(r"owner token:\s+(\S+)", first.stdout)[1]
+    shopper = re.search(r"shopper token:\s+(\S+)", first.stdout)[1]
+
+    # The owner sees the demo tickets in several states; the shopper only their own.
+    tickets = api.get("/v1/tickets", owner).json()["items"]
+    assert {t["status"] for t in tickets} >= {"under_review", "on_hold", "solved"}
+    mine = api.get("/v1/tickets", shopper).json()["items"]
+    assert mine and {t["customer_id"] for t in mine} == {"cus_1001"}
+
+    # Run again: the same store, a fresh shopper session.
+    second = subprocess.run(demo, env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0 and "from an earlier run" in second.stdout, second.stdout + second.stderr
+    assert json.loads((tmp_path / "demo.json").read_text())["owner_token"] == owner
+    assert len(api.get("/v1/tickets", owner).json()["items"]) == len(tickets)
