@@ -35,6 +35,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def ticket_path(ticket: dict) -> str:
+    return f"/v1/tickets/{ticket['id']}"
+
+
+def ok(response, status=200) -> dict:
+    """The JSON body of a response that has ``status``."""
+    assert response.status_code == status, response.text
+    return response.json()
+
+
 @dataclass
 class Store:
     id: str

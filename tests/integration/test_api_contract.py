@@ -8,16 +8,7 @@ import threading
 import uuid
 
 from services.gateway.service import GatewayService
-from tests.integration.http_system import another_client, assert_problem
-
-
-def ticket_path(ticket: dict) -> str:
-    return f"/v1/tickets/{ticket['id']}"
-
-
-def ok(response, status=200) -> dict:
-    assert response.status_code == status, response.text
-    return response.json()
+from tests.integration.http_system import another_client, assert_problem, ok, ticket_path
 
 
 def count_tickets(api, store) -> int:

@@ -7,7 +7,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from tests.integration.http_system import assert_problem
+from tests.integration.http_system import assert_problem, ok, ticket_path
 
 CARD = "4111 1111 1111 1111"
 MASKED = "•••• •••• •••• 1111"
@@ -15,15 +15,6 @@ MASKED = "•••• •••• •••• 1111"
 
 def at(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
-
-
-def ticket_path(ticket: dict) -> str:
-    return f"/v1/tickets/{ticket['id']}"
-
-
-def ok(response, status=200) -> dict:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 # --- the whole life of one ticket --------------------------------------------------

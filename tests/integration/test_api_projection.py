@@ -10,20 +10,11 @@ from datetime import datetime
 import psycopg
 import pytest
 
-from tests.integration.http_system import ROOT
+from tests.integration.http_system import ok, ROOT, ticket_path
 
 COLUMNS = ("ticket_id", "store_id", "number", "status", "status_label", "priority", "priority_rank", "type",
            "subject", "customer_id", "order_id", "assignee_id", "team", "tags", "message_count", "version",
            "created_at", "updated_at", "search_text")
-
-
-def ticket_path(ticket: dict) -> str:
-    return f"/v1/tickets/{ticket['id']}"
-
-
-def ok(response, status=200) -> dict:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def at(iso: str) -> datetime:
