@@ -18,7 +18,8 @@ from seedwork.idempotency import IdempotencyKeys
 from seedwork.store import EventStore
 
 from . import domain
-from .domain import TicketState, decide, fold, to_view
+from .customers import CustomerSummaries
+from .domain import TicketState, customer_view, decide, fold, to_view
 from .listing import TicketQuery, list_tickets
 from .projection import TicketList
 
@@ -66,6 +67,7 @@ class Tickets:
         self.store = store
         self.projection = TicketList(store.schema)
         self.keys = IdempotencyKeys(store.schema)
+        self.customers = CustomerSummaries(store.schema)
         self._next_number = (
             f"INSERT INTO {store.schema}.ticket_numbers (store_id, last) VALUES (%s, 1001) "
             f"ON CONFLICT (store_id) DO UPDATE SET last = {store.schema}.ticket_numbers.last + 1 "
@@ -95,8 +97,9 @@ class Tickets:
             state = fold(events)
             self.projection.upsert(conn, state)
             self._record(conn, caller, idempotency, 201, state)
+            view = self._view(conn, caller, state)
         log.info("ticket %s #%s opened by %s %s", ticket_id, number, caller["kind"], caller["id"])
-        return {"status": 201, "ticket": to_view(state, is_staff(caller))}
+        return {"status": 201, "ticket": view}
 
     def execute(
         self, caller: dict, ticket_id: str, steps: list, expected_version: int | None = None,
@@ -138,7 +141,8 @@ class Tickets:
                         state = fold(stored, loaded)
                         self.projection.upsert(conn, state)
                     self._record(conn, caller, idempotency, 200, state)
-                return {"status": 200, "ticket": to_view(state, is_staff(caller))}
+                    view = self._view(conn, caller, state)
+                return {"status": 200, "ticket": view}
             except ConcurrencyConflict as conflict:
                 if expected_version is not None:
                     raise self._stale(ticket_id, expected_version, conflict.actual_version) from None
@@ -185,9 +189,17 @@ class Tickets:
         """The first response again: the ticket as that request left it."""
         events = self.store.load(recorded["ticket_id"], until_version=recorded["version"], conn=conn)
         state = fold(events)
-        return {"status": recorded["status"], "ticket": to_view(state, is_staff(caller)), "replayed": True}
+        return {"status": recorded["status"], "ticket": self._view(conn, caller, state), "replayed": True}
 
     # --- reads ----------------------------------------------------------------
+
+    def _view(self, conn, caller: dict, state: TicketState) -> dict:
+        """``to_view`` with the customer's summary from the local replica (staff only)."""
+        staff = is_staff(caller)
+        customer = None
+        if staff:
+            customer = self.customers.for_ticket(conn, state.store_id, [state.customer_id]).get(state.customer_id)
+        return to_view(state, staff, customer)
 
     def _visible(self, conn, caller: dict, ticket_id: str, events=None) -> TicketState:
         """The ticket, if the caller may see it; otherwise 404, the same answer
@@ -206,11 +218,13 @@ class Tickets:
             events = self.store.load(ticket_id, conn=conn)
             # Access is decided on the ticket as it is now: its store and customer never change.
             self._visible(conn, caller, ticket_id, events)
-        if as_of is not None:
-            events = [e for e in events if e.occurred_at <= as_of]
-            if not events:
-                raise NotFound("ticket_not_found", f"ticket {ticket_id} did not exist yet at {as_of.isoformat()}")
-        return to_view(fold(events), is_staff(caller))
+            if as_of is not None:
+                events = [e for e in events if e.occurred_at <= as_of]
+                if not events:
+                    raise NotFound("ticket_not_found",
+                                   f"ticket {ticket_id} did not exist yet at {as_of.isoformat()}")
+            # The customer as they are now, also with as_of: the replica has no history.
+            return self._view(conn, caller, fold(events))
 
     def history(self, caller: dict, ticket_id: str) -> list[dict]:
         """The ticket's events as a timeline; customers see only public ones."""
@@ -236,10 +250,16 @@ class Tickets:
                 raise Forbidden("field_not_allowed", "tags are the staff's labels",
                                 {"tag": ["only staff filter by tag"]})
             q = q.only_customer(caller["id"])
+        staff = is_staff(caller)
         with self.store.pool.connection() as conn:
             page = list_tickets(conn, self.store.schema, caller["store_id"], q)
-        if not is_staff(caller):
-            for item in page["items"]:
+            summaries = {}
+            if staff:  # one query for the whole page's customers
+                ids = {item["customer_id"] for item in page["items"]}
+                summaries = self.customers.for_ticket(conn, caller["store_id"], ids)
+        for item in page["items"]:
+            item["customer"] = customer_view(item["customer_id"], summaries.get(item["customer_id"]), staff)
+            if not staff:
                 item["tags"] = []  # as in to_view
         return page
 

@@ -371,16 +371,33 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def to_view(state: TicketState, viewer_is_staff: bool) -> dict[str, Any]:
+def customer_view(customer_id: str, summary: dict[str, Any] | None, viewer_is_staff: bool) -> dict[str, Any]:
+    """The ticket's customer as the viewer may see it. Staff get the summary
+    the tickets service keeps (services/tickets/customers.py), or an empty one
+    while no event about the customer has arrived yet. A shopper gets only
+    their id: groups, the block and fraud flags are the store's business."""
+    if not viewer_is_staff:
+        return {"id": customer_id}
+    if summary is None:
+        return {"id": customer_id, "name": None, "groups": [], "blocked": False, "block_reason": None,
+                "flagged": False}
+    return {"id": customer_id, "name": summary["name"], "groups": [dict(g) for g in summary["groups"]],
+            "blocked": summary["blocked"], "block_reason": summary["block_reason"], "flagged": summary["flagged"]}
+
+
+def to_view(state: TicketState, viewer_is_staff: bool, customer: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ticket as the API returns it. Customers never see internal notes,
-    nor tags: tags are the staff's own labels ("fraud-suspect", "vip")."""
+    nor tags: tags are the staff's own labels ("fraud-suspect", "vip").
+    ``customer`` is the summary of the ticket's customer, if known (see
+    ``customer_view``)."""
     messages = state.messages if viewer_is_staff else state.public_messages()
     rating = state.rating and {"score": state.rating["score"], "comment": state.rating["comment"],
                                "rated_at": _iso(state.rating["rated_at"])}
     return {
         "id": state.id, "number": state.number, "status": state.status, "status_label": state.status_label,
         "priority": state.priority, "type": state.type, "subject": state.subject,
-        "customer_id": state.customer_id, "order_id": state.order_id, "assignee_id": state.assignee_id,
+        "customer_id": state.customer_id, "customer": customer_view(state.customer_id, customer, viewer_is_staff),
+        "order_id": state.order_id, "assignee_id": state.assignee_id,
         "team": state.team, "tags": list(state.tags) if viewer_is_staff else [], "version": state.version,
         "created_at": _iso(state.created_at), "updated_at": _iso(state.updated_at), "rating": rating,
         "messages": [

@@ -1,15 +1,17 @@
 """Tickets service entrypoints: thin RPC methods over ``application.Tickets``.
 
 The gateway calls these with the caller it resolved from a token; every
-method scopes what it reads and writes to that caller's store.
+method scopes what it reads and writes to that caller's store. One bus
+handler keeps the local replica of customers that ticket views show.
 """
 from datetime import datetime
 
 from nameko.rpc import rpc
 
 from seedwork.context import RequestContext
-from seedwork.nameko_ext import EventSourcing
+from seedwork.nameko_ext import EventSourcing, bus_handler
 
+from . import customers
 from .application import Tickets
 
 
@@ -50,6 +52,13 @@ class TicketsService:
     @rpc
     def events(self, store_id, after, limit):
         return self.tickets.events(store_id, int(after), int(limit))
+
+    # Bound to exactly the types the replica keeps (not "customer.*", which
+    # would also bring rating and message requests, with mobiles and bodies).
+    @bus_handler("customers", *customers.EVENT_TYPES)
+    def on_customer_event(self, event):
+        summaries = customers.CustomerSummaries(self.db.store.schema)
+        self.db.once(event, lambda conn: summaries.apply(conn, event))
 
 
 def _pair(idempotency):

@@ -598,6 +598,9 @@ def test_the_view_is_ready_for_json():
     assert view == {
         "id": "t-1", "number": 1001, "status": "open", "status_label": None, "priority": "normal",
         "type": "question", "subject": "Where is my parcel?", "customer_id": "cust-1", "order_id": None,
+        # Not known to the tickets service's customer replica yet.
+        "customer": {"id": "cust-1", "name": None, "groups": [], "blocked": False, "block_reason": None,
+                     "flagged": False},
         "assignee_id": "agent-1", "team": "billing", "tags": ["vip"], "version": 3,
         "created_at": "2024-05-01T09:01:00Z", "updated_at": "2024-05-01T09:03:00Z", "rating": None,
         "messages": [{"id": "m-1", "author": {"type": "customer", "id": "cust-1"},
