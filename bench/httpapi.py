@@ -119,7 +119,7 @@ class Load:
         self.agent_auth = {"Authorization": f"Bearer {agent['token']}"}
         self.customer_auth = []
         for i in range(clients):
-            token = system.customer_session(setup, store, f"cus_bench_{i:03d}")
+            token = system.customer_session(setup, store, i)
             self.customer_auth.append({"Authorization": f"Bearer {token}",
                                        "Content-Type": "application/json"})
         self.create_body = json.dumps({"subject": SUBJECTS[1], "body": BODY}).encode()

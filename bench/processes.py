@@ -32,7 +32,7 @@ import requests
 from .common import Scratch, Settings, log
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("tickets", "gateway")
+SERVICES = ("tickets", "customers", "gateway")
 START_TIMEOUT = 90.0
 
 
@@ -154,7 +154,8 @@ class System:
         r = probe.http.get(self.base_url + "/health", timeout=10)
         if r.status_code not in (200, 503):
             return False
-        return "database" in r.json().get("services", {}).get("tickets", {})
+        services = r.json().get("services", {})
+        return all("database" in services.get(svc, {}) for svc in SERVICES if svc != "gateway")
 
     def pids(self) -> dict[str, int]:
         return {svc: p.pid for svc, p in self.processes.items()}
@@ -200,5 +201,11 @@ class System:
         return client.call("POST", "/v1/agents", store.owner_token, 201, json={
             "name": name, "email": f"{uuid.uuid4().hex[:10]}@example.com", "role": "agent"})
 
-    def customer_session(self, client: Client, store: Store, customer_id: str) -> str:
+    def new_customer(self, client: Client, store: Store, n: int) -> str:
+        return client.call("POST", "/v1/customers", store.owner_token, 201, json={
+            "name": f"Bench shopper {n}", "mobile": f"+9665{n:08d}"})["id"]
+
+    def customer_session(self, client: Client, store: Store, n: int) -> str:
+        """A new customer card and a help-widget session for it."""
+        customer_id = self.new_customer(client, store, n)
         return client.call("POST", f"/v1/customers/{customer_id}/sessions", store.owner_token, 201)["token"]

@@ -1,4 +1,5 @@
-"""Demo data for `make run`: a store, its staff, shoppers and tickets, created
+"""Demo data for `make run`: a store, its staff, customer cards, groups, orders,
+a shopper flagged by two other stores, and tickets, created
 through the public API like any client would. Run again, it reuses the demo
 store recorded in var/demo.json while its owner token still works.
 
@@ -9,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 STATE = Path(os.environ.get("DEMO_STATE") or Path(__file__).resolve().parents[2] / "var" / "demo.json")
@@ -38,8 +41,63 @@ def existing(base: str) -> dict | None:
     if not STATE.exists():
         return None
     state = json.loads(STATE.read_text())
+    if "customer_id" not in state:
+        return None  # written before the demo had customer cards: make a new store
     status, _ = call(base, "GET", "/v1/tickets?limit=1", state["owner_token"])
     return state if status == 200 else None
+
+
+# name, mobile, city: the demo store's customer cards (seeds/001).
+CUSTOMERS = {
+    "cus_1001": ("نورة العتيبي", "0501110001", "الرياض"),
+    "cus_1002": ("Reza Karimi", "+971501110002", "Dubai"),
+    "khalid": ("خالد الشهري", "0501110003", "جدة"),
+    "fatima": ("فاطمة الزهراني", "0501110004", "الرياض"),
+    "omar": ("عمر القحطاني", "0501110005", "الدمام"),
+    "flagged": ("سامي المطيري", "0501119999", "الرياض"),
+}
+ORDER_STATES = ("delivered", "delivering", "awaiting_review", "completed", "cancelled", "refused")
+
+
+def add_customers(base: str, platform_key: str, owner: str) -> dict:
+    """Cards, groups, orders and one shopper flagged by two other stores."""
+    ok(call(base, "PATCH", "/v1/settings/customers", owner,
+            {"sms_sender_name": "DemoStore", "no_cod_for_flagged": True}), "customer settings")
+    ids = {}
+    for key, (name, mobile, city) in CUSTOMERS.items():
+        ids[key] = ok(call(base, "POST", "/v1/customers", owner, {"name": name, "mobile": mobile, "city": city,
+                                                                  "email": f"{key}@shopper.example"}),
+                      "creating a customer")["id"]
+    vip = ok(call(base, "POST", "/v1/customer-groups", owner, {"name": "VIP"}), "creating a group")
+    ok(call(base, "POST", f"/v1/customer-groups/{vip['id']}/members", owner,
+            {"customer_ids": [ids["cus_1001"], ids["fatima"]]}), "adding members")
+    riyadh = ok(call(base, "POST", "/v1/customer-groups", owner, {"name": "عملاء الرياض"}), "creating a group")
+    ok(call(base, "POST", f"/v1/customer-groups/{riyadh['id']}/members", owner,
+            {"filter": {"city": "الرياض"}}), "adding members by filter")
+    now = datetime.now(timezone.utc)
+    for n, status in enumerate(ORDER_STATES):
+        for key in ("cus_1001", "khalid", "fatima"):
+            created = now - timedelta(hours=12 + 30 * n)
+            ok(call(base, "PUT", f"/v1/orders/{key[:3]}-{5500 + n}", owner, {
+                "customer_id": ids[key], "status": status, "created_at": created.isoformat(),
+                "updated_at": (created + timedelta(hours=2)).isoformat(), "total": f"{120 + 35 * n}.50",
+                "currency": "SAR", "payment_method": "cod" if n % 2 else "mada",
+                "items": [{"name": "تمر سكري 1 كجم", "quantity": n + 1, "price": "40.00"}],
+                "tracking_url": f"https://track.example/{5500 + n}"}), "recording an order")
+    # Two other stores block the same shopper for non-serious orders: the
+    # platform's fraud watch flags the mobile, and the demo store sees it.
+    for partner in ("Partner Store 1", "Partner Store 2"):
+        other = ok(call(base, "POST", "/v1/stores", platform_key, {"name": partner}), "creating a store")
+        card = ok(call(base, "POST", "/v1/customers", other["owner_token"],
+                       {"name": CUSTOMERS["flagged"][0], "mobile": CUSTOMERS["flagged"][1]}), "creating a customer")
+        ok(call(base, "POST", f"/v1/customers/{card['id']}/block", other["owner_token"],
+                {"reason": "non_serious_orders", "details": "refused three cash-on-delivery orders"}), "blocking")
+    deadline = time.monotonic() + 20
+    while not ok(call(base, "GET", f"/v1/customers/{ids['flagged']}", owner), "reading a card")["flagged"]:
+        if time.monotonic() > deadline:
+            raise SystemExit("demo: the fraud watch did not flag the demo shopper within 20 s (is RabbitMQ up?)")
+        time.sleep(0.2)
+    return ids
 
 
 def create(base: str, platform_key: str) -> dict:
@@ -51,10 +109,11 @@ def create(base: str, platform_key: str) -> dict:
                     {"name": "Sara", "email": "sara@demo.example", "role": "agent"}), "adding an agent")
     ok(call(base, "POST", "/v1/agents", owner,
             {"name": "Reza", "email": "reza@demo.example", "role": "admin"}), "adding an admin")
+    ids = add_customers(base, platform_key, owner)
     shoppers = {}
-    for customer_id in ("cus_1001", "cus_1002"):
-        shoppers[customer_id] = ok(call(base, "POST", f"/v1/customers/{customer_id}/sessions", owner),
-                                   "opening a customer session")["token"]
+    for name in ("cus_1001", "cus_1002"):
+        shoppers[name] = ok(call(base, "POST", f"/v1/customers/{ids[name]}/sessions", owner),
+                            "opening a customer session")["token"]
 
     def open_ticket(customer: str, **fields) -> dict:
         return ok(call(base, "POST", "/v1/tickets", shoppers[customer], fields), "opening a ticket")
@@ -86,7 +145,8 @@ def create(base: str, platform_key: str) -> dict:
             {"score": 5, "comment": "Quick answer, thanks"}), "rate")
 
     state = {"store_id": store["id"], "owner_token": owner, "agent_token": sara,
-             "customer_token": shoppers["cus_1001"], "ticket_id": tid}
+             "customer_token": shoppers["cus_1001"], "customer_id": ids["cus_1001"], "ticket_id": tid,
+             "flagged_customer_id": ids["flagged"]}
     STATE.parent.mkdir(parents=True, exist_ok=True)
     STATE.write_text(json.dumps(state, indent=2))
     os.chmod(STATE, 0o600)  # it holds tokens
@@ -102,17 +162,20 @@ def main() -> int:
         state = create(base, platform_key)
     else:
         # Shopper sessions expire: open a new one each run.
-        state["customer_token"] = ok(call(base, "POST", "/v1/customers/cus_1001/sessions", state["owner_token"]),
-                                     "opening a customer session")["token"]
+        state["customer_token"] = ok(call(base, "POST", f"/v1/customers/{state['customer_id']}/sessions",
+                                          state["owner_token"]), "opening a customer session")["token"]
     print(f"""
 Demo store {state['store_id']} ({'created now' if fresh else 'from an earlier run'}; tokens in {STATE}):
   owner token:    {state['owner_token']}
   agent token:    {state['agent_token']}
-  shopper token:  {state['customer_token']}   (customer cus_1001)
+  shopper token:  {state['customer_token']}   (customer {state['customer_id']})
 
 Try:
   curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/tickets?status=open,under_review,on_hold'
   curl -s -H "Authorization: Bearer {state['owner_token']}" {base}/v1/tickets/{state['ticket_id']}/history
+  curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/customers?q=نوره'
+  curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/customers?flagged=true'
+  curl -s -H "Authorization: Bearer {state['owner_token']}" {base}/v1/customers/{state['flagged_customer_id']}/payment-options
 """)
     return 0
 

@@ -38,7 +38,11 @@ class BadRequest(DomainError):
 
 
 class UnsupportedMediaType(DomainError):
-    """A body that is not JSON (415)."""
+    """A body of a type the route does not take: not JSON, or not CSV for an import (415)."""
+
+
+class PayloadTooLarge(DomainError):
+    """A body over the route's size limit (413)."""
 
 
 class ServiceUnavailable(DomainError):
@@ -53,6 +57,7 @@ STATUS_OF = (
     (Forbidden, 403),
     (NotFound, 404),
     (PreconditionFailed, 412),
+    (PayloadTooLarge, 413),
     (UnsupportedMediaType, 415),
     (IdempotencyKeyReused, 422),
     (InvalidCommand, 422),
@@ -61,8 +66,8 @@ STATUS_OF = (
 )
 
 TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-          412: "Precondition Failed", 415: "Unsupported Media Type", 422: "Unprocessable Content",
-          500: "Internal Server Error", 503: "Service Unavailable"}
+          412: "Precondition Failed", 413: "Content Too Large", 415: "Unsupported Media Type",
+          422: "Unprocessable Content", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def problem(status: int, code: str, detail: str, errors: dict | None = None, request_id: str | None = None,

@@ -6,22 +6,27 @@ or a service over RPC, answer JSON. Errors become problem responses in
 """
 from __future__ import annotations
 
+import os
 import re
 
 import eventlet
 import kombu
-from marshmallow import ValidationError
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.wrappers import Response
 
 from seedwork import config
-from seedwork.errors import Forbidden, NotFound
+from seedwork.errors import Forbidden, InvalidCommand, NotFound
 from seedwork.idempotency import MAX_KEY_LENGTH, fingerprint
 
-from . import schemas
+from . import csvfile, schemas
 from .dependencies import IdentityStore, TimedRpc
-from .http import BadRequest, RouteDoc, api, json_response, load_json, load_query, problem
+from .http import (
+    BadRequest, PayloadTooLarge, RouteDoc, UnsupportedMediaType, api, json_response, load_json, load_query, problem,
+)
 from .openapi import openapi_document
 
 STAFF = ("owner", "admin", "agent")
+ADMIN = ("owner", "admin")
 CUSTOMER = ("customer",)
 ANYONE_IN_STORE = STAFF + CUSTOMER
 PLATFORM = ("platform",)
@@ -30,6 +35,8 @@ HEALTH_TIMEOUT = 3.0
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 KEY = re.compile(r"^[\x21-\x7e]{1,%d}\Z" % MAX_KEY_LENGTH)  # visible ASCII
 ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?\Z')
+ORDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}\Z")  # the store platform's own order ids
+IMPORT_MAX_BYTES = 50 * 1024 * 1024  # default of the env var of the same name
 
 
 class GatewayService:
@@ -96,7 +103,8 @@ class GatewayService:
     def open_session(self, request, customer_id):
         principal = self._caller(request, STAFF)
         body = load_json(request, schemas.SessionCreate())
-        _check_path_id("customer_id", customer_id)
+        # Only a customer of the store gets a session (else 404 customer_not_found).
+        self.customers.standing(principal.store_id, _customer(customer_id))
         status, session = self.identity.open_customer_session(principal, customer_id, _idempotency(request, body))
         return _created(status, session, None)
 
@@ -111,6 +119,7 @@ class GatewayService:
         if "customer_id" in body and not principal.is_staff:
             raise Forbidden("field_not_allowed", "customers open tickets for themselves",
                             {"customer_id": ["only staff may set this field"]})
+        self._check_ticket_customer(principal, body.get("customer_id"))
         result = self.tickets.open(principal.as_caller(), body, _idempotency(request, body))
         return _ticket_response(result)
 
@@ -222,6 +231,17 @@ class GatewayService:
         key = _idempotency(request, steps if body is None else body) if idempotency else None
         return self.tickets.execute(principal.as_caller(), ticket_id, steps, _if_match(request), key)
 
+    def _check_ticket_customer(self, principal, customer_id):
+        if principal.role == "customer":
+            if self.customers.standing(principal.store_id, principal.id)["blocked"]:
+                raise Forbidden("customer_blocked", "the store has blocked you: you cannot open new tickets; "
+                                                    "your open tickets stay open")
+        elif customer_id is not None:
+            try:
+                self.customers.standing(principal.store_id, customer_id)
+            except NotFound:
+                raise InvalidCommand.field("customer_id", "no such customer in this store") from None
+
     def _require_agent(self, principal, ticket_id, agent_id):
         try:
             self.identity.require_agent(principal.store_id, agent_id)
@@ -229,6 +249,225 @@ class GatewayService:
             # Another store's ticket is a 404 before anything is said about the agent.
             self.tickets.get(principal.as_caller(), _checked(ticket_id))
             raise
+
+    # --- customers ----------------------------------------------------------------
+
+    @api("POST", "/v1/customers", doc=RouteDoc("Add a customer card", STAFF, schemas.CustomerCreate,
+                                               response=schemas.Customer, status=201, idempotent_post=True,
+                                               tags=("customers",)))
+    def create_customer(self, request):
+        principal = self._caller(request, STAFF)
+        body = load_json(request, schemas.CustomerCreate())
+        return _customer_response(self.customers.create(principal.as_caller(), body, _idempotency(request, body)))
+
+    @api("GET", "/v1/customers", doc=RouteDoc("List, search and filter the store's customers", STAFF,
+                                              query=schemas.CustomerQuery, response=schemas.CustomerList,
+                                              tags=("customers",)))
+    def list_customers(self, request):
+        principal = self._caller(request, STAFF)
+        query = load_query(request, schemas.CustomerQuery())
+        return json_response(200, self.customers.list(principal.as_caller(), query))
+
+    @api("GET", "/v1/customers/<customer_id>", doc=RouteDoc("A customer card", STAFF, response=schemas.Customer,
+                                                            tags=("customers",)))
+    def get_customer(self, request, customer_id):
+        principal = self._caller(request, STAFF)
+        customer = self.customers.get(principal.as_caller(), _customer(customer_id))
+        return json_response(200, customer, {"ETag": _etag(customer)})
+
+    @api("PATCH", "/v1/customers/<customer_id>", doc=RouteDoc(
+        "Change a customer card's fields (null clears an optional one)", STAFF, schemas.CustomerUpdate,
+        response=schemas.Customer, if_match=True, tags=("customers",)))
+    def update_customer(self, request, customer_id):
+        principal = self._caller(request, STAFF)
+        body = load_json(request, schemas.CustomerUpdate())
+        return _customer_response(self.customers.update(principal.as_caller(), _customer(customer_id), body,
+                                                        _if_match(request, "customer"), None))
+
+    @api("POST", "/v1/customers/<customer_id>/block", doc=RouteDoc(
+        "Block a customer: they cannot open new tickets", STAFF, schemas.BlockRequest, response=schemas.Customer,
+        idempotent_post=True, tags=("customers",)))
+    def block_customer(self, request, customer_id):
+        principal = self._caller(request, STAFF)
+        body = load_json(request, schemas.BlockRequest())
+        return _customer_response(self.customers.block(principal.as_caller(), _customer(customer_id), body,
+                                                       _idempotency(request, body)))
+
+    @api("POST", "/v1/customers/<customer_id>/unblock", doc=RouteDoc(
+        "Unblock a customer", STAFF, schemas.NoFields, response=schemas.Customer, idempotent_post=True,
+        tags=("customers",)))
+    def unblock_customer(self, request, customer_id):
+        principal = self._caller(request, STAFF)
+        body = load_json(request, schemas.NoFields())
+        return _customer_response(self.customers.unblock(principal.as_caller(), _customer(customer_id),
+                                                         _idempotency(request, body)))
+
+    @api("GET", "/v1/customers/<customer_id>/orders", doc=RouteDoc(
+        "The customer's orders, newest first", STAFF, query=schemas.PageQuery, response=schemas.OrderList,
+        tags=("customers",)))
+    def customer_orders(self, request, customer_id):
+        principal = self._caller(request, STAFF)
+        query = load_query(request, schemas.PageQuery())
+        return json_response(200, self.customers.orders(principal.as_caller(), _customer(customer_id), query))
+
+    @api("GET", "/v1/customers/<customer_id>/payment-options", doc=RouteDoc(
+        "Whether the customer may pay cash on delivery (staff, or the customer themself)", STAFF + CUSTOMER,
+        response=schemas.PaymentOptions, tags=("customers",)))
+    def payment_options(self, request, customer_id):
+        principal = self._caller(request, STAFF + CUSTOMER)
+        _customer(customer_id)
+        if principal.role == "customer" and principal.id != customer_id:
+            raise NotFound("customer_not_found", f"no customer {customer_id}")
+        return json_response(200, self.customers.payment_options(principal.as_caller(), customer_id))
+
+    @api("POST", "/v1/customers/<customer_id>/rating-requests", doc=RouteDoc(
+        "Ask the customer to rate their delivered orders (sent on the store's rating channel)", STAFF,
+        schemas.NoFields, response=schemas.CustomerRatingRequest, status=202, idempotent_post=True,
+        tags=("customers",)))
+    def request_rating(self, request, customer_id):
+        principal = self._caller(request, STAFF)
+        body = load_json(request, schemas.NoFields())
+        result = self.customers.request_rating(principal.as_caller(), _customer(customer_id),
+                                               _idempotency(request, body))
+        return json_response(result["status"], result["request"], _replayed(result))
+
+    @api("POST", "/v1/customers/<customer_id>/messages", doc=RouteDoc(
+        "Send the customer an SMS or an email", STAFF, schemas.CustomerMessageCreate,
+        response=schemas.CustomerMessage, status=202, idempotent_post=True, tags=("customers",)))
+    def message_customer(self, request, customer_id):
+        principal = self._caller(request, STAFF)
+        body = load_json(request, schemas.CustomerMessageCreate())
+        result = self.customers.send_message(principal.as_caller(), _customer(customer_id), body,
+                                             _idempotency(request, body))
+        return json_response(result["status"], result["message"], _replayed(result))
+
+    @api("POST", "/v1/customers/import", doc=RouteDoc(
+        "Import customers from a CSV file sent as the text/csv body (UTF-8, a header row naming the columns): "
+        "a new mobile is a new card, a known one updates it", ADMIN, response=schemas.ImportResult,
+        tags=("customers",)))
+    def import_customers(self, request):
+        principal = self._caller(request, ADMIN)
+        stream, limit = _csv_body(request)
+        caller = principal.as_caller()
+        try:
+            result = csvfile.import_file(stream, lambda rows: self.customers.import_rows(caller, rows))
+        except RequestEntityTooLarge:
+            raise _too_large(limit) from None
+        except ClientDisconnected:
+            raise BadRequest("incomplete_body", "the body ended before its Content-Length") from None
+        return json_response(200, result)
+
+    # --- customer groups -----------------------------------------------------------------
+
+    @api("POST", "/v1/customer-groups", doc=RouteDoc("Create a customer group", STAFF, schemas.GroupWrite,
+                                                     response=schemas.Group, status=201, idempotent_post=True,
+                                                     tags=("customers",)))
+    def create_group(self, request):
+        principal = self._caller(request, STAFF)
+        body = load_json(request, schemas.GroupWrite())
+        result = self.customers.create_group(principal.as_caller(), body, _idempotency(request, body))
+        group = result["group"]
+        headers = {"Location": f"/v1/customer-groups/{group['id']}"} if result["status"] == 201 else {}
+        return json_response(result["status"], group, {**headers, **_replayed(result)})
+
+    @api("GET", "/v1/customer-groups", doc=RouteDoc("The store's customer groups", STAFF,
+                                                    response=schemas.GroupList, tags=("customers",)))
+    def list_groups(self, request):
+        principal = self._caller(request, STAFF)
+        return json_response(200, self.customers.list_groups(principal.as_caller()))
+
+    @api("GET", "/v1/customer-groups/<group_id>", doc=RouteDoc("A customer group", STAFF, response=schemas.Group,
+                                                               tags=("customers",)))
+    def get_group(self, request, group_id):
+        principal = self._caller(request, STAFF)
+        return json_response(200, self.customers.get_group(principal.as_caller(), _group(group_id)))
+
+    @api("PATCH", "/v1/customer-groups/<group_id>", doc=RouteDoc("Rename a customer group", STAFF,
+                                                                 schemas.GroupWrite, response=schemas.Group,
+                                                                 tags=("customers",)))
+    def rename_group(self, request, group_id):
+        principal = self._caller(request, STAFF)
+        body = load_json(request, schemas.GroupWrite())
+        result = self.customers.rename_group(principal.as_caller(), _group(group_id), body)
+        return json_response(result["status"], result["group"])
+
+    @api("DELETE", "/v1/customer-groups/<group_id>", doc=RouteDoc(
+        "Delete a customer group (its customers stay)", STAFF, status=204, tags=("customers",)))
+    def delete_group(self, request, group_id):
+        principal = self._caller(request, STAFF)
+        result = self.customers.delete_group(principal.as_caller(), _group(group_id))
+        return Response(status=result["status"])
+
+    @api("POST", "/v1/customer-groups/<group_id>/members", doc=RouteDoc(
+        "Add customers to a group: by ids (up to 10,000) or every customer a list filter matches", STAFF,
+        schemas.GroupMembers, response=schemas.MembersChanged, tags=("customers",)))
+    def add_members(self, request, group_id):
+        return self._change_members(request, group_id, "add")
+
+    @api("DELETE", "/v1/customer-groups/<group_id>/members", doc=RouteDoc(
+        "Remove customers from a group: by ids (up to 10,000) or every customer a list filter matches", STAFF,
+        schemas.GroupMembers, response=schemas.MembersChanged, tags=("customers",)))
+    def remove_members(self, request, group_id):
+        return self._change_members(request, group_id, "remove")
+
+    def _change_members(self, request, group_id, op):
+        principal = self._caller(request, STAFF)
+        body = load_json(request, schemas.GroupMembers())
+        return json_response(200, self.customers.change_members(principal.as_caller(), _group(group_id), op, body))
+
+    # --- orders and settings ---------------------------------------------------------------
+
+    @api("PUT", "/v1/orders/<order_id>", doc=RouteDoc(
+        "Record the store platform's order as it is now (201 when new); an update older than the stored one "
+        "changes nothing and answers the stored order with X-Order-Applied: false", ADMIN, schemas.OrderPut,
+        response=schemas.Order, tags=("customers",)))
+    def put_order(self, request, order_id):
+        principal = self._caller(request, ADMIN)
+        body = load_json(request, schemas.OrderPut())
+        result = self.customers.put_order(principal.as_caller(), _order(order_id), body)
+        order = result["order"]
+        headers = {"X-Order-Applied": "true" if result["applied"] else "false"}
+        if result["status"] == 201:
+            headers["Location"] = f"/v1/orders/{order['id']}"
+        return json_response(result["status"], order, headers)
+
+    @api("GET", "/v1/orders/<order_id>", doc=RouteDoc("An order", STAFF, response=schemas.Order,
+                                                      tags=("customers",)))
+    def get_order(self, request, order_id):
+        principal = self._caller(request, STAFF)
+        return json_response(200, self.customers.get_order(principal.as_caller(), _order(order_id)))
+
+    @api("GET", "/v1/settings/customers", doc=RouteDoc("The store's customer settings", STAFF,
+                                                       response=schemas.CustomerSettings, tags=("customers",)))
+    def customer_settings(self, request):
+        principal = self._caller(request, STAFF)
+        return json_response(200, self.customers.settings(principal.as_caller()))
+
+    @api("PATCH", "/v1/settings/customers", doc=RouteDoc("Change the store's customer settings", ADMIN,
+                                                         schemas.CustomerSettingsUpdate,
+                                                         response=schemas.CustomerSettings, tags=("customers",)))
+    def update_customer_settings(self, request):
+        principal = self._caller(request, ADMIN)
+        body = load_json(request, schemas.CustomerSettingsUpdate())
+        return json_response(200, self.customers.update_settings(principal.as_caller(), body))
+
+    # --- fraud flags (platform) ---------------------------------------------------------------
+
+    @api("GET", "/v1/platform/flags", doc=RouteDoc("Fraud flags on shoppers, across every store", PLATFORM,
+                                                   query=schemas.FlagQuery, response=schemas.FlagList,
+                                                   tags=("platform",)))
+    def list_flags(self, request):
+        self._caller(request, PLATFORM)
+        query = load_query(request, schemas.FlagQuery())
+        return json_response(200, self.customers.list_flags(query))
+
+    @api("POST", "/v1/platform/flags/<flag_id>/clear", doc=RouteDoc(
+        "Clear a fraud flag after review (its evidence stays spent)", PLATFORM, schemas.FlagClear,
+        response=schemas.PlatformFlag, tags=("platform",)))
+    def clear_flag(self, request, flag_id):
+        principal = self._caller(request, PLATFORM)
+        body = load_json(request, schemas.FlagClear())
+        return json_response(200, self.customers.clear_flag(principal.as_caller(), _flag(flag_id), body))
 
     # --- events -------------------------------------------------------------------
 
@@ -302,11 +541,29 @@ class GatewayService:
 # --- request details ------------------------------------------------------------------
 
 
-def _check_path_id(name: str, value: str) -> None:
-    try:
-        schemas.ID(value)
-    except ValidationError as exc:
-        raise BadRequest("invalid_request", f"{name} is not a valid id", {name: exc.messages}) from None
+def _uuid(value: str, code: str, what: str) -> str:
+    # Customer, group and flag ids are UUIDs: anything else names nothing.
+    if not UUID.match(value):
+        raise NotFound(code, f"no {what} {value}")
+    return value
+
+
+def _customer(customer_id: str) -> str:
+    return _uuid(customer_id, "customer_not_found", "customer")
+
+
+def _group(group_id: str) -> str:
+    return _uuid(group_id, "group_not_found", "customer group")
+
+
+def _flag(flag_id: str) -> str:
+    return _uuid(flag_id, "flag_not_found", "flag")
+
+
+def _order(order_id: str) -> str:
+    if not ORDER_ID.match(order_id):
+        raise NotFound("order_not_found", f"no order {order_id}")
+    return order_id
 
 
 def _check_ticket_id(ticket_id: str) -> None:
@@ -320,13 +577,13 @@ def _checked(ticket_id: str) -> str:
     return ticket_id
 
 
-def _if_match(request) -> int | None:
+def _if_match(request, of: str = "ticket") -> int | None:
     raw = request.headers.get("If-Match")
     if raw is None or raw.strip() == "*":
         return None
     match = ETAG.match(raw.strip())
     if not match:
-        raise BadRequest("invalid_request", "If-Match must be the ETag of a ticket response",
+        raise BadRequest("invalid_request", f"If-Match must be the ETag of a {of} response",
                          {"If-Match": ['expected a version like "7"']})
     return int(match[1])
 
@@ -358,3 +615,39 @@ def _ticket_response(result: dict):
 def _created(status: int, body: dict, location: str | None):
     return json_response(status, body, {"Location": location} if location else {})
 
+
+
+def _replayed(result: dict) -> dict:
+    return {"Idempotent-Replayed": "true"} if result.get("replayed") else {}
+
+
+def _customer_response(result: dict):
+    customer = result["customer"]
+    headers = {"ETag": _etag(customer), **_replayed(result)}
+    if result["status"] == 201:
+        headers["Location"] = f"/v1/customers/{customer['id']}"
+    return json_response(result["status"], customer, headers)
+
+
+def _csv_body(request):
+    """The import's body as a stream, after its type and declared size pass."""
+    if request.mimetype != "text/csv":
+        raise UnsupportedMediaType("unsupported_media_type", "send the file as the body, Content-Type: text/csv")
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8", "us-ascii"):
+        raise UnsupportedMediaType("unsupported_media_type", f"send the file as UTF-8, not {charset}")
+    limit = int(os.environ.get("IMPORT_MAX_BYTES", IMPORT_MAX_BYTES))
+    request.max_content_length = limit  # this request only: the class default stays unlimited
+    if (request.content_length is None and "eventlet.input" in request.environ
+            and request.headers.get("Transfer-Encoding", "").lower() == "chunked"):
+        # eventlet ends a chunked body itself; without this flag werkzeug
+        # would read a body of unknown length as empty.
+        request.environ["wsgi.input_terminated"] = True
+    try:
+        return request.stream, limit
+    except RequestEntityTooLarge:  # the Content-Length says so: nothing is read
+        raise _too_large(limit) from None
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge("payload_too_large", f"the file is over {limit:,} bytes: split it and import each part")

@@ -161,7 +161,7 @@ def test_ticket_numbers_count_up_per_store_independently(api):
     for _ in range(3):
         numbers_a.append(api.open_ticket(customer_a)["number"])
         numbers_b.append(api.open_ticket(customer_b)["number"])
-    numbers_a.append(api.open_ticket(store_a.owner_token, customer_id="cus_by_staff")["number"])
+    numbers_a.append(api.open_ticket(store_a.owner_token, customer_id=api.new_customer(store_a)["id"])["number"])
 
     assert numbers_a == [1001, 1002, 1003, 1004]
     assert numbers_b == [1001, 1002, 1003]
@@ -176,8 +176,11 @@ def make_seven_tickets(api):
     agent = api.new_agent(store)
     staff = store.owner_token
 
-    def open_for(customer_id, subject, body, **fields):
-        return api.open_ticket(staff, customer_id=customer_id, subject=subject, body=body, **fields)
+    # Customer cards named like the tickets' shoppers: ann, bob, cat and dan.
+    ids = {name: api.new_customer(store, name=name)["id"] for name in ("cus_ann", "cus_bob", "cus_cat", "cus_dan")}
+
+    def open_for(customer, subject, body, **fields):
+        return api.open_ticket(staff, customer_id=ids[customer], subject=subject, body=body, **fields)
 
     t = {
         "refund": open_for("cus_ann", "Refund for order 17", "Please refund the blue mug.", type="billing"),
@@ -198,7 +201,7 @@ def make_seven_tickets(api):
     ok(api.post(f"{paths['thanks']}/status", staff, json={"status": "solved"}))
     ok(api.post(f"{paths['address']}/replies", staff, json={"body": "Your new flat in Lisbon is noted."}))
     ok(api.post(f"{paths['damaged']}/notes", staff, json={"body": "zebrafish photo requested"}))
-    return store, agent, {name: ok(api.get(paths[name], staff)) for name in t}
+    return store, agent, {name: ok(api.get(paths[name], staff)) for name in t}, ids
 
 
 def listed(api, token, **params) -> list[dict]:
@@ -213,7 +216,7 @@ def names_of(items, tickets) -> set[str]:
 
 
 def test_the_list_filters_by_each_field(api):
-    store, agent, t = make_seven_tickets(api)
+    store, agent, t, customer_ids = make_seven_tickets(api)
     staff = store.owner_token
 
     def names(**params):
@@ -235,17 +238,17 @@ def test_the_list_filters_by_each_field(api):
     assert names(priority="urgent") == {"late"}
     assert names(priority="high,urgent") == {"late", "invoice", "address"}
     assert names(type="billing") == {"refund", "invoice"}
-    assert names(customer_id="cus_bob") == {"late", "damaged"}
+    assert names(customer_id=customer_ids["cus_bob"]) == {"late", "damaged"}
     # Text: subject or a public message, any case; never an internal note.
     assert names(q="PARCEL") == {"late"}
     assert names(q="lisbon") == {"address"}
     assert names(q="zebrafish") == set()
     # Filters combine.
-    assert names(customer_id="cus_ann", tag="refund", priority="low") == {"size"}
+    assert names(customer_id=customer_ids["cus_ann"], tag="refund", priority="low") == {"size"}
 
 
 def test_list_items_summarise_the_ticket(api):
-    store, agent, t = make_seven_tickets(api)
+    store, agent, t, customer_ids = make_seven_tickets(api)
     item = next(i for i in listed(api, store.owner_token) if i["id"] == t["late"]["id"])
 
     for field in ("number", "status", "priority", "type", "subject", "customer_id", "assignee_id", "team",
@@ -264,7 +267,7 @@ def sort_key(sort):
 
 
 def test_the_list_sorts_by_created_updated_and_priority(api):
-    store, _, t = make_seven_tickets(api)
+    store, _, t, _ = make_seven_tickets(api)
     staff = store.owner_token
 
     for sort in ("created", "-created", "updated", "-updated", "priority", "-priority"):
@@ -280,7 +283,7 @@ def test_the_list_sorts_by_created_updated_and_priority(api):
 
 
 def test_cursors_walk_every_ticket_once_in_each_sort(api):
-    store, _, t = make_seven_tickets(api)
+    store, _, t, _ = make_seven_tickets(api)
     staff = store.owner_token
 
     for sort in ("created", "-created", "updated", "-updated", "priority", "-priority"):
@@ -300,7 +303,7 @@ def test_cursors_walk_every_ticket_once_in_each_sort(api):
 
 
 def test_a_filtered_list_pages_within_the_filter(api):
-    store, _, t = make_seven_tickets(api)
+    store, _, t, _ = make_seven_tickets(api)
     body = ok(api.get("/v1/tickets", store.owner_token, params={"status": "open", "limit": 3, "sort": "created"}))
     second = ok(api.get("/v1/tickets", store.owner_token,
                         params={"status": "open", "limit": 3, "sort": "created", "cursor": body["next_cursor"]}))
@@ -310,7 +313,7 @@ def test_a_filtered_list_pages_within_the_filter(api):
 
 
 def test_a_cursor_from_another_sort_is_a_bad_request(api):
-    store, _, _ = make_seven_tickets(api)
+    store, _, _, _ = make_seven_tickets(api)
     body = ok(api.get("/v1/tickets", store.owner_token, params={"sort": "created", "limit": 3}))
     assert body["next_cursor"]
 

@@ -14,8 +14,8 @@ from seedwork.errors import (
 )
 from services.gateway import schemas
 from services.gateway.http import (
-    PROBLEM_JSON, STATUS_OF, BadRequest, ServiceUnavailable, UnsupportedMediaType, load_json, load_query,
-    TITLES, problem, response_for_error,
+    PROBLEM_JSON, STATUS_OF, BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType, load_json,
+    load_query, TITLES, problem, response_for_error,
 )
 
 PROBLEM_FIELDS = {"type", "title", "status", "code", "detail", "errors"}
@@ -52,6 +52,7 @@ def json_request(body, mimetype="application/json") -> FakeRequest:
     (NotFound, 404),
     (Conflict, 409),
     (PreconditionFailed, 412),
+    (PayloadTooLarge, 413),
     (UnsupportedMediaType, 415),
     (InvalidCommand, 422),
     (IdempotencyKeyReused, 422),
@@ -71,8 +72,8 @@ def test_each_refusal_gets_its_status_and_keeps_code_detail_and_errors(error_cla
 def test_the_table_and_the_expected_statuses_agree():
     assert dict(STATUS_OF) == {
         BadRequest: 400, InvalidQuery: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404,
-        PreconditionFailed: 412, UnsupportedMediaType: 415, IdempotencyKeyReused: 422, InvalidCommand: 422,
-        Conflict: 409, ServiceUnavailable: 503,
+        PreconditionFailed: 412, PayloadTooLarge: 413, UnsupportedMediaType: 415, IdempotencyKeyReused: 422,
+        InvalidCommand: 422, Conflict: 409, ServiceUnavailable: 503,
     }
 
 
