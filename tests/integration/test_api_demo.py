@@ -20,8 +20,18 @@ def test_the_demo_store_is_created_once_and_its_printed_tokens_work(http_system,
     # The owner sees the demo tickets in several states; the shopper only their own.
     tickets = api.get("/v1/tickets", owner).json()["items"]
     assert {t["status"] for t in tickets} >= {"under_review", "on_hold", "solved"}
+    state = json.loads((tmp_path / "demo.json").read_text())
     mine = api.get("/v1/tickets", shopper).json()["items"]
-    assert mine and {t["customer_id"] for t in mine} == {"cus_1001"}
+    assert mine and {t["customer_id"] for t in mine} == {state["customer_id"]}
+
+    # Customer cards, groups, orders, and one shopper flagged by two other stores.
+    cards = api.get("/v1/customers", owner, params={"limit": 100}).json()["items"]
+    assert len(cards) >= 5 and any(c["orders_count"] > 0 for c in cards)
+    assert {g["name"] for g in api.get("/v1/customer-groups", owner).json()["items"]} >= {"VIP"}
+    flagged = api.get("/v1/customers", owner, params={"flagged": "true"}).json()["items"]
+    assert [c["id"] for c in flagged] == [state["flagged_customer_id"]]
+    assert api.get(f"/v1/customers/{state['flagged_customer_id']}/payment-options", owner).json() == {
+        "cod_allowed": False, "reason": "flagged_non_serious_buyer"}
 
     # Run again: the same store, a fresh shopper session.
     second = subprocess.run(demo, env=env, capture_output=True, text=True, timeout=120)

@@ -172,8 +172,9 @@ def two_stores(api):
     ok(api.post(f"{path}/tags", a.owner_token, json={"tag": "ring"}))
     ok(api.post(f"{path}/status", a.owner_token, json={"status": "solved"}))
     b_agent = api.new_agent(b)
-    # The same customer id in store B is another person.
-    _, b_customer = api.customer_token(b, customer_id=a_customer_id)
+    # Store B cannot open a session for store A's customer: customer ids belong to one store.
+    assert_problem(api.post(f"/v1/customers/{a_customer_id}/sessions", b.owner_token), 404, "customer_not_found")
+    _, b_customer = api.customer_token(b)
     return {
         "a": a, "b": b, "a_agent": a_agent, "b_agent": b_agent, "ticket": ok(api.get(path, a.owner_token)),
         "b_tokens": {"owner": b.owner_token, "agent": b_agent["token"], "customer": b_customer},
