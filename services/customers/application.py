@@ -258,7 +258,9 @@ class Customers:
                 fields = {k: v for k, v in cells.items() if isinstance(v, str) and v.strip()}
                 try:
                     with conn.transaction():  # a savepoint per row: one bad row spoils nothing else
-                        outcome = self._import_row(conn, caller, fields, region, first_line_of, line)
+                        outcome, mobile = self._import_row(conn, caller, fields, region, first_line_of)
+                    # Only a row that was imported claims its mobile for the rest of the file.
+                    first_line_of[mobile] = line
                     result[outcome] += 1
                 except DomainError as exc:
                     field = next(iter(exc.errors), None)
@@ -267,22 +269,21 @@ class Customers:
                                                "reason": f"{field}: {reason}" if field else reason})
         return result
 
-    def _import_row(self, conn, caller, fields: dict, region: str, first_line_of: dict, line: int) -> str:
+    def _import_row(self, conn, caller, fields: dict, region: str, first_line_of: dict) -> tuple[str, str]:
         if "mobile" not in fields:
             raise InvalidCommand.field("mobile", "required")
         mobile = normalise_mobile(fields["mobile"], region)
         if mobile in first_line_of:
             # Two rows for one customer would make the file's result depend on their order.
             raise InvalidCommand.field("mobile", f"the same mobile as line {first_line_of[mobile]}")
-        first_line_of[mobile] = line
         existing = self.projection.card_by_mobile(conn, caller["store_id"], mobile)
         if existing is None:
             self._create(conn, caller, str(uuid.uuid4()), fields, region, "import")
-            return "created"
+            return "created", mobile
         state = self._load(conn, caller["store_id"], existing[0], lock=True)
         before = state.version
         state = self._run(conn, state, UpdateCustomer(actor=actor_of(caller), fields=fields, default_region=region))
-        return "updated" if state.version != before else "unchanged"
+        return ("updated" if state.version != before else "unchanged"), mobile
 
     # --- groups -------------------------------------------------------------------
 
@@ -658,8 +659,12 @@ class Customers:
             where.append("status = %s")
             params.append(status)
         if query.get("mobile"):
+            try:
+                mobile = normalise_mobile(query["mobile"], "SA")
+            except InvalidCommand as exc:
+                raise InvalidQuery("invalid_request", exc.detail, exc.errors) from None
             where.append("mobile = %s")
-            params.append(normalise_mobile(query["mobile"], "SA"))
+            params.append(mobile)
         if query.get("cursor"):
             at, flag_id = _decode(query["cursor"], 2)
             where.append("(raised_at, id) < (%s, %s)")

@@ -12,6 +12,8 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from seedwork import db
+from tests.integration.conftest import DATABASE_URL
 from tests.integration.http_system import assert_problem, ok, ticket_path
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
@@ -59,14 +61,29 @@ def listed(api, token, **params) -> list[str]:
 
 
 def eventually(read, until, timeout: float, what: str):
-    """``read()`` until ``until(value)``; fails naming ``what`` after ``timeout`` seconds."""
+    """``read()`` until ``until(value)`` (something that travels over the bus);
+    fails naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         value = read()
         if until(value):
             return value
-        assert time.monotonic() < deadline, f"{what} not within {timeout}s; last seen: {value}"
+        assert time.monotonic() < deadline, f"{what} not within {timeout}s; last seen: {value}{held_back()}"
         time.sleep(0.1)
+
+
+def held_back() -> str:
+    """Why events may not have been published: relays read only below the oldest
+    transaction running anywhere in the PostgreSQL cluster (seedwork/store.py),
+    so another database's long transaction (a benchmark, another test run)
+    holds every relay back."""
+    with db.connect(DATABASE_URL, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid, datname, round(extract(epoch FROM now() - xact_start)::numeric, 1), left(query, 100) "
+            "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND now() - xact_start > interval '3 seconds' "
+            "ORDER BY xact_start").fetchall()
+    return "".join(f"\n  held back by pid {pid} in {name}, a transaction open {age}s: {query}"
+                   for pid, name, age, query in rows)
 
 
 def settings(api, store, **changes) -> dict:
