@@ -22,7 +22,7 @@ from .report import render
 
 # section name -> module of this package with run(settings, scratch) -> (rows, verdicts, notes)
 SECTIONS = {"append": "appends", "load": "loads", "relay": "relaying", "latency": "latency", "scale": "scaling",
-            "http": "httpapi"}
+            "http": "httpapi", "customers": "customers"}
 
 
 def _terminate(signum, frame):
@@ -40,8 +40,14 @@ def parse(argv: list[str]) -> tuple[Settings, list[str]]:
     p.add_argument("--http-tickets", type=int, default=None,
                    help="tickets seeded into one store for the http section's list timings (default 100000; "
                         "10000 with --quick)")
-    p.add_argument("--quick", action="store_true", help="3 rounds, 1s runs (http: 0.6s runs, 10k tickets): "
-                   "a smoke test, not figures to quote")
+    p.add_argument("--customers", type=int, default=None,
+                   help="cards loaded into one store for the customers section's search timings (default 1000000; "
+                        "100000 with --quick)")
+    p.add_argument("--import-rows", type=int, default=None,
+                   help="rows of the CSV file the customers section imports through HTTP (default 20000; "
+                        "5000 with --quick)")
+    p.add_argument("--quick", action="store_true", help="3 rounds, 1s runs (http: 0.6s runs, 10k tickets; "
+                   "customers: 100k cards, 5k import rows): a smoke test, not figures to quote")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(SECTIONS)
@@ -54,6 +60,12 @@ def parse(argv: list[str]) -> tuple[Settings, list[str]]:
     settings.http_tickets = args.http_tickets or (10_000 if args.quick else 100_000)
     if settings.http_tickets < (DEEP_PAGES + 2) * 25:
         p.error(f"--http-tickets must be at least {(DEEP_PAGES + 2) * 25}")
+    settings.customers = args.customers or (100_000 if args.quick else 1_000_000)
+    settings.import_rows = args.import_rows or (5_000 if args.quick else 20_000)
+    if settings.customers < 10_000:
+        p.error("--customers must be at least 10000")
+    if settings.import_rows < 500:
+        p.error("--import-rows must be at least 500")
     if settings.rounds < 1:
         p.error("--rounds must be at least 1")
     return settings, only
