@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping
 
-from seedwork.envelope import Actor, Envelope, NewEvent, iso
+from seedwork.envelope import Actor, Envelope, NewEvent
 from seedwork.errors import Conflict, InvalidCommand
 
 from .normalise import normalise_mobile
@@ -310,7 +310,3 @@ def fold(events: Iterable[Envelope], state: CustomerState | None = None) -> Cust
 
 def flags_view(state: CustomerState) -> list[dict]:
     return [{"id": flag_id, **flag} for flag_id, flag in sorted(state.flags.items(), key=lambda f: f[1]["raised_at"])]
-
-
-def now_iso(moment: datetime) -> str:
-    return iso(moment)

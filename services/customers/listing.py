@@ -22,6 +22,7 @@ from seedwork.envelope import iso
 from seedwork.errors import InvalidQuery
 
 from .normalise import fold_text, like_pattern, query_terms
+from .orders import moment
 
 # sort name -> column (ties broken by id).
 SORT_KEYS = {"registered": "registered_at", "name": "name_key", "orders": "orders_count", "spent": "total_spent"}
@@ -35,19 +36,6 @@ def _uuid(name: str, value: Any) -> str:
         return str(uuid.UUID(str(value)))
     except ValueError:
         raise InvalidQuery.field(name, "not an id") from None
-
-
-def _time(name: str, value: Any) -> datetime:
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidQuery.field(name, "an ISO 8601 date-time") from None
-    if moment.tzinfo is None:
-        raise InvalidQuery.field(name, "a date-time with a UTC offset")
-    return moment
 
 
 def _int(name: str, value: Any) -> int:
@@ -113,7 +101,7 @@ class CustomerFilter:
             elif name in ("blocked", "flagged"):
                 value = _bool(name, value)
             elif name in ("registered_from", "registered_to"):
-                value = _time(name, value)
+                value = moment(name, value, InvalidQuery)
             elif name in ("orders_min", "orders_max", "limit"):
                 value = _int(name, value)
             elif name in ("spent_min", "spent_max"):

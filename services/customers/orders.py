@@ -19,17 +19,19 @@ MAX_TOTAL = Decimal("99999999999999.99")
 REQUIRED = ("customer_id", "status", "created_at", "updated_at", "total", "currency", "payment_method", "items")
 
 
-def _moment(name: str, value: Any) -> datetime:
+def moment(name: str, value: Any, error: type[InvalidCommand] = InvalidCommand) -> datetime:
+    """An ISO 8601 date-time with a UTC offset; ``error`` names the field
+    (``InvalidQuery`` for list filters, a 400; ``InvalidCommand`` for bodies, a 422)."""
     if isinstance(value, datetime):
-        moment = value
+        parsed = value
     else:
         try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidCommand.field(name, "an ISO 8601 date-time with a UTC offset") from None
-    if moment.tzinfo is None:
-        raise InvalidCommand.field(name, "an ISO 8601 date-time with a UTC offset")
-    return moment
+            raise error.field(name, "an ISO 8601 date-time with a UTC offset") from None
+    if parsed.tzinfo is None:
+        raise error.field(name, "an ISO 8601 date-time with a UTC offset")
+    return parsed
 
 
 def _amount(name: str, value: Any) -> Decimal:
@@ -86,8 +88,8 @@ def clean_order(order_id: str, fields: Mapping[str, Any]) -> dict:
     currency = fields["currency"]
     if not isinstance(currency, str) or not CURRENCY.match(currency.upper()):
         raise InvalidCommand.field("currency", "an ISO 4217 code like SAR")
-    created_at = _moment("created_at", fields["created_at"])
-    updated_at = _moment("updated_at", fields["updated_at"])
+    created_at = moment("created_at", fields["created_at"])
+    updated_at = moment("updated_at", fields["updated_at"])
     if updated_at < created_at:
         raise InvalidCommand.field("updated_at", "not before created_at")
     tracking_url = fields.get("tracking_url")
