@@ -1,7 +1,9 @@
 """Demo data for `make run`: a store, its staff, customer cards, groups, orders,
-a shopper flagged by two other stores, and tickets, created
-through the public API like any client would. Run again, it reuses the demo
-store recorded in var/demo.json while its owner token still works.
+a shopper flagged by two other stores, tickets, and self-service (turned on,
+two canned responses, and the demo shopper's orders for the late-order flow),
+created through the public API like any client would. Run again, it reuses the
+demo store recorded in var/demo.json while its owner token still works; the
+late orders are pushed again so that their ages count from this run.
 
     python deploy/local/demo.py http://127.0.0.1:8000
 """
@@ -100,6 +102,63 @@ def add_customers(base: str, platform_key: str, owner: str) -> dict:
     return ids
 
 
+# The store's saved replies (docs/self-service.md, "The conversation").
+CANNED = {
+    "شكراً لتواصلك": "مرحباً {customer_name}، شكراً لتواصلك مع {store_name}. استلمنا تذكرتك رقم {ticket_number} "
+                     "وسيرد عليك أحد موظفينا قريباً.",
+    "تأخر الشحنة": "مرحباً {customer_name}، نعتذر عن تأخر طلبك رقم {order_id}. تواصلنا مع شركة الشحن "
+                   "وسنوافيك بالجديد خلال يوم عمل (التذكرة رقم {ticket_number}).",
+}
+TRACKING_URL_TEMPLATE = "https://track.example.sa/{order_id}"
+# The demo shopper's orders for "my order is late", one per answer:
+# case -> (order id, status, age). Without a tracking_url of their own, so the
+# store's tracking_url_template is used.
+LATE_ORDERS = {
+    "track_order": ("7001", "delivering", timedelta(hours=2)),
+    "ticket_opened": ("7002", "completed", timedelta(days=3)),
+    "ticket_available": ("7003", "awaiting_review", timedelta(days=3)),
+    "order_details": ("7004", "delivered", timedelta(days=1)),
+    "order_in_progress": ("7005", "in_progress", timedelta(hours=5)),
+    "order_cancelled": ("7006", "cancelled", timedelta(days=4)),
+}
+
+
+def add_self_service(base: str, owner: str, customer_id: str) -> tuple[dict, bool]:
+    """Self-service on, the canned responses, and the late orders; returns what
+    var/demo.json records and whether self-service is on. Safe to run again:
+    canned responses and settings someone has set are kept (turned off to try
+    the 409, it stays off), and the orders are pushed again with ages counted
+    from now."""
+    have = {c["title"]: c["id"] for c in ok(call(base, "GET", "/v1/canned-responses", owner),
+                                            "listing canned responses")["items"]}
+    for title, body in CANNED.items():
+        if title not in have:
+            have[title] = ok(call(base, "POST", "/v1/canned-responses", owner, {"title": title, "body": body}),
+                             "creating a canned response")["id"]
+    settings = ok(call(base, "GET", "/v1/settings/self-service", owner), "reading the self-service settings")
+    if settings["version"] == 0:  # never changed: this store has not had the demo's settings yet
+        settings = ok(call(base, "PATCH", "/v1/settings/self-service", owner, {
+            "enabled": True, "tracking_url_template": TRACKING_URL_TEMPLATE,
+            "default_reply_template_id": have["شكراً لتواصلك"]}), "turning self-service on")
+    now = datetime.now(timezone.utc)
+    for n, (order_id, status, age) in enumerate(LATE_ORDERS.values()):
+        # A newer updated_at each run: the store platform's latest snapshot wins.
+        ok(call(base, "PUT", f"/v1/orders/{order_id}", owner, {
+            "customer_id": customer_id, "status": status, "created_at": (now - age).isoformat(),
+            "updated_at": now.isoformat(), "total": f"{180 + 60 * (n + 1)}.00", "currency": "SAR",
+            "payment_method": ("mada", "credit_card", "apple_pay")[n % 3],
+            "items": [{"name": "عباية سوداء", "quantity": 1, "price": "180.00", "sku": f"ABY-{n + 1:02d}"},
+                      {"name": "شماغ أحمر", "quantity": n + 1, "price": "60.00"}]}), "recording a late order")
+    return {"late_orders": {case: order[0] for case, order in LATE_ORDERS.items()},
+            "canned_response_ids": [have[title] for title in CANNED]}, settings["enabled"]
+
+
+def save(state: dict) -> None:
+    STATE.parent.mkdir(parents=True, exist_ok=True)
+    STATE.write_text(json.dumps(state, indent=2))
+    os.chmod(STATE, 0o600)  # it holds tokens
+
+
 def create(base: str, platform_key: str) -> dict:
     store = ok(call(base, "POST", "/v1/stores", platform_key,
                     {"name": "Demo Store", "owner_name": "Huda (owner)", "owner_email": "owner@demo.example"}),
@@ -147,9 +206,7 @@ def create(base: str, platform_key: str) -> dict:
     state = {"store_id": store["id"], "owner_token": owner, "agent_token": sara,
              "customer_token": shoppers["cus_1001"], "customer_id": ids["cus_1001"], "ticket_id": tid,
              "flagged_customer_id": ids["flagged"]}
-    STATE.parent.mkdir(parents=True, exist_ok=True)
-    STATE.write_text(json.dumps(state, indent=2))
-    os.chmod(STATE, 0o600)  # it holds tokens
+    save(state)
     return state
 
 
@@ -164,6 +221,14 @@ def main() -> int:
         # Shopper sessions expire: open a new one each run.
         state["customer_token"] = ok(call(base, "POST", f"/v1/customers/{state['customer_id']}/sessions",
                                           state["owner_token"]), "opening a customer session")["token"]
+    recorded, self_service_on = add_self_service(base, state["owner_token"], state["customer_id"])
+    state.update(recorded)
+    save(state)
+    late, shopper = state["late_orders"], state["customer_token"]
+    ask = (f"curl -s -X POST {base}/v1/self-service/delayed-order -H \"Authorization: Bearer {shopper}\" "
+           "-H 'Content-Type: application/json' -d")
+    switch = ("self-service is on" if self_service_on else
+              "self-service is off: PATCH /v1/settings/self-service {\"enabled\": true} as the owner")
     print(f"""
 Demo store {state['store_id']} ({'created now' if fresh else 'from an earlier run'}; tokens in {STATE}):
   owner token:    {state['owner_token']}
@@ -176,6 +241,13 @@ Try:
   curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/customers?q=نوره'
   curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/customers?flagged=true'
   curl -s -H "Authorization: Bearer {state['owner_token']}" {base}/v1/customers/{state['flagged_customer_id']}/payment-options
+
+"My order is late", as the shopper ({switch}; the orders of each case are "late_orders" in {STATE}):
+  {ask} '{{"order_id": "{late['track_order']}"}}'    # delivering, 2 h old: track_order
+  {ask} '{{"order_id": "{late['ticket_opened']}"}}'    # completed, 3 days old: ticket_opened (201)
+  {ask} '{{"order_id": "{late['ticket_available']}"}}'    # awaiting review, 3 days old: ticket_available
+  {ask} '{{"order_id": "{late['ticket_available']}", "open_ticket": true, "details": "لم يصلني الطلب بعد"}}'
+  curl -s -H "Authorization: Bearer {state['owner_token']}" {base}/v1/canned-responses
 """)
     return 0
 

@@ -1,14 +1,16 @@
-"""The gateway's dependencies: its own schema (stores, staff, tokens) and
-calls to the services behind it, each with a deadline."""
+"""The gateway's dependencies: its own schema (stores, staff, tokens), the
+attachments' bytes, and calls to the services behind it, each with a deadline."""
 from __future__ import annotations
 
 import os
 
 import eventlet
+from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 
 from seedwork.nameko_ext import EventSourcing
 
+from . import attachments
 from .auth import Secrets
 from .http import ServiceUnavailable
 from .identity import Identity
@@ -55,3 +57,27 @@ class _Deadline:
             raise ServiceUnavailable("service_unavailable",
                                      f"{service} did not answer within {self._timeout:g}s; retry later")
         return call
+
+
+class AttachmentFiles(DependencyProvider):
+    """``self.files``: uploads into the attachments' blob store and their bytes back.
+    The store and the size limit are read once per process, from the environment."""
+
+    def setup(self):
+        self.store = attachments.blob_store_from_env()
+        self.max_bytes = attachments.max_bytes_from_env()
+
+    def get_dependency(self, worker_ctx):
+        return Files(self.store, self.max_bytes)
+
+
+class Files:
+    def __init__(self, store: attachments.BlobStore, max_bytes: int):
+        self._store, self.max_bytes = store, max_bytes
+
+    def receive(self, request) -> attachments.Upload:
+        """The request's ``file`` part, stored but not committed (see ``attachments.receive_upload``)."""
+        return attachments.receive_upload(request, self._store, self.max_bytes)
+
+    def chunks(self, sha256: str) -> attachments.BlobChunks:
+        return attachments.stream(self._store, sha256)

@@ -122,6 +122,8 @@ class RouteDoc:
     idempotent_post: bool = False
     if_match: bool = False
     tags: tuple[str, ...] = ()
+    upload: str | None = None  # the multipart/form-data part carrying a file, instead of a JSON body
+    download: bool = False  # the answer is a file's bytes, not JSON
 
 
 class ApiRoute(HttpRequestHandler):

@@ -14,17 +14,24 @@ PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 ERROR_STATUSES = {400: "Invalid request", 401: "Missing or invalid token", 403: "Not allowed for this role",
                   404: "Not found in the caller's store", 409: "Refused by the object's state",
                   412: "If-Match names a stale version", 422: "Refused by a business rule"}
+UPLOAD_STATUSES = {413: "The file is over the size limit", 415: "A file type the route does not take"}
+BINARY = {"type": "string", "format": "binary"}
 
 
 def routes(service_cls) -> list[tuple[str, str, object]]:
-    """(method, werkzeug rule, RouteDoc) of every documented route."""
-    found = []
-    for attribute in vars(service_cls).values():
-        for entrypoint in getattr(attribute, "nameko_entrypoints", ()):
-            doc = getattr(entrypoint, "doc", None)
-            if doc is not None:
-                for method in entrypoint.method.split(","):
-                    found.append((method, entrypoint.url, doc))
+    """(method, werkzeug rule, RouteDoc) of every documented route, the class's
+    own and those it inherits (as Nameko finds them); an override hides its base."""
+    found, seen = [], set()
+    for cls in service_cls.__mro__:
+        for name, attribute in vars(cls).items():
+            if name in seen:
+                continue
+            seen.add(name)
+            for entrypoint in getattr(attribute, "nameko_entrypoints", ()):
+                doc = getattr(entrypoint, "doc", None)
+                if doc is not None:
+                    for method in entrypoint.method.split(","):
+                        found.append((method, entrypoint.url, doc))
     return found
 
 
@@ -42,6 +49,9 @@ def openapi_document(service_cls) -> dict:
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", schema=schemas.Problem)
+    # Named by the oneOf of a message's attachments (schemas.AttachmentRef).
+    spec.components.schema("Attachment", schema=schemas.Attachment)
+    spec.components.schema("UploadedAttachment", schema=schemas.UploadedAttachment)
     paths: dict[str, dict] = {}
     for method, rule, doc in routes(service_cls):
         operation: dict = {"summary": doc.summary, "tags": list(doc.tags), "responses": {}}
@@ -61,14 +71,21 @@ def openapi_document(service_cls) -> dict:
             operation["parameters"] = parameters
         if doc.body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": doc.body}}}
+        elif doc.upload is not None:
+            form = {"type": "object", "required": [doc.upload], "properties": {doc.upload: BINARY}}
+            operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": form}}}
         if doc.roles:
             operation["security"] = [{"bearer": []}]
             operation["description"] = f"Allowed: {', '.join(doc.roles)}."
         success: dict = {"description": "OK" if doc.status == 200 else "Created"}
         if doc.response is not None:
             success["content"] = {"application/json": {"schema": doc.response}}
+        elif doc.download:
+            success["content"] = {"application/octet-stream": {"schema": BINARY}}
+            success["description"] = "The file, with its own Content-Type"
         operation["responses"][str(doc.status)] = success
-        for status, text in ERROR_STATUSES.items():
+        errors = {**ERROR_STATUSES, **(UPLOAD_STATUSES if doc.upload else {})}
+        for status, text in errors.items():
             if status == 401 and not doc.roles:
                 continue
             operation["responses"][str(status)] = {

@@ -1,12 +1,15 @@
 """Request and response shapes of the HTTP API (marshmallow).
 
 Requests are validated here before any service sees them: unknown fields,
-wrong types, missing and over-long values are 400s naming the field. The
-OpenAPI document is generated from these same classes.
+wrong types, missing and over-long values are 400s naming the field. Free
+text has payment card numbers masked as it is loaded, so none leaves the
+gateway. The OpenAPI document is generated from these same classes.
 """
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from seedwork.cards import redact_card_numbers
 
 # Mirrors of the ticket domain's limits: the domain checks them again.
 STATUSES = ("open", "pending", "on_hold", "under_review", "solved", "closed")
@@ -14,6 +17,8 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 ROLES = ("admin", "agent")
 ID = validate.Regexp(r"^[A-Za-z0-9_.:\-]{1,64}\Z", error="1 to 64 letters, digits, or . _ : -")
 SORTS = ("created", "-created", "updated", "-updated", "priority", "-priority")
+UUID = validate.Regexp(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z",
+                       error="an id as the API returns it: a lowercase UUID")
 
 
 class StrictInteger(fields.Integer):
@@ -31,8 +36,18 @@ def _no_nul(value: str) -> None:
         raise ValidationError("must not contain NUL characters")
 
 
-def text(max_length: int, required: bool = False, **kwargs) -> fields.String:
-    return fields.String(required=required, validate=[validate.Length(min=1, max=max_length), _no_nul], **kwargs)
+class FreeText(fields.String):
+    """A string a person typed: payment card numbers in it are masked to ``•••• •••• •••• 1234``."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return redact_card_numbers(super()._deserialize(value, attr, data, **kwargs))
+
+
+def text(max_length: int, required: bool = False, *, masked: bool = True, **kwargs) -> fields.String:
+    """A string of 1..max_length characters. ``masked=False`` for codes that masking would break
+    (mobiles, cursors, dates, URLs, SKUs): their own patterns keep a card out or the domain refuses it."""
+    kind = FreeText if masked else fields.String
+    return kind(required=required, validate=[validate.Length(min=1, max=max_length), _no_nul], **kwargs)
 
 
 # --- identity ---------------------------------------------------------------------
@@ -102,6 +117,31 @@ def attachments() -> fields.List:
     return fields.List(fields.Nested(Attachment), validate=validate.Length(max=10))
 
 
+class UploadedAttachment(Schema):
+    """A file uploaded to the ticket (``POST /v1/tickets/{id}/attachments``), named by its id."""
+
+    id = fields.String(required=True, validate=UUID)
+
+
+class AttachmentRef(fields.Field):
+    """One attachment of a message: ``{id}`` of an upload, or a link ``{filename, url, ...}``.
+    An object with an ``id`` is read as an upload; errors are named inside the item."""
+
+    def __init__(self, **kwargs):
+        super().__init__(metadata={"oneOf": [{"$ref": "#/components/schemas/UploadedAttachment"},
+                                             {"$ref": "#/components/schemas/Attachment"}]}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("expected an object: {id} of an upload, or a link {filename, url}")
+        schema = UploadedAttachment() if "id" in value else Attachment()
+        return schema.load(value)  # a ValidationError keeps its field messages
+
+
+def message_attachments() -> fields.List:
+    return fields.List(AttachmentRef(), validate=validate.Length(max=10))
+
+
 class TicketCreate(Schema):
     subject = text(200, required=True)
     body = text(10000, required=True)
@@ -125,8 +165,38 @@ class TicketUpdate(Schema):
 
 
 class MessageCreate(Schema):
+    """A public reply. A shopper sends ``body`` and/or ``attachments``; staff send ``body`` or
+    ``canned_response_id`` (not both), and may add an internal ``note``. An empty body is no body."""
+
+    body = FreeText(validate=[validate.Length(max=10000), _no_nul],
+                         metadata={"description": "may be empty when files are attached"})
+    canned_response_id = fields.String(validate=UUID, metadata={
+        "description": "staff only: send this canned response, its placeholders filled (instead of body)"})
+    note = text(10000, metadata={"description": "staff only: an internal note recorded right after the reply"})
+    attachments = message_attachments()
+
+    @validates_schema
+    def something_to_send(self, data, **kwargs):
+        has_body = bool(data.get("body"))
+        if has_body and "canned_response_id" in data:
+            message = "send body or canned_response_id, not both"
+            raise ValidationError({"body": [message], "canned_response_id": [message]})
+        if not (has_body or "canned_response_id" in data or data.get("attachments")):
+            # Named after body: what a client most likely left out.
+            raise ValidationError("required: send a body, a canned_response_id or attachments", "body")
+
+    @post_load
+    def drop_empty_body(self, data, **kwargs):
+        if data.get("body") == "":
+            del data["body"]
+        return data
+
+
+class NoteCreate(Schema):
+    """An internal note: staff only, never shown to the customer."""
+
     body = text(10000, required=True)
-    attachments = attachments()
+    attachments = message_attachments()
 
 
 class AssignRequest(Schema):
@@ -158,12 +228,23 @@ class Author(Schema):
     id = fields.String(allow_none=True)
 
 
+class MessageAttachment(Schema):
+    id = fields.String(metadata={"description": "an uploaded file: download it from its url"})
+    filename = fields.String()
+    url = fields.String()
+    content_type = fields.String(allow_none=True)
+    size = fields.Integer(allow_none=True)
+    sha256 = fields.String(metadata={"description": "an uploaded file's SHA-256"})
+
+
 class Message(Schema):
     id = fields.String()
     author = fields.Nested(Author)
     body = fields.String()
     internal = fields.Boolean(metadata={"description": "an internal note: never shown to the customer"})
-    attachments = fields.List(fields.Nested(Attachment))
+    attachments = fields.List(fields.Nested(MessageAttachment))
+    canned_response_id = fields.String(metadata={"description": "the canned response it was filled from"})
+    automatic = fields.String(metadata={"description": "tracking_link: sent by a self-service flow"})
     created_at = fields.String()
 
 
@@ -206,12 +287,19 @@ class TicketSummary(Schema):
     assignee_id = fields.String(allow_none=True)
     team = fields.String(allow_none=True)
     tags = fields.List(fields.String())
+    handled_by = fields.String(metadata={"description": "store, or platform (charged_without_order)"})
+    restricted = fields.Boolean(metadata={
+        "description": "the store's view of a ticket the platform handles: no messages, no payment details"})
     version = fields.Integer()
     created_at = fields.String()
     updated_at = fields.String()
 
 
 class Ticket(TicketSummary):
+    payment = fields.Dict(metadata={"description": "charged_without_order: {method, card_last4}"})
+    exchange = fields.Dict(metadata={
+        "description": "product_exchange: {order_id, item: {name, sku, quantity}, reason, preferred_replacement}"})
+    data_change = fields.Dict(metadata={"description": "customer_data_change: {fields, state}"})
     rating = fields.Nested(Rating, allow_none=True)
     messages = fields.List(fields.Nested(Message))
 
@@ -235,7 +323,7 @@ class TicketQuery(Schema):
     customer_id = fields.String(validate=ID)
     q = text(200, metadata={"description": "text in the subject or a public message"})
     sort = fields.String(load_default="-created", validate=validate.OneOf(SORTS))
-    cursor = text(500)
+    cursor = text(500, masked=False)
     limit = StrictInteger(load_default=25, validate=validate.Range(min=1, max=100))
 
 
@@ -294,8 +382,6 @@ PAYMENT_METHODS = ("cod", "mada", "credit_card", "apple_pay", "stc_pay", "bank_t
 CUSTOMER_SORTS = ("registered", "-registered", "name", "-name", "orders", "-orders", "spent", "-spent")
 FLAG_STATUSES = ("active", "cleared", "all")
 MAX_BULK_IDS = 10_000
-UUID = validate.Regexp(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z",
-                       error="an id as the API returns it: a lowercase UUID")
 
 
 class StrictBoolean(fields.Boolean):
@@ -325,23 +411,23 @@ class Amount(fields.String):
 
 def moment(note: str = "", **kwargs) -> fields.String:
     description = "an ISO 8601 date-time with a UTC offset" + (f"; {note}" if note else "")
-    return text(40, metadata={"description": description}, **kwargs)
+    return text(40, masked=False, metadata={"description": description}, **kwargs)
 
 
 class CustomerCreate(Schema):
     name = text(200, required=True)
-    mobile = text(50, required=True, metadata={
+    mobile = text(50, required=True, masked=False, metadata={
         "description": "any common form; without +/00 the store's default_country applies"})
     email = text(254, allow_none=True)
     city = text(100, allow_none=True)
     gender = fields.String(validate=validate.OneOf(GENDERS), allow_none=True)
-    birthday = text(10, allow_none=True, metadata={"description": "YYYY-MM-DD"})
+    birthday = text(10, allow_none=True, masked=False, metadata={"description": "YYYY-MM-DD"})
     notes = text(2000, allow_none=True)
 
 
 class CustomerUpdate(CustomerCreate):
     name = text(200)
-    mobile = text(50)
+    mobile = text(50, masked=False)
 
     @validates_schema
     def one_field(self, data, **kwargs):
@@ -421,15 +507,15 @@ class CustomerQuery(_CustomerSelection):
     flagged = query_boolean()
     orders_min = StrictInteger(validate=validate.Range(min=0))
     orders_max = StrictInteger(validate=validate.Range(min=0))
-    spent_min = text(40, metadata={"description": "a decimal amount, e.g. 150.50"})
-    spent_max = text(40, metadata={"description": "a decimal amount, e.g. 150.50"})
+    spent_min = text(40, masked=False, metadata={"description": "a decimal amount, e.g. 150.50"})
+    spent_max = text(40, masked=False, metadata={"description": "a decimal amount, e.g. 150.50"})
     sort = fields.String(load_default="-registered", validate=validate.OneOf(CUSTOMER_SORTS))
-    cursor = text(500)
+    cursor = text(500, masked=False)
     limit = StrictInteger(load_default=25, validate=validate.Range(min=1, max=100))
 
 
 class PageQuery(Schema):
-    cursor = text(500)
+    cursor = text(500, masked=False)
     limit = StrictInteger(load_default=25, validate=validate.Range(min=1, max=100))
 
 
@@ -532,7 +618,7 @@ class OrderItem(Schema):
     name = text(300, required=True)
     quantity = StrictInteger(required=True, strict=True, validate=validate.Range(min=1))
     price = Amount(allow_none=True)
-    sku = text(100, allow_none=True)
+    sku = text(100, allow_none=True, masked=False)
 
 
 class OrderPut(Schema):
@@ -545,7 +631,7 @@ class OrderPut(Schema):
         "description": "ISO 4217, e.g. SAR"})
     payment_method = fields.String(required=True, validate=validate.OneOf(PAYMENT_METHODS))
     items = fields.List(fields.Nested(OrderItem), required=True, validate=validate.Length(max=500))
-    tracking_url = text(2000, allow_none=True)
+    tracking_url = text(2000, allow_none=True, masked=False)
     rated = StrictBoolean()
 
 
@@ -577,7 +663,7 @@ class CustomerSettingsUpdate(Schema):
         "description": "ISO 3166 code of mobiles written without a country code"})
     sms_sender_name = text(11, allow_none=True)
     rating_channel = fields.String(validate=validate.OneOf(CHANNELS))
-    storefront_url = text(500, allow_none=True)
+    storefront_url = text(500, allow_none=True, masked=False)
     no_cod_for_flagged = StrictBoolean()
 
     @validates_schema
@@ -596,8 +682,8 @@ class CustomerSettings(Schema):
 
 class FlagQuery(Schema):
     status = fields.String(load_default="active", validate=validate.OneOf(FLAG_STATUSES))
-    mobile = text(50)
-    cursor = text(500)
+    mobile = text(50, masked=False)
+    cursor = text(500, masked=False)
     limit = StrictInteger(load_default=25, validate=validate.Range(min=1, max=100))
 
 

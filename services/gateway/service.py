@@ -3,11 +3,12 @@
 Thin routes: authenticate, validate with ``schemas``, call the identity store
 or a service over RPC, answer JSON. Errors become problem responses in
 ``http.response_for_error``; the OpenAPI document is built from these routes.
+The self-service, canned-response and attachment routes are in ``selfservice``
+(a base class: Nameko finds entrypoints there too).
 """
 from __future__ import annotations
 
 import os
-import re
 
 import eventlet
 import kombu
@@ -16,30 +17,28 @@ from werkzeug.wrappers import Response
 
 from seedwork import config
 from seedwork.errors import Forbidden, InvalidCommand, NotFound
-from seedwork.idempotency import MAX_KEY_LENGTH, fingerprint
 
 from . import csvfile, schemas
+from .common import (
+    ADMIN, ANYONE_IN_STORE, CUSTOMER, PLATFORM, STAFF, check_ticket_id as _check_ticket_id,
+    checked_order_id as _order, checked_ticket_id as _checked, checked_uuid as _uuid, created as _created,
+    etag as _etag, idempotency as _idempotency, if_match as _if_match, replayed as _replayed,
+    resource_response, ticket_query as _ticket_query, ticket_response as _ticket_response,
+)
 from .dependencies import IdentityStore, TimedRpc
 from .http import (
     BadRequest, PayloadTooLarge, RouteDoc, UnsupportedMediaType, api, json_response, load_json, load_query, problem,
 )
 from .openapi import openapi_document
+# The module, not the class: `nameko run` starts every entrypoint-bearing class it finds here.
+from . import selfservice
 
-STAFF = ("owner", "admin", "agent")
-ADMIN = ("owner", "admin")
-CUSTOMER = ("customer",)
-ANYONE_IN_STORE = STAFF + CUSTOMER
-PLATFORM = ("platform",)
 BACKENDS = ("tickets", "customers", "notifications")
 HEALTH_TIMEOUT = 3.0
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
-KEY = re.compile(r"^[\x21-\x7e]{1,%d}\Z" % MAX_KEY_LENGTH)  # visible ASCII
-ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?\Z')
-ORDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}\Z")  # the store platform's own order ids
 IMPORT_MAX_BYTES = 50 * 1024 * 1024  # default of the env var of the same name
 
 
-class GatewayService:
+class GatewayService(selfservice.SelfServiceRoutes):
     name = "gateway"
 
     identity = IdentityStore()
@@ -128,16 +127,14 @@ class GatewayService:
                                             tags=("tickets",)))
     def list_tickets(self, request):
         principal = self._caller(request, ANYONE_IN_STORE)
-        query = load_query(request, schemas.TicketQuery())
-        for many in ("status", "priority"):
-            query[many] = [v for v in query.get(many, "").split(",") if v]
+        query = _ticket_query(request, schemas.TicketQuery())
         return json_response(200, self.tickets.list(principal.as_caller(), query))
 
     @api("GET", "/v1/tickets/<ticket_id>", doc=RouteDoc("A ticket, now or `as_of` a past moment",
-                                                        ANYONE_IN_STORE, query=schemas.TicketGetQuery,
+                                                        ANYONE_IN_STORE + PLATFORM, query=schemas.TicketGetQuery,
                                                         response=schemas.Ticket, tags=("tickets",)))
     def get_ticket(self, request, ticket_id):
-        principal = self._caller(request, ANYONE_IN_STORE)
+        principal = self._caller(request, ANYONE_IN_STORE + PLATFORM)
         query = load_query(request, schemas.TicketGetQuery())
         _check_ticket_id(ticket_id)
         as_of = query.get("as_of")
@@ -145,10 +142,10 @@ class GatewayService:
         return json_response(200, ticket, {"ETag": _etag(ticket)})
 
     @api("GET", "/v1/tickets/<ticket_id>/history", doc=RouteDoc("The ticket's events as a timeline",
-                                                                ANYONE_IN_STORE, response=schemas.History,
+                                                                ANYONE_IN_STORE + PLATFORM, response=schemas.History,
                                                                 tags=("tickets",)))
     def ticket_history(self, request, ticket_id):
-        principal = self._caller(request, ANYONE_IN_STORE)
+        principal = self._caller(request, ANYONE_IN_STORE + PLATFORM)
         _check_ticket_id(ticket_id)
         return json_response(200, {"items": self.tickets.history(principal.as_caller(), ticket_id)})
 
@@ -164,19 +161,40 @@ class GatewayService:
         return _ticket_response(self._execute(principal, request, ticket_id, steps, idempotency=False))
 
     @api("POST", "/v1/tickets/<ticket_id>/replies", doc=RouteDoc(
-        "Reply publicly (customer or staff)", ANYONE_IN_STORE, schemas.MessageCreate, response=schemas.Ticket,
+        "Reply publicly: a body and/or attachments; staff may send a canned response instead of a body, "
+        "and an internal note with it", ANYONE_IN_STORE + PLATFORM, schemas.MessageCreate, response=schemas.Ticket,
         idempotent_post=True, if_match=True, tags=("tickets",)))
     def reply(self, request, ticket_id):
-        principal = self._caller(request, ANYONE_IN_STORE)
+        principal = self._caller(request, ANYONE_IN_STORE + PLATFORM)
         body = load_json(request, schemas.MessageCreate())
-        return _ticket_response(self._execute(principal, request, ticket_id, [["reply", body]]))
+        _check_ticket_id(ticket_id)
+        return _ticket_response(self._execute(principal, request, ticket_id, self._reply_steps(principal, body),
+                                              body=body))
+
+    def _reply_steps(self, principal, body: dict) -> list:
+        # Canned responses belong to a store's staff; the platform's review team may add notes.
+        if "canned_response_id" in body and not principal.is_staff:
+            raise Forbidden("field_not_allowed", "canned responses are sent by the store's staff",
+                            {"canned_response_id": ["only staff may send this field"]})
+        if "note" in body and principal.role == "customer":
+            raise Forbidden("field_not_allowed", "notes are internal: only staff write them",
+                            {"note": ["only staff may send this field"]})
+        reply = {k: body[k] for k in ("body", "attachments", "canned_response_id") if k in body}
+        if "canned_response_id" in body:
+            # The placeholders the ticket cannot know; the tickets service fills the others.
+            reply["context"] = {"store_name": self.identity.get_store(principal, principal.store_id)["name"],
+                                "agent_name": self.identity.get_agent(principal, principal.id)["name"]}
+        steps = [["reply", reply]]
+        if "note" in body:
+            steps.append(["note", {"body": body["note"]}])
+        return steps
 
     @api("POST", "/v1/tickets/<ticket_id>/notes", doc=RouteDoc(
-        "Add an internal note (staff; never shown to the customer)", STAFF, schemas.MessageCreate,
+        "Add an internal note (staff; never shown to the customer)", STAFF + PLATFORM, schemas.NoteCreate,
         response=schemas.Ticket, idempotent_post=True, if_match=True, tags=("tickets",)))
     def note(self, request, ticket_id):
-        principal = self._caller(request, STAFF)
-        body = load_json(request, schemas.MessageCreate())
+        principal = self._caller(request, STAFF + PLATFORM)
+        body = load_json(request, schemas.NoteCreate())
         return _ticket_response(self._execute(principal, request, ticket_id, [["note", body]]))
 
     @api("POST", "/v1/tickets/<ticket_id>/assign", doc=RouteDoc(
@@ -211,10 +229,10 @@ class GatewayService:
                                               idempotency=False))
 
     @api("POST", "/v1/tickets/<ticket_id>/status", doc=RouteDoc(
-        "Change the status (see docs/tickets.md for the transition table)", ANYONE_IN_STORE,
+        "Change the status (see docs/tickets.md for the transition table)", ANYONE_IN_STORE + PLATFORM,
         schemas.StatusRequest, response=schemas.Ticket, idempotent_post=True, if_match=True, tags=("tickets",)))
     def change_status(self, request, ticket_id):
-        principal = self._caller(request, ANYONE_IN_STORE)
+        principal = self._caller(request, ANYONE_IN_STORE + PLATFORM)
         body = load_json(request, schemas.StatusRequest())
         return _ticket_response(self._execute(principal, request, ticket_id, [["change_status", body]]))
 
@@ -541,13 +559,6 @@ class GatewayService:
 # --- request details ------------------------------------------------------------------
 
 
-def _uuid(value: str, code: str, what: str) -> str:
-    # Customer, group and flag ids are UUIDs: anything else names nothing.
-    if not UUID.match(value):
-        raise NotFound(code, f"no {what} {value}")
-    return value
-
-
 def _customer(customer_id: str) -> str:
     return _uuid(customer_id, "customer_not_found", "customer")
 
@@ -560,73 +571,8 @@ def _flag(flag_id: str) -> str:
     return _uuid(flag_id, "flag_not_found", "flag")
 
 
-def _order(order_id: str) -> str:
-    if not ORDER_ID.match(order_id):
-        raise NotFound("order_not_found", f"no order {order_id}")
-    return order_id
-
-
-def _check_ticket_id(ticket_id: str) -> None:
-    # Ticket ids are UUIDs: anything else cannot name a ticket.
-    if not UUID.match(ticket_id):
-        raise NotFound("ticket_not_found", f"no ticket {ticket_id}")
-
-
-def _checked(ticket_id: str) -> str:
-    _check_ticket_id(ticket_id)
-    return ticket_id
-
-
-def _if_match(request, of: str = "ticket") -> int | None:
-    raw = request.headers.get("If-Match")
-    if raw is None or raw.strip() == "*":
-        return None
-    match = ETAG.match(raw.strip())
-    if not match:
-        raise BadRequest("invalid_request", f"If-Match must be the ETag of a {of} response",
-                         {"If-Match": ['expected a version like "7"']})
-    return int(match[1])
-
-
-def _idempotency(request, body) -> list | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not KEY.match(key):
-        raise BadRequest("invalid_request", "Idempotency-Key must be 1 to 255 visible ASCII characters",
-                         {"Idempotency-Key": ["1 to 255 visible ASCII characters"]})
-    return [key, fingerprint(request.method, request.path, body)]
-
-
-def _etag(ticket: dict) -> str:
-    return f'"{ticket["version"]}"'
-
-
-def _ticket_response(result: dict):
-    ticket = result["ticket"]
-    headers = {"ETag": _etag(ticket)}
-    if result["status"] == 201:
-        headers["Location"] = f"/v1/tickets/{ticket['id']}"
-    if result.get("replayed"):
-        headers["Idempotent-Replayed"] = "true"
-    return json_response(result["status"], ticket, headers)
-
-
-def _created(status: int, body: dict, location: str | None):
-    return json_response(status, body, {"Location": location} if location else {})
-
-
-
-def _replayed(result: dict) -> dict:
-    return {"Idempotent-Replayed": "true"} if result.get("replayed") else {}
-
-
 def _customer_response(result: dict):
-    customer = result["customer"]
-    headers = {"ETag": _etag(customer), **_replayed(result)}
-    if result["status"] == 201:
-        headers["Location"] = f"/v1/customers/{customer['id']}"
-    return json_response(result["status"], customer, headers)
+    return resource_response(result, "customer", "/v1/customers")
 
 
 def _csv_body(request):

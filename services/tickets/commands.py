@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from seedwork.cards import MASK, contains_card_number, luhn_valid, redact_card_numbers  # noqa: F401
 from seedwork.envelope import Actor
 from seedwork.errors import InvalidCommand
 
@@ -24,12 +25,17 @@ class Attachment:
     """A file already uploaded elsewhere; the ticket keeps its link, not its bytes."""
 
     filename: str
-    url: str
+    url: str | None = None  # an external link, or None for a file uploaded to the ticket (``id``)
     content_type: str | None = None
     size: int | None = None
+    id: str | None = None  # an uploaded file's record (services/tickets/attachments.py)
+    sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"filename": self.filename, "url": self.url, "content_type": self.content_type, "size": self.size}
+        out = {"filename": self.filename, "url": self.url, "content_type": self.content_type, "size": self.size}
+        if self.id is not None:
+            out.update(id=self.id, sha256=self.sha256)
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,20 +51,27 @@ class OpenTicket(Command):
     customer_id: str
     subject: str
     body: str
-    type: str = "question"
+    type: str = "general"
     priority: str = "normal"
     order_id: str | None = None
     attachments: tuple[Attachment, ...] = ()
     message_id: str = field(default_factory=new_message_id)
+    # Set by the self-service flows (flows.py), never by a client directly:
+    handled_by: str = "store"  # "platform": the platform's review team answers it
+    flow: dict[str, Any] | None = None  # {"payment": ...} | {"exchange": ...} | {"data_change": ...}
+    initial_status: str = "open"  # "under_review": the order awaits the merchant's verification
 
 
 @dataclass(frozen=True, kw_only=True)
 class PostReply(Command):
-    """A public message: from the ticket's customer or from staff."""
+    """A public message: from the ticket's customer or from staff. The body
+    may be empty when files are attached."""
 
-    body: str
+    body: str | None = None
     attachments: tuple[Attachment, ...] = ()
     message_id: str = field(default_factory=new_message_id)
+    canned_response_id: str | None = None  # the staff's canned response it was filled from
+    automatic: str | None = None  # "tracking_link": sent by the self-service flow, not typed
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +138,18 @@ class Reopen(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApproveDataChange(Command):
+    """Staff accept a shopper's data-change request, after the card was updated."""
+
+    customer_version: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RejectDataChange(Command):
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Rate(Command):
     score: int
     comment: str | None = None
@@ -146,6 +171,12 @@ MAX_TAGS, MAX_ATTACHMENTS = 20, 10
 FILENAME_MAX, URL_MAX, CONTENT_TYPE_MAX = 255, 2_000, 255
 TAG = re.compile(r"[a-z0-9][a-z0-9_:\-]{0,49}")
 TYPE = re.compile(r"[a-z][a-z0-9_]{0,49}")
+# The types clients rely on (docs/self-service.md). Other slugs stay open to
+# staff as their own categories; the reserved ones only come from their flow,
+# which carries the data they need (payment details, requested changes).
+TICKET_TYPES = ("general", "order_delayed", "product_exchange", "charged_without_order", "customer_data_change")
+RESERVED_TYPES = ("charged_without_order", "customer_data_change")
+HANDLERS = ("store", "platform")
 
 
 def _storable(value: str, name: str) -> str:
@@ -198,10 +229,12 @@ def priority(value: Any) -> str:
     return value
 
 
-def ticket_type(value: Any) -> str:
+def ticket_type(value: Any, *, reserved_ok: bool = False) -> str:
     if not isinstance(value, str) or not TYPE.fullmatch(value):
         raise InvalidCommand.field("type", "must be lowercase letters, digits and _, starting with a letter (max 50)")
     _no_card(value, "type")
+    if value in RESERVED_TYPES and not reserved_ok:
+        raise InvalidCommand.field("type", f"{value} tickets come only from their self-service flow")
     return value
 
 
@@ -246,6 +279,8 @@ def _attachment(item: Any, n: int) -> dict[str, Any]:
         filename = text(item.filename, "attachments", FILENAME_MAX)
     except InvalidCommand:
         raise refuse(f"filename must be 1 to {FILENAME_MAX} characters") from None
+    if item.id is not None:
+        return _uploaded(item, filename, refuse)
     url = item.url
     if (not isinstance(url, str) or not url.lower().startswith(("https://", "http://"))
             or len(url) > URL_MAX or url.strip() != url or url.lower() in ("https://", "http://")):
@@ -263,69 +298,20 @@ def _attachment(item: Any, n: int) -> dict[str, Any]:
     return {"filename": filename, "url": url, "content_type": content_type, "size": size}
 
 
-# --- payment card numbers -----------------------------------------------------------
-#
-# A run of digits with single spaces or hyphens between groups. Within a run,
-# whole groups adding up to 13..19 digits that pass the Luhn check are masked,
-# so "4111 1111 1111 1111 123" loses the card and keeps the 123. \d is any
-# Unicode decimal digit: a card typed in Persian or Arabic-Indic digits is
-# masked too.
-
-_RUN = re.compile(r"\d+(?:[ \-]\d+)*")
-_GROUP = re.compile(r"\d+")
-CARD_MIN, CARD_MAX = 13, 19
-MASK = "•••• •••• •••• "
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        d = int(char)  # int() reads any Unicode decimal digit
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def redact_card_numbers(value: str) -> str:
-    """``value`` with every payment card number replaced by ``•••• •••• •••• 1234``."""
-    return _RUN.sub(_redact_run, value)
-
-
-def _card_spans(run: str) -> list[tuple[int, int, str]]:
-    groups = [(g.start(), g.end(), g.group()) for g in _GROUP.finditer(run)]
-    spans, i = [], 0
-    while i < len(groups):
-        found, digits = None, ""
-        for j in range(i, len(groups)):  # the longest card starting at group i
-            digits += groups[j][2]
-            if len(digits) > CARD_MAX:
-                break
-            if len(digits) >= CARD_MIN and luhn_valid(digits):
-                found = (groups[i][0], groups[j][1], digits[-4:], j)
-        if found is None:
-            i += 1
-            continue
-        start, end, last4, j = found
-        spans.append((start, end, last4))
-        i = j + 1
-    return spans
-
-
-def _redact_run(match: re.Match) -> str:
-    run = match.group()
-    if sum(c.isdigit() for c in run) < CARD_MIN:
-        return run
-    out, cursor = [], 0
-    for start, end, last4 in _card_spans(run):
-        out += [run[cursor:start], MASK, last4]
-        cursor = end
-    out.append(run[cursor:])
-    return "".join(out)
-
-
-def contains_card_number(value: str) -> bool:
-    return redact_card_numbers(value) != value
+def _uploaded(item: Attachment, filename: str, refuse) -> dict[str, Any]:
+    # A file uploaded to the ticket: the application resolved it from its
+    # record, so these only guard against a caller building one by hand.
+    if not isinstance(item.id, str) or not 1 <= len(item.id) <= ID_MAX:
+        raise refuse("id must be an attachment id")
+    if not isinstance(item.sha256, str) or not SHA256.fullmatch(item.sha256):
+        raise refuse("sha256 must be 64 lowercase hex digits")
+    if not isinstance(item.content_type, str) or isinstance(item.size, bool) or not isinstance(item.size, int):
+        raise refuse("an uploaded file has a content type and a size")
+    return {"id": item.id, "filename": filename, "url": None, "content_type": item.content_type,
+            "size": item.size, "sha256": item.sha256}
 
 
 def _no_card(value: str, name: str) -> None:

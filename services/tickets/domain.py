@@ -16,8 +16,9 @@ from seedwork.errors import Conflict, Forbidden, InvalidCommand
 
 from . import commands as rules
 from .commands import (  # noqa: F401  (re-exported: the public names live here)
-    PRIORITIES, PRIORITY_RANK, STATUSES, AddNote, AddTag, Assign, Attachment, ChangeStatus, Close, Command,
-    OpenTicket, PostReply, Rate, RemoveTag, Reopen, SetPriority, SetType, Solve, Unassign, redact_card_numbers,
+    PRIORITIES, PRIORITY_RANK, RESERVED_TYPES, STATUSES, TICKET_TYPES, AddNote, AddTag, ApproveDataChange, Assign,
+    Attachment, ChangeStatus, Close, Command, OpenTicket, PostReply, Rate, RejectDataChange, RemoveTag, Reopen,
+    SetPriority, SetType, Solve, Unassign, redact_card_numbers,
 )
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -32,10 +33,13 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 EVENT_TYPES = (
     "ticket.opened", "ticket.replied", "ticket.note_added", "ticket.assigned", "ticket.unassigned",
     "ticket.priority_changed", "ticket.type_changed", "ticket.tag_added", "ticket.tag_removed",
-    "ticket.status_changed", "ticket.rated",
+    "ticket.status_changed", "ticket.rated", "ticket.data_change_approved", "ticket.data_change_rejected",
 )
-CUSTOMER_VISIBLE = frozenset({"ticket.opened", "ticket.replied", "ticket.status_changed", "ticket.rated"})
-STAFF_KINDS = ("agent", "system")
+CUSTOMER_VISIBLE = frozenset({"ticket.opened", "ticket.replied", "ticket.status_changed", "ticket.rated",
+                              "ticket.data_change_approved", "ticket.data_change_rejected"})
+# Who answers a ticket: its store's staff and the system; on a ticket the
+# platform handles (charged without an order), the platform's review team.
+STAFF_KINDS = ("agent", "system", "platform")
 
 
 def is_visible_to_customer(event_type: str) -> bool:
@@ -55,6 +59,8 @@ class Message:
     internal: bool
     attachments: tuple[dict, ...]
     created_at: datetime
+    canned_response_id: str | None = None  # a reply filled from this canned response
+    automatic: str | None = None  # "tracking_link": posted by a self-service flow
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,10 @@ class TicketState:
     updated_at: datetime
     solved_at: datetime | None
     closed_at: datetime | None
+    handled_by: str = "store"  # "platform": the platform's review team answers, the store only watches
+    payment: dict | None = None  # charged without an order: {"method", "card_last4"}
+    exchange: dict | None = None  # product exchange: {"order_id", "item", "reason", "preferred_replacement"}
+    data_change: dict | None = None  # {"fields", "state": pending|approved|rejected, "reason"?, "customer_version"?}
 
     def public_messages(self) -> tuple[Message, ...]:
         return tuple(m for m in self.messages if not m.internal)
@@ -113,6 +123,7 @@ def _message(event: Any, message_id: str, body: str, attachments: Iterable[dict]
     return Message(
         id=message_id, author_kind=event.actor.kind, author_id=event.actor.id, body=body, internal=internal,
         attachments=tuple(dict(a) for a in attachments), created_at=event.occurred_at,
+        canned_response_id=event.data.get("canned_response_id"), automatic=event.data.get("automatic"),
     )
 
 
@@ -124,7 +135,9 @@ def _opened(event: Any) -> TicketState:
         customer_id=d["customer_id"], order_id=d.get("order_id"), assignee_id=None, team=None, tags=(),
         messages=(_message(event, m["id"], m["body"], m.get("attachments", ()), internal=False),),
         rating=None, version=event.version, created_at=event.occurred_at, updated_at=event.occurred_at,
-        solved_at=None, closed_at=None,
+        solved_at=None, closed_at=None, handled_by=d.get("handled_by", "store"), payment=d.get("payment"),
+        exchange=d.get("exchange"),
+        data_change=d.get("data_change") and {"fields": dict(d["data_change"]["fields"]), "state": "pending"},
     )
 
 
@@ -149,6 +162,10 @@ _APPLY: dict[str, Callable[[TicketState, dict, Any], TicketState]] = {
     "ticket.status_changed": _status_changed,
     "ticket.rated": lambda s, d, e: replace(s, rating={
         "score": d["score"], "comment": d.get("comment"), "rated_at": e.occurred_at}),
+    "ticket.data_change_approved": lambda s, d, e: replace(s, data_change={
+        **s.data_change, "state": "approved", "customer_version": d["customer_version"]}),
+    "ticket.data_change_rejected": lambda s, d, e: replace(s, data_change={
+        **s.data_change, "state": "rejected", "reason": d["reason"]}),
 }
 
 
@@ -171,8 +188,14 @@ def decide(state: TicketState | None, command: Command) -> list[NewEvent]:
     if isinstance(command, OpenTicket):
         if state is not None:
             raise Conflict("already_opened", f"ticket {state.id} already exists")
-        return [NewEvent("ticket.opened", _open(command), actor=command.actor, store_id=command.store_id,
-                         occurred_at=now)]
+        opened = NewEvent("ticket.opened", _open(command), actor=command.actor, store_id=command.store_id,
+                          occurred_at=now)
+        if command.initial_status == "open":
+            return [opened]
+        # A late order still awaiting review: the ticket starts "under merchant verification".
+        return [opened, NewEvent("ticket.status_changed", {
+            "status": command.initial_status, "previous": "open", "label": None, "reason": "order_awaiting_review",
+        }, actor=command.actor, store_id=command.store_id, occurred_at=now)]
     if state is None:
         raise Conflict("not_opened", "no such ticket: open it first")
     _check_actor(state, command.actor)
@@ -185,8 +208,11 @@ def _is_staff(actor: Actor) -> bool:
 
 
 def _check_actor(state: TicketState, actor: Actor) -> None:
-    if actor.kind == "platform":
-        raise Forbidden("forbidden", "the platform does not act on tickets")
+    if actor.kind == "platform" and state.handled_by != "platform":
+        raise Forbidden("forbidden", "the platform acts only on the tickets its review team handles")
+    if actor.kind == "agent" and state.handled_by == "platform":
+        raise Forbidden("handled_by_platform", "the platform's review team handles this ticket; "
+                                               "the store follows its status")
     if actor.kind == "customer" and (actor.id is None or actor.id != state.customer_id):
         raise Forbidden("forbidden", "this ticket belongs to another customer")
 
@@ -215,12 +241,12 @@ def _open(c: OpenTicket) -> dict[str, Any]:
         raise Forbidden("forbidden", "a customer opens tickets only for themselves")
     ticket_id = rules.identifier(c.ticket_id, "ticket_id")
     rules.identifier(c.store_id, "store_id")
-    return {
+    data = {
         "ticket_id": ticket_id,
         "number": rules.number(c.number),
         "customer_id": rules.identifier(c.customer_id, "customer_id"),
         "subject": rules.text(c.subject, "subject", rules.SUBJECT_MAX),
-        "type": rules.ticket_type(c.type),
+        "type": rules.ticket_type(c.type, reserved_ok=c.flow is not None),
         "priority": rules.priority(c.priority),
         "order_id": rules.identifier(c.order_id, "order_id", optional=True),
         "message": {
@@ -229,15 +255,47 @@ def _open(c: OpenTicket) -> dict[str, Any]:
             "attachments": rules.attachments(c.attachments),
         },
     }
+    return data | _flow_fields(c, data["type"])
+
+
+# The structured part of a self-service ticket, by type: what the flow must carry.
+FLOW_FIELDS = {"charged_without_order": "payment", "product_exchange": "exchange",
+               "customer_data_change": "data_change"}
+
+
+def _flow_fields(c: OpenTicket, ticket_type: str) -> dict[str, Any]:
+    if c.handled_by not in rules.HANDLERS:
+        raise InvalidCommand.field("handled_by", f"must be one of {', '.join(rules.HANDLERS)}")
+    if c.initial_status not in ("open", "under_review"):
+        raise InvalidCommand.field("status", "a ticket opens as open or under_review")
+    if c.handled_by == "platform" and ticket_type != "charged_without_order":
+        raise InvalidCommand.field("handled_by", "the platform handles only charged_without_order tickets")
+    extra: dict[str, Any] = {} if c.handled_by == "store" else {"handled_by": c.handled_by}
+    needed = FLOW_FIELDS.get(ticket_type)
+    flow = dict(c.flow or {})
+    if needed is not None and ticket_type in RESERVED_TYPES and needed not in flow:
+        raise InvalidCommand.field("type", f"a {ticket_type} ticket carries its {needed}")
+    if set(flow) - {needed}:
+        raise InvalidCommand.field("type", f"a {ticket_type} ticket carries no {', '.join(sorted(set(flow) - {needed}))}")
+    if flow:
+        extra[needed] = flow[needed]
+    return extra
 
 
 def _reply(s: TicketState, c: PostReply) -> list[Change]:
     _not_closed(s)
-    changes: list[Change] = [("ticket.replied", {
-        "message_id": _message_id(s, c.message_id),
-        "body": rules.text(c.body, "body", rules.BODY_MAX),
-        "attachments": rules.attachments(c.attachments),
-    })]
+    if (c.canned_response_id is not None or c.automatic is not None) and not _is_staff(c.actor):
+        raise Forbidden("staff_only", "only staff send canned or automatic replies")
+    attachments = rules.attachments(c.attachments)
+    # A shopper may send just a photo of the receipt.
+    body = rules.text(c.body, "body", rules.BODY_MAX, optional=bool(attachments))
+    data: dict[str, Any] = {"message_id": _message_id(s, c.message_id), "body": body or "",
+                            "attachments": attachments}
+    if c.canned_response_id is not None:
+        data["canned_response_id"] = rules.identifier(c.canned_response_id, "canned_response_id")
+    if c.automatic is not None:
+        data["automatic"] = rules.identifier(c.automatic, "automatic")
+    changes: list[Change] = [("ticket.replied", data)]
     if c.actor.kind == "customer" and s.status in ("pending", "solved"):
         changes.append(("ticket.status_changed",
                         {"status": "open", "previous": s.status, "label": None, "reason": "customer_reply"}))
@@ -247,10 +305,10 @@ def _reply(s: TicketState, c: PostReply) -> list[Change]:
 def _note(s: TicketState, c: AddNote) -> list[Change]:
     _staff_only(c.actor, "add internal notes")
     _not_closed(s)
+    attachments = rules.attachments(c.attachments)
+    body = rules.text(c.body, "body", rules.BODY_MAX, optional=bool(attachments))
     return [("ticket.note_added", {
-        "message_id": _message_id(s, c.message_id),
-        "body": rules.text(c.body, "body", rules.BODY_MAX),
-        "attachments": rules.attachments(c.attachments),
+        "message_id": _message_id(s, c.message_id), "body": body or "", "attachments": attachments,
     })]
 
 
@@ -290,6 +348,8 @@ def _set_type(s: TicketState, c: SetType) -> list[Change]:
     _staff_only(c.actor, "change the type")
     _not_closed(s)
     new = rules.ticket_type(c.type)
+    if s.type in RESERVED_TYPES:
+        raise InvalidCommand.field("type", f"a {s.type} ticket keeps its type")
     return [] if new == s.type else [("ticket.type_changed", {"type": new, "previous": s.type})]
 
 
@@ -347,6 +407,27 @@ def _rate(s: TicketState, c: Rate) -> list[Change]:
     return [("ticket.rated", {"score": score, "comment": comment})]
 
 
+def _pending_data_change(s: TicketState, c: Command) -> None:
+    _staff_only(c.actor, "decide on a data change")
+    if s.data_change is None:
+        raise Conflict("not_a_data_change", "this ticket asks for no change of customer data")
+    if s.data_change["state"] != "pending":
+        raise Conflict("data_change_decided", f"this data change was already {s.data_change['state']}")
+
+
+def _approve_data_change(s: TicketState, c: ApproveDataChange) -> list[Change]:
+    _pending_data_change(s, c)
+    version = c.customer_version
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidCommand.field("customer_version", "must be the customer card's version after the change")
+    return [("ticket.data_change_approved", {"fields": dict(s.data_change["fields"]), "customer_version": version})]
+
+
+def _reject_data_change(s: TicketState, c: RejectDataChange) -> list[Change]:
+    _pending_data_change(s, c)
+    return [("ticket.data_change_rejected", {"reason": rules.text(c.reason, "reason", rules.COMMENT_MAX)})]
+
+
 _HANDLERS: dict[type, Callable[[TicketState, Any], list[Change]]] = {
     PostReply: _reply,
     AddNote: _note,
@@ -361,6 +442,8 @@ _HANDLERS: dict[type, Callable[[TicketState, Any], list[Change]]] = {
     Close: _close,
     Reopen: lambda s, c: _status(s, c.actor, "open", reopen=True),
     Rate: _rate,
+    ApproveDataChange: _approve_data_change,
+    RejectDataChange: _reject_data_change,
 }
 
 
@@ -385,12 +468,28 @@ def customer_view(customer_id: str, summary: dict[str, Any] | None, viewer_is_st
             "blocked": summary["blocked"], "block_reason": summary["block_reason"], "flagged": summary["flagged"]}
 
 
-def to_view(state: TicketState, viewer_is_staff: bool, customer: dict[str, Any] | None = None) -> dict[str, Any]:
+def is_restricted_for(state: TicketState, viewer_kind: str) -> bool:
+    """The store's staff only follow a ticket the platform handles: they see
+    that it exists and its status, not its messages or payment details."""
+    return state.handled_by == "platform" and viewer_kind not in ("platform", "customer")
+
+
+def _attachment_view(ticket_id: str, a: dict) -> dict:
+    a = dict(a)
+    if a.get("id") is not None:  # an uploaded file: downloaded through the API, by who may see it
+        a["url"] = f"/v1/tickets/{ticket_id}/attachments/{a['id']}"
+    return a
+
+
+def to_view(state: TicketState, viewer_is_staff: bool, customer: dict[str, Any] | None = None,
+            restricted: bool = False) -> dict[str, Any]:
     """The ticket as the API returns it. Customers never see internal notes,
     nor tags: tags are the staff's own labels ("fraud-suspect", "vip").
     ``customer`` is the summary of the ticket's customer, if known (see
-    ``customer_view``)."""
+    ``customer_view``). ``restricted``: see ``is_restricted_for``."""
     messages = state.messages if viewer_is_staff else state.public_messages()
+    if restricted:
+        messages = ()
     rating = state.rating and {"score": state.rating["score"], "comment": state.rating["comment"],
                                "rated_at": _iso(state.rating["rated_at"])}
     return {
@@ -400,9 +499,15 @@ def to_view(state: TicketState, viewer_is_staff: bool, customer: dict[str, Any] 
         "order_id": state.order_id, "assignee_id": state.assignee_id,
         "team": state.team, "tags": list(state.tags) if viewer_is_staff else [], "version": state.version,
         "created_at": _iso(state.created_at), "updated_at": _iso(state.updated_at), "rating": rating,
+        "handled_by": state.handled_by, "restricted": restricted,
+        "payment": None if restricted else state.payment and dict(state.payment),
+        "exchange": state.exchange and dict(state.exchange),
+        "data_change": state.data_change and dict(state.data_change),
         "messages": [
             {"id": m.id, "author": {"type": m.author_kind, "id": m.author_id}, "body": m.body,
-             "internal": m.internal, "attachments": [dict(a) for a in m.attachments], "created_at": _iso(m.created_at)}
+             "internal": m.internal, "attachments": [_attachment_view(state.id, a) for a in m.attachments],
+             "created_at": _iso(m.created_at), "canned_response_id": m.canned_response_id,
+             "automatic": m.automatic}
             for m in messages
         ],
     }

@@ -84,8 +84,18 @@ def decode_cursor(cursor: str, sort: str) -> tuple:
             "cursor", "not a cursor from this list with this sort: start again without it") from None
 
 
-def list_tickets(conn: psycopg.Connection, schema: str, store_id: str, q: TicketQuery) -> dict:
-    where, params = ["store_id = %s"], [store_id]
+def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q: TicketQuery,
+                 handled_by: str | None = None) -> dict:
+    """One page of a store's tickets; ``store_id`` None with ``handled_by``
+    "platform" is the platform review team's queue across stores."""
+    if store_id is None and handled_by != "platform":
+        raise ValueError("only the platform's queue spans stores")
+    where, params = ["true"], []
+    if store_id is not None:
+        where, params = ["store_id = %s"], [store_id]
+    if handled_by is not None:
+        where.append("handled_by = %s")
+        params.append(handled_by)
     if q.status:
         where.append("status = ANY(%s)")
         params.append(list(q.status))
@@ -118,7 +128,7 @@ def list_tickets(conn: psycopg.Connection, schema: str, store_id: str, q: Ticket
     direction = "DESC" if descending else "ASC"
     rows = conn.execute(
         f"SELECT ticket_id, number, status, status_label, priority, type, subject, customer_id, order_id, "
-        f"assignee_id, team, tags, message_count, version, created_at, updated_at, {key} "
+        f"assignee_id, team, tags, message_count, version, created_at, updated_at, handled_by, store_id, {key} "
         f"FROM {schema}.ticket_list WHERE {' AND '.join(where)} "
         f"ORDER BY {key} {direction}, number {direction} LIMIT %s",
         params + [q.limit + 1],
@@ -130,9 +140,9 @@ def list_tickets(conn: psycopg.Connection, schema: str, store_id: str, q: Ticket
             "id": r[0], "number": r[1], "status": r[2], "status_label": r[3], "priority": r[4],
             "type": r[5], "subject": r[6], "customer_id": r[7], "order_id": r[8], "assignee_id": r[9],
             "team": r[10], "tags": r[11], "message_count": r[12], "version": r[13],
-            "created_at": iso(r[14]), "updated_at": iso(r[15]),
+            "created_at": iso(r[14]), "updated_at": iso(r[15]), "handled_by": r[16], "store_id": r[17],
         }
         for r in rows
     ]
-    next_cursor = encode_cursor(q.sort, rows[-1][16], rows[-1][1]) if more else None
+    next_cursor = encode_cursor(q.sort, rows[-1][18], rows[-1][1]) if more else None
     return {"items": items, "next_cursor": next_cursor}

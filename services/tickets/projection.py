@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 COLUMNS = (
     "ticket_id", "store_id", "number", "status", "status_label", "priority", "priority_rank", "type",
     "subject", "customer_id", "order_id", "assignee_id", "team", "tags", "message_count", "version",
-    "created_at", "updated_at", "search_text",
+    "created_at", "updated_at", "search_text", "handled_by",
 )
 
 
@@ -32,7 +32,7 @@ def row_from_state(state: TicketState) -> tuple:
         state.id, state.store_id, state.number, state.status, state.status_label, state.priority,
         PRIORITY_RANK[state.priority], state.type, state.subject, state.customer_id, state.order_id,
         state.assignee_id, state.team, list(state.tags), len(public), state.version,
-        state.created_at, state.updated_at, search,
+        state.created_at, state.updated_at, search, state.handled_by,
     )
 
 
@@ -64,6 +64,8 @@ class TicketList:
             rows = []
             with conn.cursor() as cur:
                 for events in store.iter_streams(conn):
+                    if events[0].type != "ticket.opened":
+                        continue  # settings, canned responses, self-service answers: not tickets
                     rows.append(row_from_state(fold(events)))
                     if len(rows) >= batch:
                         cur.executemany(self._upsert, rows)

@@ -13,6 +13,7 @@ from seedwork.nameko_ext import EventSourcing, bus_handler
 
 from . import customers
 from .application import Tickets
+from .flows import SelfServiceFlows
 
 
 class TicketsService:
@@ -24,6 +25,10 @@ class TicketsService:
     @property
     def tickets(self) -> Tickets:
         return Tickets(self.db.store)
+
+    @property
+    def flows(self) -> SelfServiceFlows:
+        return SelfServiceFlows(self.tickets)
 
     @rpc
     def health(self):
@@ -52,6 +57,72 @@ class TicketsService:
     @rpc
     def events(self, store_id, after, limit):
         return self.tickets.events(store_id, int(after), int(limit))
+
+    # --- data changes and files (docs/self-service.md) ---------------------------
+
+    @rpc
+    def pending_data_change(self, caller, ticket_id):
+        return self.tickets.pending_data_change(caller, ticket_id)
+
+    @rpc
+    def register_attachment(self, caller, ticket_id, meta):
+        return self.tickets.register_attachment(caller, ticket_id, meta)
+
+    @rpc
+    def attachment(self, caller, ticket_id, attachment_id):
+        return self.tickets.attachment(caller, ticket_id, attachment_id)
+
+    # --- self-service settings and flows -----------------------------------------
+
+    @rpc
+    def self_service_settings(self, caller):
+        return self.flows.settings(caller)
+
+    @rpc
+    def self_service_enabled(self, caller):
+        return self.flows.settings(caller)["enabled"]
+
+    @rpc
+    def update_self_service_settings(self, caller, fields, expected_version=None):
+        return self.flows.update_settings(caller, fields, expected_version)
+
+    @rpc
+    def charged_without_order(self, caller, fields, idempotency=None):
+        return self.flows.charged_without_order(caller, fields, _pair(idempotency))
+
+    @rpc
+    def delayed_order(self, caller, order, fields, idempotency=None):
+        return self.flows.delayed_order(caller, order, fields, _pair(idempotency))
+
+    @rpc
+    def product_exchange(self, caller, order, fields, idempotency=None):
+        return self.flows.product_exchange(caller, order, fields, _pair(idempotency))
+
+    @rpc
+    def customer_data_change(self, caller, fields, idempotency=None):
+        return self.flows.customer_data_change(caller, fields, _pair(idempotency))
+
+    # --- canned responses ----------------------------------------------------------
+
+    @rpc
+    def list_canned(self, caller):
+        return self.tickets.canned.list(caller)
+
+    @rpc
+    def get_canned(self, caller, canned_id):
+        return self.tickets.canned.get(caller, canned_id)
+
+    @rpc
+    def create_canned(self, caller, fields, idempotency=None):
+        return self.tickets.create_canned(caller, fields, _pair(idempotency))
+
+    @rpc
+    def update_canned(self, caller, canned_id, fields, expected_version=None):
+        return self.tickets.update_canned(caller, canned_id, fields, expected_version)
+
+    @rpc
+    def delete_canned(self, caller, canned_id):
+        return self.tickets.delete_canned(caller, canned_id)
 
     # Bound to exactly the types the replica keeps (not "customer.*", which
     # would also bring rating and message requests, with mobiles and bodies).

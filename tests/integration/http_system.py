@@ -3,6 +3,10 @@
 One system per test session (starting it takes seconds): a private RabbitMQ
 virtual host (Nameko's RPC queues are not prefixed), fresh schemas, a free port.
 Tests stay independent by creating their own stores.
+
+Uploaded attachments go to a temporary directory, and the gateway runs with
+``ATTACHMENT_MAX_BYTES`` = 1 MiB (``ATTACHMENT_TEST_MAX_BYTES``) so the 413 is
+tested without sending 10 MB.
 """
 from __future__ import annotations
 
@@ -16,11 +20,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import kombu
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 # Notifications joins when its issue lands; the gateway last, as in deploy/local.
 SERVICES = ("tickets", "customers", "gateway")
+ATTACHMENT_TEST_MAX_BYTES = 1024 * 1024
 
 
 def rabbitmqctl(*args):
@@ -79,6 +85,10 @@ class Api:
     def patch(self, path, token=None, **kw):
         return self.request("PATCH", path, token, **kw)
 
+    def upload(self, path, token, filename: str, content: bytes, content_type="application/octet-stream", **kw):
+        """``multipart/form-data`` with the file in the part named ``file``."""
+        return self.request("POST", path, token, files={"file": (filename, content, content_type)}, **kw)
+
     # --- set-up in a few words ---------------------------------------------------
 
     def new_store(self, name="Test store") -> Store:
@@ -131,6 +141,8 @@ class System:
             "HELPDESK_PLATFORM_KEY": platform_key,
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
+            "ATTACHMENTS_DIR": str(log_dir / "attachments"),
+            "ATTACHMENT_MAX_BYTES": str(ATTACHMENT_TEST_MAX_BYTES),
             **{f"{svc.upper()}_DB_SCHEMA": schema for svc, schema in self.schemas.items()},
         }
         self.log_dir = log_dir
@@ -181,6 +193,66 @@ class System:
         from tests.integration.conftest import drop_schema
         for schema in self.schemas.values():
             drop_schema(self.database_url, schema)
+
+    def table_rows(self):
+        """``(schema.table, row as text)`` for every row of every table of the
+        system's schemas (``SELECT t::text``): what a scan for leaked data reads."""
+        from seedwork import db
+
+        with db.connect(self.database_url, autocommit=True) as conn:
+            tables = conn.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' ORDER BY 1, 2",
+                (list(self.schemas.values()),)).fetchall()
+            assert tables, f"no tables in {sorted(self.schemas.values())}"
+            for schema, table in tables:
+                name = f'"{schema}"."{table}"'
+                for (text,) in conn.execute(f"SELECT t::text FROM {name} t"):
+                    yield name, text
+
+
+class Firehose:
+    """Every message published or delivered on the system's virtual host, as
+    RabbitMQ's firehose tracer copies them to ``amq.rabbitmq.trace``.
+
+    ``with Firehose(system) as firehose: ...; firehose.messages()``. Tracing is
+    on from ``__enter__`` to ``__exit__`` (``rabbitmqctl trace_on -p``); the
+    capture queue is exclusive, so it goes with the connection."""
+
+    def __init__(self, system: "System"):
+        self.vhost = system.vhost
+        self.amqp_uri = system.env["AMQP_URI"]
+        self.captured: list[dict] = []
+
+    def __enter__(self) -> "Firehose":
+        self.connection = kombu.Connection(self.amqp_uri)
+        self.channel = self.connection.channel()
+        self.queue = f"firehose.{uuid.uuid4().hex[:8]}"
+        self.channel.queue_declare(self.queue, exclusive=True, auto_delete=True)
+        self.channel.queue_bind(self.queue, "amq.rabbitmq.trace", "#")  # the broker's own exchange: no declare
+        result = rabbitmqctl("trace_on", "-p", self.vhost)
+        assert result.returncode == 0, result.stderr
+        return self
+
+    def messages(self) -> list[dict]:
+        """What was traced so far: ``{"routing_key", "headers", "body"}`` (the
+        body as text; ``publish.<exchange>`` and ``deliver.<queue>`` keys)."""
+        while True:
+            message = self.channel.basic_get(self.queue, no_ack=True)
+            if message is None:
+                return self.captured
+            body = message.body
+            if isinstance(body, bytes):
+                body = body.decode("utf-8", errors="replace")
+            self.captured.append({"routing_key": message.delivery_info.get("routing_key"),
+                                  "headers": dict(message.headers or {}), "body": body})
+
+    def __exit__(self, *exc) -> None:
+        rabbitmqctl("trace_off", "-p", self.vhost)
+        try:
+            self.channel.queue_delete(self.queue)
+        finally:
+            self.connection.release()
 
 
 # --- small helpers for the test_api_* files ----------------------------------------

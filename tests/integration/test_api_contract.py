@@ -349,7 +349,10 @@ def test_every_response_carries_a_request_id(api):
 def gateway_routes() -> set[tuple[str, str]]:
     """(method, OpenAPI path) of every route the gateway serves, from its entrypoints."""
     found = set()
-    for attribute in vars(GatewayService).values():
+    members = {}
+    for cls in reversed(GatewayService.__mro__):  # the self-service routes live in a base class
+        members.update(vars(cls))
+    for attribute in members.values():
         for entrypoint in getattr(attribute, "nameko_entrypoints", ()):
             if entrypoint.url == "/<path:path>":
                 continue  # the catch-all that answers 404

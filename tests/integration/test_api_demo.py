@@ -1,4 +1,5 @@
-"""`make run`'s demo data: created through the API, and the printed tokens work."""
+"""`make run`'s demo data: created through the API, the printed tokens work, and the
+late-order flow answers each recorded case."""
 import json
 import re
 import subprocess
@@ -33,8 +34,37 @@ def test_the_demo_store_is_created_once_and_its_printed_tokens_work(http_system,
     assert api.get(f"/v1/customers/{state['flagged_customer_id']}/payment-options", owner).json() == {
         "cod_allowed": False, "reason": "flagged_non_serious_buyer"}
 
+    # Self-service is on, with two canned responses, and the shopper's late
+    # orders give the answer of the case they are recorded for.
+    settings = api.get("/v1/settings/self-service", owner).json()
+    assert settings["enabled"] is True
+    assert settings["tracking_url_template"] == "https://track.example.sa/{order_id}"
+    canned = api.get("/v1/canned-responses", owner).json()["items"]
+    assert len(canned) == 2 and settings["default_reply_template_id"] in {c["id"] for c in canned}
+    assert all(f"{{{name}}}" in "".join(c["body"] for c in canned)
+               for name in ("customer_name", "order_id", "ticket_number"))
+    late = state["late_orders"]
+
+    def ask(case: str) -> dict:
+        answer = api.post("/v1/self-service/delayed-order", shopper, json={"order_id": late[case]})
+        assert answer.status_code == (201 if case == "ticket_opened" else 200), answer.text
+        return answer.json()
+
+    tracked = ask("track_order")
+    assert tracked["outcome"] == "track_order"
+    assert tracked["tracking_url"] == f"https://track.example.sa/{late['track_order']}"
+    for case in ("ticket_available", "order_details", "order_in_progress", "order_cancelled"):
+        assert ask(case)["outcome"] == case
+
     # Run again: the same store, a fresh shopper session.
     second = subprocess.run(demo, env=env, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0 and "from an earlier run" in second.stdout, second.stdout + second.stderr
     assert json.loads((tmp_path / "demo.json").read_text())["owner_token"] == owner
     assert len(api.get("/v1/tickets", owner).json()["items"]) == len(tickets)
+    assert len(api.get("/v1/canned-responses", owner).json()["items"]) == 2
+    assert ask("track_order")["outcome"] == "track_order"  # its age counts from this run again
+
+    # The old completed order opens a ticket by itself, with the tracking link in it.
+    opened = ask("ticket_opened")
+    assert opened["outcome"] == "ticket_opened" and opened["ticket"]["type"] == "order_delayed"
+    assert opened["tracking_url"] == f"https://track.example.sa/{late['ticket_opened']}"

@@ -35,7 +35,7 @@ def test_a_ticket_goes_from_a_customer_question_to_closed(api):
     assert r.headers["ETag"] == '"1"'
     assert ticket["status"] == "open" and ticket["version"] == 1
     assert ticket["customer_id"] == customer_id and ticket["order_id"] == "ord_77"
-    assert ticket["priority"] == "normal" and ticket["type"] == "question"
+    assert ticket["priority"] == "normal" and ticket["type"] == "general"
     assert ticket["assignee_id"] is None and ticket["team"] is None and ticket["tags"] == []
     assert [m["author"] for m in ticket["messages"]] == [{"type": "customer", "id": customer_id}]
     assert ticket["messages"][0]["body"] == "Ordered on Monday." and ticket["messages"][0]["internal"] is False

@@ -288,21 +288,26 @@ def test_requests_without_a_valid_token_are_unauthenticated(api):
     assert len(ok(api.get("/v1/tickets", store.owner_token))["items"]) == 1
 
 
-def test_the_platform_key_does_not_act_on_tickets(api):
+def test_the_platform_key_does_not_act_on_a_stores_own_tickets(api):
+    """The platform's review team sees only the tickets it handles (charged
+    without an order): a store's own ticket is not found, as in another store."""
     store = api.new_store()
     _, customer = api.customer_token(store)
     ticket = api.open_ticket(customer)
     path = ticket_path(ticket)
     key = api.platform_key
 
-    for method, url, body in (("GET", "/v1/tickets", None), ("GET", path, None), ("GET", f"{path}/history", None),
-                              ("POST", "/v1/tickets", {"subject": "x", "body": "y", "customer_id": "c1"}),
-                              ("POST", f"{path}/replies", {"body": "from the platform"}),
-                              ("POST", f"{path}/status", {"status": "closed"}),
-                              ("PATCH", path, {"priority": "low"})):
+    for method, url, body, status in (
+            ("GET", "/v1/tickets", None, 403), ("GET", path, None, 404), ("GET", f"{path}/history", None, 404),
+            ("POST", "/v1/tickets", {"subject": "x", "body": "y", "customer_id": "c1"}, 403),
+            ("POST", f"{path}/replies", {"body": "from the platform"}, 404),
+            ("POST", f"{path}/notes", {"body": "from the platform"}, 404),
+            ("POST", f"{path}/status", {"status": "closed"}, 404),
+            ("PATCH", path, {"priority": "low"}, 403)):
         r = api.request(method, url, key, **({"json": body} if body else {}))
-        assert_problem(r, 403)
+        assert_problem(r, status)
         assert ticket["subject"] not in r.text
+    assert ticket["id"] not in api.get("/v1/platform/tickets", key).text
     assert ok(api.get(path, store.owner_token))["version"] == 1
 
 

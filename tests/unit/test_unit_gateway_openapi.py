@@ -120,6 +120,11 @@ def test_routes_that_honour_if_match_document_it(method, rule, doc):
 @pytest.mark.parametrize("method, rule, doc", ROUTES, ids=ROUTE_IDS)
 def test_request_bodies_reference_the_schema_the_route_validates_with(method, rule, doc):
     op = operation(method, rule)
+    if doc.upload is not None:
+        form = op["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert form["required"] == [doc.upload]
+        assert form["properties"][doc.upload] == {"type": "string", "format": "binary"}
+        return
     if doc.body is None:
         assert "requestBody" not in op
         return

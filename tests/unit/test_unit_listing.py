@@ -49,12 +49,13 @@ def row(number: int, created_at: datetime = T0, sort_key=None) -> tuple:
     """A ``ticket_list`` row in the column order ``list_tickets`` selects."""
     updated_at = created_at + timedelta(minutes=5)
     return (f"ticket-{number}", number, "open", None, "normal", "question", f"Subject {number}", "cus_1", None,
-            None, None, ["vip"], 1, 1, created_at, updated_at, created_at if sort_key is None else sort_key)
+            None, None, ["vip"], 1, 1, created_at, updated_at, "store", "store-1",
+            created_at if sort_key is None else sort_key)
 
 
-def listed(query: TicketQuery, rows=(), store_id="store-1", schema="helpdesk_tickets"):
+def listed(query: TicketQuery, rows=(), store_id="store-1", schema="helpdesk_tickets", handled_by=None):
     conn = FakeConnection(rows)
-    page = list_tickets(conn, schema, store_id, query)
+    page = list_tickets(conn, schema, store_id, query, handled_by)
     assert len(conn.statements) == 1
     return conn, page
 
@@ -316,7 +317,15 @@ def test_items_are_the_api_shape_with_times_in_utc():
         "type": "question", "subject": "Subject 5", "customer_id": "cus_1", "order_id": None, "assignee_id": None,
         "team": None, "tags": ["vip"], "message_count": 1, "version": 1,
         "created_at": "2024-05-01T12:00:00.123456Z", "updated_at": "2024-05-01T12:05:00.123456Z",
+        "handled_by": "store", "store_id": "store-1",
     }]
+
+
+def test_only_the_platform_queue_spans_stores():
+    conn, _ = listed(TicketQuery(), store_id=None, handled_by="platform")
+    assert "store_id = %s" not in conn.statements[-1][0] and conn.params[0] == "platform"
+    with pytest.raises(ValueError):
+        listed(TicketQuery(), store_id=None)
 
 
 def test_an_empty_store_lists_nothing():

@@ -9,6 +9,7 @@ import pytest
 from seedwork.envelope import Actor, Envelope
 from seedwork.errors import Conflict, DomainError, Forbidden, InvalidCommand
 from services.tickets.domain import (
+    ApproveDataChange, RejectDataChange,
     EVENT_TYPES, PRIORITIES, PRIORITY_RANK, STATUSES, TRANSITIONS, AddNote, AddTag, Assign, Attachment,
     ChangeStatus, Close, OpenTicket, PostReply, Rate, RemoveTag, Reopen, SetPriority, SetType, Solve,
     TicketState, Unassign, decide, evolve, fold, is_visible_to_customer, redact_card_numbers, stored, to_view,
@@ -109,7 +110,7 @@ def test_a_customer_opens_a_ticket_for_themselves():
 
 def test_opening_has_defaults_and_strips_text():
     ticket = opened(subject="  Broken mug \n", body="\n It arrived in pieces. ")
-    assert (ticket.state.type, ticket.state.priority, ticket.state.order_id) == ("question", "normal", None)
+    assert (ticket.state.type, ticket.state.priority, ticket.state.order_id) == ("general", "normal", None)
     assert ticket.state.subject == "Broken mug"
     assert ticket.state.messages[0].body == "It arrived in pieces."
     assert ticket.state.messages[0].id  # a fresh uuid unless given
@@ -341,7 +342,7 @@ def test_priority_changes_record_the_previous_one():
 def test_type_changes_record_the_previous_one():
     ticket = opened()
     [event] = ticket.do(SetType(actor=AGENT, type="return_request"))
-    assert event.data == {"type": "return_request", "previous": "question"}
+    assert event.data == {"type": "return_request", "previous": "general"}
     assert ticket.do(SetType(actor=AGENT, type="return_request")) == []
     ticket.refuses(SetType(actor=AGENT, type="return request"), InvalidCommand, "invalid_field")
 
@@ -597,15 +598,16 @@ def test_the_view_is_ready_for_json():
     view = to_view(ticket.state, viewer_is_staff=True)
     assert view == {
         "id": "t-1", "number": 1001, "status": "open", "status_label": None, "priority": "normal",
-        "type": "question", "subject": "Where is my parcel?", "customer_id": "cust-1", "order_id": None,
+        "type": "general", "subject": "Where is my parcel?", "customer_id": "cust-1", "order_id": None,
         # Not known to the tickets service's customer replica yet.
         "customer": {"id": "cust-1", "name": None, "groups": [], "blocked": False, "block_reason": None,
                      "flagged": False},
         "assignee_id": "agent-1", "team": "billing", "tags": ["vip"], "version": 3,
         "created_at": "2024-05-01T09:01:00Z", "updated_at": "2024-05-01T09:03:00Z", "rating": None,
+        "handled_by": "store", "restricted": False, "payment": None, "exchange": None, "data_change": None,
         "messages": [{"id": "m-1", "author": {"type": "customer", "id": "cust-1"},
                       "body": "Ordered a week ago, nothing yet.", "internal": False, "attachments": [],
-                      "created_at": "2024-05-01T09:01:00Z"}],
+                      "created_at": "2024-05-01T09:01:00Z", "canned_response_id": None, "automatic": None}],
     }
 
 
@@ -637,7 +639,11 @@ def test_every_event_type_has_an_evolve_step():
                     AddTag(actor=AGENT, tag="t"), RemoveTag(actor=AGENT, tag="t"), Solve(actor=AGENT),
                     Rate(actor=CUSTOMER, score=5)]:
         ticket.do(command)
-    assert {e.type for e in ticket.events} == set(EVENT_TYPES)
+    types = {e.type for e in ticket.events}
+    for decision in (ApproveDataChange(actor=AGENT, customer_version=2), RejectDataChange(actor=AGENT, reason="no")):
+        change = opened(type="customer_data_change", flow={"data_change": {"fields": {"city": "Jeddah"}}})
+        types |= {e.type for e in change.do(decision)}
+    assert types == set(EVENT_TYPES)
 
 
 def test_evolve_refuses_a_broken_stream():
