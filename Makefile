@@ -10,7 +10,7 @@ export HELPDESK_PLATFORM_KEY
 SERVICES := tickets customers notifications gateway
 
 .PHONY: help venv infra migrate run stop status test test-unit test-integration bench \
-        relay dlq-list dlq-show dlq-replay logs clean rebuild-projections openapi
+        relay dlq-list dlq-show dlq-replay logs mail clean rebuild-projections openapi
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -31,7 +31,7 @@ infra: venv  ## find, start or install PostgreSQL and RabbitMQ
 migrate: infra  ## create the database, migrate every schema, declare exchanges and queues
 	$(PY) -m seedwork migrate
 
-run: migrate  ## bring the whole system up (each service its own process), with a demo store
+run: migrate  ## bring the whole system up (each service its own process, a dev SMTP sink), with a demo store
 	deploy/local/services.sh start
 	$(PY) deploy/local/demo.py http://$${GATEWAY_HOST:-127.0.0.1}:$${GATEWAY_PORT:-8000}
 
@@ -41,7 +41,7 @@ openapi: venv  ## regenerate docs/openapi.json from the gateway's routes and sch
 rebuild-projections: migrate  ## rebuild every read model (the ticket list) from the event log
 	$(PY) -m services.tickets rebuild-projections
 
-stop:  ## stop the services, and the servers `make run` started
+stop:  ## stop the services, the SMTP sink, and the servers `make run` started
 	deploy/local/services.sh stop
 	deploy/local/infra.sh stop
 
@@ -51,6 +51,9 @@ status:  ## what runs
 
 logs:  ## follow every service log
 	tail -F var/log/*.log
+
+mail: venv  ## the latest mail the development SMTP sink kept (var/mail/); one message: make mail N=3
+	@if [[ -n "$(N)" ]]; then $(PY) -m deploy.local.smtp_sink show $(N); else $(PY) -m deploy.local.smtp_sink list; fi
 
 test: infra  ## unit tests, then integration tests against the real servers
 	$(PY) -m pytest -q tests/unit

@@ -22,7 +22,7 @@ from .report import render
 
 # section name -> module of this package with run(settings, scratch) -> (rows, verdicts, notes)
 SECTIONS = {"append": "appends", "load": "loads", "relay": "relaying", "latency": "latency", "scale": "scaling",
-            "http": "httpapi", "customers": "customers"}
+            "http": "httpapi", "customers": "customers", "notifications": "notifications"}
 
 
 def _terminate(signum, frame):

@@ -1,4 +1,4 @@
-"""The tickets service and the gateway as real processes, for the HTTP bench.
+"""The services and the gateway as real processes, for the HTTP and notifications benches.
 
 ``python -m seedwork.launch tickets|gateway``, each in its own session, with:
 
@@ -87,13 +87,15 @@ class System:
     """Start the two processes; ``stop()`` them and delete the vhost. The
     schemas are registered with ``scratch``, which drops them."""
 
-    def __init__(self, settings: Settings, scratch: Scratch):
+    def __init__(self, settings: Settings, scratch: Scratch, services: tuple[str, ...] = SERVICES,
+                 env: dict[str, str] | None = None):
         self.settings = settings
+        self.services = services
         self.vhost = settings.prefix
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.platform_key = "bench-" + secrets.token_urlsafe(16)
-        self.schemas = {svc: f"{settings.prefix}_{svc}" for svc in SERVICES}
+        self.schemas = {svc: f"{settings.prefix}_{svc}" for svc in services}
         scratch.schemas += list(self.schemas.values())
         self.log_dir = Path(tempfile.mkdtemp(prefix=f"{settings.prefix}_http_"))
         root = settings.amqp_uri.rstrip("/")
@@ -108,6 +110,7 @@ class System:
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
             **{f"{svc.upper()}_DB_SCHEMA": schema for svc, schema in self.schemas.items()},
+            **(env or {}),
         }
         for key in ("TICKETS_DATABASE_URL", "GATEWAY_DATABASE_URL", "HELPDESK_TOKEN_SECRET"):
             self.env.pop(key, None)
@@ -123,7 +126,7 @@ class System:
             if result.returncode != 0:
                 raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {result.stderr.strip()[:300]}")
             self.vhost_made = True
-        for svc in SERVICES:
+        for svc in self.services:
             out = open(self.log_dir / f"{svc}.log", "ab")
             self.processes[svc] = subprocess.Popen(
                 [sys.executable, "-m", "seedwork.launch", svc], env=self.env, cwd=ROOT,
@@ -155,7 +158,7 @@ class System:
         if r.status_code not in (200, 503):
             return False
         services = r.json().get("services", {})
-        return all("database" in services.get(svc, {}) for svc in SERVICES if svc != "gateway")
+        return all("database" in services.get(svc, {}) for svc in self.services if svc != "gateway")
 
     def pids(self) -> dict[str, int]:
         return {svc: p.pid for svc, p in self.processes.items()}

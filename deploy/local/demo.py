@@ -248,6 +248,11 @@ Try:
   {ask} '{{"order_id": "{late['ticket_available']}"}}'    # awaiting review, 3 days old: ticket_available
   {ask} '{{"order_id": "{late['ticket_available']}", "open_ticket": true, "details": "لم يصلني الطلب بعد"}}'
   curl -s -H "Authorization: Bearer {state['owner_token']}" {base}/v1/canned-responses
+
+Notifications (the demo's email is in the SMTP sink: make mail):
+  curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/notifications?ticket_id={state['ticket_id']}'
+  curl -s -X POST {base}/v1/webhooks -H "Authorization: Bearer {state['owner_token']}" -H 'Content-Type: application/json' \\
+       -d '{{"url": "https://example.com/hooks/seed", "events": ["ticket.*"]}}'    # 201 with its secret, shown once (the host must resolve to a public address)
 """)
     return 0
 

@@ -76,7 +76,9 @@ class Identity:
                                role="owner")
             self._insert_token(conn, token_id, store_id, "agent", owner_id, None)
             self.store.append(f"store-{store_id}", 0, [NewEvent(
-                "store.created", {"store_id": store_id, "name": name, "owner_id": owner_id},
+                # The owner's name and email: notifications' default support address.
+                "store.created", {"store_id": store_id, "name": name, "owner_id": owner_id,
+                                  "owner_name": owner_name, "owner_email": owner_email},
                 actor=_actor(principal), store_id=store_id)], conn=conn)
             body = {"id": store_id, "name": name, "owner_id": owner_id}
             return self._record(conn, principal, idempotency, 201, body, "owner_token", token_id)

@@ -3,8 +3,9 @@
 Thin routes: authenticate, validate with ``schemas``, call the identity store
 or a service over RPC, answer JSON. Errors become problem responses in
 ``http.response_for_error``; the OpenAPI document is built from these routes.
-The self-service, canned-response and attachment routes are in ``selfservice``
-(a base class: Nameko finds entrypoints there too).
+The self-service, canned-response and attachment routes are in ``selfservice``,
+the notification and webhook routes in ``notifications_routes`` (base classes:
+Nameko finds entrypoints there too).
 """
 from __future__ import annotations
 
@@ -31,14 +32,14 @@ from .http import (
 )
 from .openapi import openapi_document
 # The module, not the class: `nameko run` starts every entrypoint-bearing class it finds here.
-from . import selfservice
+from . import notifications_routes, selfservice
 
 BACKENDS = ("tickets", "customers", "notifications")
 HEALTH_TIMEOUT = 3.0
 IMPORT_MAX_BYTES = 50 * 1024 * 1024  # default of the env var of the same name
 
 
-class GatewayService(selfservice.SelfServiceRoutes):
+class GatewayService(selfservice.SelfServiceRoutes, notifications_routes.NotificationRoutes):
     name = "gateway"
 
     identity = IdentityStore()

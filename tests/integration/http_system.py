@@ -1,4 +1,5 @@
-"""The tickets and customers services and the gateway as real processes, for tests through HTTP.
+"""The tickets, customers and notifications services and the gateway as real
+processes, for tests through HTTP.
 
 One system per test session (starting it takes seconds): a private RabbitMQ
 virtual host (Nameko's RPC queues are not prefixed), fresh schemas, a free port.
@@ -7,6 +8,12 @@ Tests stay independent by creating their own stores.
 Uploaded attachments go to a temporary directory, and the gateway runs with
 ``ATTACHMENT_MAX_BYTES`` = 1 MiB (``ATTACHMENT_TEST_MAX_BYTES``) so the 413 is
 tested without sending 10 MB.
+
+The notifications service sends its email to a real SMTP server in the test
+process (``system.smtp``, deploy/local/smtp_sink.py), which a test may stop
+and start again on the same port; its retry schedules are seconds long
+(``NOTIFY_TEST_RETRY_SCHEDULE``), and webhooks may target loopback receivers
+(``WEBHOOK_ALLOW_PRIVATE_TARGETS=true``).
 """
 from __future__ import annotations
 
@@ -24,9 +31,11 @@ import kombu
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-# Notifications joins when its issue lands; the gateway last, as in deploy/local.
-SERVICES = ("tickets", "customers", "gateway")
+# The gateway last, as in deploy/local.
+SERVICES = ("tickets", "customers", "notifications", "gateway")
 ATTACHMENT_TEST_MAX_BYTES = 1024 * 1024
+# Retries within seconds instead of minutes: about 20 s before a delivery is dead.
+NOTIFY_TEST_RETRY_SCHEDULE = "0.5,1,1,2,2,3,3,5"
 
 
 def rabbitmqctl(*args):
@@ -84,6 +93,9 @@ class Api:
 
     def patch(self, path, token=None, **kw):
         return self.request("PATCH", path, token, **kw)
+
+    def put(self, path, token=None, **kw):
+        return self.request("PUT", path, token, **kw)
 
     def upload(self, path, token, filename: str, content: bytes, content_type="application/octet-stream", **kw):
         """``multipart/form-data`` with the file in the part named ``file``."""
@@ -145,6 +157,18 @@ class System:
             "ATTACHMENT_MAX_BYTES": str(ATTACHMENT_TEST_MAX_BYTES),
             **{f"{svc.upper()}_DB_SCHEMA": schema for svc, schema in self.schemas.items()},
         }
+        # The mail server the notifications service sends to, on a port it keeps across restarts.
+        from deploy.local.smtp_sink import SmtpSink
+
+        self.smtp = SmtpSink(port=free_port(), directory=log_dir / "mail")
+        self.env.update({
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp.port),
+            "SMTP_TLS": "none",
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+            "NOTIFY_RETRY_SCHEDULE": NOTIFY_TEST_RETRY_SCHEDULE,
+            "WEBHOOK_RETRY_SCHEDULE": NOTIFY_TEST_RETRY_SCHEDULE,
+        })
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen] = {}
         self.api = Api(f"http://127.0.0.1:{self.port}", platform_key)
@@ -152,6 +176,7 @@ class System:
     def start(self) -> "System":
         assert rabbitmqctl("add_vhost", self.vhost).returncode == 0
         assert rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*").returncode == 0
+        self.smtp.start()
         for svc in SERVICES:
             self.start_service(svc)
         deadline = time.monotonic() + 60
@@ -189,6 +214,7 @@ class System:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, 9)
+        self.smtp.stop()
         rabbitmqctl("delete_vhost", self.vhost)
         from tests.integration.conftest import drop_schema
         for schema in self.schemas.values():

@@ -1,0 +1,180 @@
+"""The notifications service layer: events in (replicas, planned deliveries),
+and the store's own requests (settings, webhooks, the delivery log).
+
+Plain Python over PostgreSQL; ``service.py`` exposes it over Nameko and
+``dispatcher.py`` sends what is planned. A caller is the dict the gateway
+resolved from a token: ``{"store_id", "kind", "id", "role"}``.
+"""
+from __future__ import annotations
+
+import logging
+
+from psycopg.types.json import Jsonb
+
+from seedwork.envelope import Envelope, to_cloudevent
+from seedwork.errors import NotFound
+from seedwork.idempotency import IdempotencyKeys
+from seedwork.store import EventStore
+
+from . import webhooks
+from .deliveries import Deliveries, view
+from .planning import Planned, plan_messages, plan_webhooks
+from .replicas import Replicas
+from .settings import StoreSettings
+from .webhooks import WebhookEndpoints
+
+log = logging.getLogger(__name__)
+KEEP_EVENTS_DAYS = 30  # how long an event can be redelivered to a webhook
+
+
+class TicketNotYetKnown(Exception):
+    """An event of a ticket overtook the ticket's opening on the bus; the
+    consumer retries it (after CONSUMER_RETRY_DELAYS' first delay)."""
+
+
+class Notifications:
+    def __init__(self, store: EventStore):
+        self.store = store
+        self.s = store.schema
+        self.replicas = Replicas(store.schema)
+        self.settings = StoreSettings(store.schema)
+        self.deliveries = Deliveries(store.schema)
+        self.endpoints = WebhookEndpoints(store)
+        self.keys = IdempotencyKeys(store.schema)
+
+    # --- events in ---------------------------------------------------------------------
+
+    def observe(self, conn, event: Envelope, source: str) -> list[str]:
+        """Apply ``event`` to the replicas and plan its deliveries, in
+        ``conn``'s transaction (the one that marks it processed)."""
+        self.replicas.apply(conn, event)
+        if event.store_id is None:
+            return []  # platform-wide events (fraud flags) belong to no store's channels
+        ticket_id = event.data.get("ticket_id") if event.type == "ticket.opened" else (
+            event.stream_id if event.type.startswith("ticket.") else None)
+        ticket = self.replicas.ticket(conn, ticket_id)
+        if ticket_id and event.type != "ticket.opened" and (ticket is None or ticket["number"] is None):
+            # Who may hear of it (a ticket the platform handles is not the
+            # store's to read) is only known from its opening: wait for it.
+            raise TicketNotYetKnown(f"{event.type} of ticket {ticket_id} came before its ticket.opened")
+        channel = self.settings.load(conn, event.store_id)["self_service_channel"]
+        planned: list[Planned] = plan_messages(event, ticket, channel)
+        followed = (event.data.get("handled_by") == "platform" if event.type == "ticket.opened"
+                    else bool(ticket and ticket.get("handled_by") == "platform"))
+        endpoints = self.endpoints.for_store(conn, event.store_id)
+        planned += plan_webhooks(event.type, endpoints, followed)
+        # Kept for redeliveries, as the store's webhooks would receive it.
+        conn.execute(f"INSERT INTO {self.s}.received_events (event_id, store_id, type, cloudevent) "
+                     "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                     (str(event.event_id), event.store_id, event.type, Jsonb(to_cloudevent(event, source))))
+        return self.deliveries.add(conn, event.store_id, str(event.event_id), event.type, planned)
+
+    # --- settings, opt-outs, templates ---------------------------------------------------
+
+    def get_settings(self, caller: dict) -> dict:
+        with self.store.pool.connection() as conn:
+            return _public(self.settings.load(conn, caller["store_id"]))
+
+    def update_settings(self, caller: dict, fields: dict) -> dict:
+        with self.store.transaction() as conn:
+            return _public(self.settings.update(conn, caller["store_id"], fields))
+
+    def preferences(self, caller: dict, customer_id: str) -> dict:
+        with self.store.pool.connection() as conn:
+            return self.settings.preferences(conn, caller["store_id"], customer_id)
+
+    def set_preferences(self, caller: dict, customer_id: str, fields: dict) -> dict:
+        with self.store.transaction() as conn:
+            return self.settings.set_preferences(conn, caller["store_id"], customer_id, fields)
+
+    def templates(self, caller: dict) -> dict:
+        with self.store.pool.connection() as conn:
+            return self.settings.templates(conn, caller["store_id"])
+
+    def put_template(self, caller: dict, kind: str, locale: str, fields: dict) -> dict:
+        with self.store.transaction() as conn:
+            return self.settings.put_override(conn, caller["store_id"], kind, locale, fields)
+
+    def delete_template(self, caller: dict, kind: str, locale: str) -> None:
+        with self.store.transaction() as conn:
+            self.settings.delete_override(conn, caller["store_id"], kind, locale)
+
+    # --- webhooks ------------------------------------------------------------------------
+
+    def create_webhook(self, caller: dict, fields: dict, idempotency: tuple[str, str] | None = None) -> dict:
+        """A retried request (same Idempotency-Key) gets the first answer,
+        secret included, instead of a second endpoint."""
+        scope = f"{caller['store_id']}:{caller['kind']}:{caller['id']}"
+        with self.store.transaction() as conn:
+            if idempotency is not None:
+                recorded = self.keys.claim(conn, scope, *idempotency)
+                if recorded is not None:
+                    return {**recorded, "replayed": True}
+            result = {"status": 201, "webhook": self.endpoints.create(conn, caller, fields)}
+            if idempotency is not None:
+                self.keys.record(conn, scope, idempotency[0], result)
+            return result
+
+    def list_webhooks(self, caller: dict) -> dict:
+        with self.store.pool.connection() as conn:
+            return {"items": [webhooks.view(r) for r in self.endpoints.for_store(conn, caller["store_id"])]}
+
+    def get_webhook(self, caller: dict, endpoint_id: str) -> dict:
+        with self.store.pool.connection() as conn:
+            return webhooks.view(self.endpoints.get(conn, caller["store_id"], endpoint_id))
+
+    def update_webhook(self, caller: dict, endpoint_id: str, fields: dict) -> dict:
+        with self.store.transaction() as conn:
+            return self.endpoints.update(conn, caller, endpoint_id, fields)
+
+    def delete_webhook(self, caller: dict, endpoint_id: str) -> None:
+        with self.store.transaction() as conn:
+            self.endpoints.delete(conn, caller, endpoint_id)
+
+    def rotate_secret(self, caller: dict, endpoint_id: str, fields: dict) -> dict:
+        with self.store.transaction() as conn:
+            return self.endpoints.rotate(conn, caller, endpoint_id, fields)
+
+    def webhook_deliveries(self, caller: dict, endpoint_id: str, query: dict) -> dict:
+        with self.store.pool.connection() as conn:
+            self.endpoints.get(conn, caller["store_id"], endpoint_id)
+            return self.deliveries.page(conn, caller["store_id"], query, endpoint_id, with_attempts=True)
+
+    def redeliver(self, caller: dict, endpoint_id: str, event_id: str) -> dict:
+        """Send an event of the store to the endpoint again, as a new delivery."""
+        with self.store.transaction() as conn:
+            endpoint = self.endpoints.get(conn, caller["store_id"], endpoint_id)
+            row = conn.execute(f"SELECT type FROM {self.s}.received_events WHERE event_id = %s AND store_id = %s",
+                               (str(event_id), caller["store_id"])).fetchone()
+            if row is None:
+                raise NotFound("event_not_found", f"no event {event_id} of this store (kept 30 days)")
+            generation = self.deliveries.next_generation(conn, str(event_id), endpoint["id"])
+            [delivery_id] = self.deliveries.add(conn, caller["store_id"], str(event_id), row[0], [
+                Planned("webhook", f"webhook:{endpoint['id']}", endpoint_id=endpoint["id"])], generation)
+            return {"status": 202, "delivery": self._view(conn, caller, delivery_id)}
+
+    def prune(self, keep_days: int = KEEP_EVENTS_DAYS) -> int:
+        """Forget received events older than ``keep_days`` (they can no longer
+        be redelivered); the number removed. Retries end long before that."""
+        with self.store.transaction() as conn:
+            return conn.execute(f"DELETE FROM {self.s}.received_events "
+                                "WHERE received_at < now() - make_interval(days => %s)", (keep_days,)).rowcount
+
+    # --- the delivery log ----------------------------------------------------------------
+
+    def list_deliveries(self, caller: dict, query: dict) -> dict:
+        with self.store.pool.connection() as conn:
+            return self.deliveries.page(conn, caller["store_id"], query)
+
+    def retry(self, caller: dict, delivery_id: str) -> dict:
+        with self.store.transaction() as conn:
+            return self.deliveries.retry(conn, caller["store_id"], delivery_id)
+
+    def _view(self, conn, caller: dict, delivery_id: str) -> dict:
+        return view(self.deliveries.get(conn, caller["store_id"], delivery_id))
+
+
+def _public(settings: dict) -> dict:
+    """The settings as the API shows them (the SMS sender is the customers
+    service's setting, shown for information)."""
+    return {k: v for k, v in settings.items() if k != "store_name"}

@@ -1,0 +1,241 @@
+"""The transports: SMTP for email, an SMS provider, HTTP POST for webhooks.
+
+No database here. A send either returns or raises ``TransientError`` (try
+again later: the server is down, slow, or asks to come back) or
+``PermanentError`` (this message will never be accepted: the delivery is
+dead at once). Webhook posts never raise: the result is recorded as an
+attempt, and a non-2xx answer is the caller's to retry.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+import time
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Mapping, Protocol
+
+import requests
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 10.0
+MAX_RESPONSE_BYTES = 64 * 1024
+TLS_MODES = ("starttls", "ssl", "none")
+
+
+class TransientError(Exception):
+    """The send failed for now; the same message may go through later."""
+
+
+class PermanentError(Exception):
+    """The message was refused for good (e.g. an SMTP 5xx to its recipient)."""
+
+
+def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
+# --- email ------------------------------------------------------------------------------
+
+
+class SmtpSender:
+    """One SMTP connection per message. A refusal of the message itself (5xx to
+    RCPT or DATA) is permanent; anything else (no connection, a timeout, a 4xx,
+    or the server refusing our own configuration: login, sender, TLS) is
+    transient, so mail waits while an operator fixes the server or settings."""
+
+    def __init__(self, host: str, port: int, user: str | None = None, password: str | None = None,
+                 tls: str = "starttls", timeout: float = TIMEOUT):
+        if tls not in TLS_MODES:
+            raise ValueError(f"SMTP_TLS must be one of {', '.join(TLS_MODES)}, got {tls!r}")
+        self.host, self.port, self.user, self.password, self.tls, self.timeout = host, port, user, password, tls, timeout
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "SmtpSender":
+        """``SMTP_HOST`` and friends; unset ``SMTP_HOST``: the development sink on 127.0.0.1:``SMTP_SINK_PORT``."""
+        env = _env(environ)
+        host = env.get("SMTP_HOST", "").strip()
+        if not host:
+            return cls("127.0.0.1", _port(env, "SMTP_SINK_PORT", 2525), tls="none")
+        return cls(host, _port(env, "SMTP_PORT", 587), env.get("SMTP_USER") or None,
+                   env.get("SMTP_PASSWORD") or None, env.get("SMTP_TLS", "starttls").strip().lower() or "starttls")
+
+    def __repr__(self) -> str:
+        return f"SmtpSender({self.host}:{self.port}, tls={self.tls}, user={self.user!r})"
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            smtp = self._connect()
+        except smtplib.SMTPResponseException as exc:
+            raise TransientError(f"SMTP {exc.smtp_code} on connecting: {_text(exc.smtp_error)}") from exc
+        except OSError as exc:  # refused, unreachable, timed out, TLS failed
+            raise TransientError(f"cannot reach SMTP {self.host}:{self.port}: {exc or type(exc).__name__}") from exc
+        try:
+            refused = smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            detail = "; ".join(f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in exc.recipients.items())
+            raise (PermanentError if any(code >= 500 for code in codes) else TransientError)(
+                f"recipient refused: {detail}") from exc
+        except smtplib.SMTPDataError as exc:
+            error = PermanentError if exc.smtp_code >= 500 else TransientError
+            raise error(f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except smtplib.SMTPResponseException as exc:  # sender refused, or another 4xx/5xx of the session
+            raise TransientError(f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}") from exc
+        except OSError as exc:  # disconnected, timed out
+            raise TransientError(f"SMTP {self.host}:{self.port} failed: {exc or type(exc).__name__}") from exc
+        finally:
+            _quit(smtp)
+        if refused:  # some recipients of several refused: the others have it, so never send it again
+            raise PermanentError(f"recipients refused: {refused}")
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.tls == "ssl":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            smtp.ehlo()
+            if self.tls == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if self.user:
+                smtp.login(self.user, self.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"{name} must be a TCP port, got {raw!r}")
+    return int(raw)
+
+
+def _text(value) -> str:
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return " ".join(text.split())[:300]
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()  # the message is already accepted or refused: a failed goodbye changes nothing
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
+# --- SMS --------------------------------------------------------------------------------
+
+
+class SmsProvider(Protocol):
+    def send(self, sender: str, to: str, text: str) -> str:
+        """Send one SMS; the provider's message id."""
+
+
+class LoggingSmsProvider:
+    """Development: the message goes to the log, not to a phone."""
+
+    def send(self, sender: str, to: str, text: str) -> str:
+        message_id = f"log-{uuid.uuid4()}"
+        log.info("SMS %s from %s to %s: %s", message_id, sender, mask_mobile(to), text)
+        return message_id
+
+
+class HttpSmsProvider:
+    """``POST {sender, to, text}`` with a bearer token. A 5xx, a 429, a timeout or no
+    connection is transient; another 4xx is permanent. The id is the answer's
+    ``id`` or ``message_id`` (empty when it names none)."""
+
+    def __init__(self, url: str, token: str, timeout: float = TIMEOUT, session: requests.Session | None = None):
+        self.url, self.token, self.timeout = url, token, timeout
+        self.session = session or requests.Session()
+
+    def send(self, sender: str, to: str, text: str) -> str:
+        try:
+            response = self.session.post(self.url, json={"sender": sender, "to": to, "text": text},
+                                         headers={"Authorization": f"Bearer {self.token}"},
+                                         timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise TransientError(f"SMS provider unreachable: {type(exc).__name__}: {exc}"[:300]) from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            found = (body.get("id") or body.get("message_id")) if isinstance(body, dict) else None
+            return str(found) if found is not None else ""
+        detail = f"SMS provider answered {status}: {_text(response.text)[:200]}"
+        if 400 <= status < 500 and status not in (408, 429):
+            raise PermanentError(detail)
+        raise TransientError(detail)
+
+
+def sms_provider_from_env(environ: Mapping[str, str] | None = None) -> SmsProvider:
+    """``SMS_PROVIDER``: ``log`` (default) or ``http`` (``SMS_HTTP_URL``, ``SMS_HTTP_TOKEN``)."""
+    env = _env(environ)
+    kind = env.get("SMS_PROVIDER", "log").strip().lower() or "log"
+    if kind == "log":
+        return LoggingSmsProvider()
+    if kind == "http":
+        url = env.get("SMS_HTTP_URL", "").strip()
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("SMS_PROVIDER=http needs SMS_HTTP_URL (an http or https URL)")
+        return HttpSmsProvider(url, env.get("SMS_HTTP_TOKEN", ""))
+    raise ValueError(f"SMS_PROVIDER must be log or http, got {kind!r}")
+
+
+def mask_mobile(mobile: str) -> str:
+    """All but the last 4 characters hidden: ``+966501234567`` is shown ``•••••••••4567``."""
+    text = str(mobile or "")
+    return "•" * max(len(text) - 4, 0) + text[-4:]
+
+
+# --- webhooks ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    status_code: int | None
+    latency_ms: int
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookPoster:
+    """POSTs a signed body. No redirects followed, no proxy from the environment
+    (the URL was checked against private addresses: a proxy would bypass that),
+    and at most 64 KB of the answer read."""
+
+    def __init__(self, timeout: float = TIMEOUT, session: requests.Session | None = None):
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.trust_env = False
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> PostResult:
+        started = time.monotonic()
+        try:
+            with self.session.post(url, data=body, headers={"Content-Type": "application/json", **headers},
+                                   timeout=self.timeout, allow_redirects=False, stream=True) as response:
+                answer = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
+                status = response.status_code
+        except Exception as exc:  # no connection, a timeout, TLS, a broken answer: all recorded, none raised
+            return PostResult(None, _since(started), f"{type(exc).__name__}: {exc}"[:300])
+        if 200 <= status < 300:
+            return PostResult(status, _since(started))
+        return PostResult(status, _since(started), f"HTTP {status}: {_text(answer[:1000])[:200]}".rstrip(": "))
+
+
+def _since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)

@@ -1,0 +1,123 @@
+"""What the notifications service knows about people, stores and tickets:
+small tables fed by other services' events, so a delivery finds its address
+without calling anyone. Events may arrive twice or out of order; each write
+says which event version it carries and never moves a row back."""
+from __future__ import annotations
+
+from typing import Any
+
+from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
+import psycopg
+
+from seedwork.config import checked_name
+
+REPLICA_TYPES = frozenset({
+    "customer.created", "customer.updated", "agent.created", "store.created", "customer_settings.updated",
+    "ticket.opened", "ticket.assigned", "ticket.unassigned",
+})
+
+
+class Replicas:
+    def __init__(self, schema: str):
+        self.s = checked_name(schema, "schema")
+
+    def apply(self, conn: psycopg.Connection, event: Any) -> None:
+        handler = getattr(self, "_" + event.type.replace(".", "_"), None)
+        if handler is not None:
+            handler(conn, event, event.data)
+
+    # --- customers ---------------------------------------------------------------
+
+    def _customer_created(self, conn, e, d) -> None:
+        # An update that overtook its creation keeps its values: fill only the gaps.
+        conn.execute(
+            f"INSERT INTO {self.s}.contacts (store_id, customer_id, name, email, mobile, version) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (store_id, customer_id) DO UPDATE SET "
+            "name = coalesce(contacts.name, EXCLUDED.name), email = coalesce(contacts.email, EXCLUDED.email), "
+            "mobile = coalesce(contacts.mobile, EXCLUDED.mobile)",
+            (e.store_id, d["customer_id"], d.get("name"), d.get("email"), d.get("mobile"), e.version))
+
+    def _customer_updated(self, conn, e, d) -> None:
+        changes = {k: v for k, v in d["changes"].items() if k in ("name", "email", "mobile")}
+        if not changes:
+            return
+        columns = list(changes)
+        conn.execute(
+            f"INSERT INTO {self.s}.contacts (store_id, customer_id, {', '.join(columns)}, version) "
+            f"VALUES (%s, %s, {', '.join(['%s'] * len(columns))}, %s) ON CONFLICT (store_id, customer_id) "
+            f"DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in columns)}, version = EXCLUDED.version "
+            "WHERE contacts.version < EXCLUDED.version",
+            (e.store_id, d["customer_id"], *changes.values(), e.version))
+
+    def _customer_settings_updated(self, conn, e, d) -> None:
+        if "sms_sender_name" in d["changes"]:
+            conn.execute(
+                f"INSERT INTO {self.s}.store_settings (store_id, sms_sender_name) VALUES (%s, %s) "
+                "ON CONFLICT (store_id) DO UPDATE SET sms_sender_name = EXCLUDED.sms_sender_name",
+                (e.store_id, d["changes"]["sms_sender_name"]))
+
+    # --- stores and staff ----------------------------------------------------------
+
+    def _store_created(self, conn, e, d) -> None:
+        conn.execute(f"INSERT INTO {self.s}.stores (store_id, name, owner_email) VALUES (%s, %s, %s) "
+                     "ON CONFLICT (store_id) DO NOTHING", (d["store_id"], d.get("name"), d.get("owner_email")))
+        if d.get("owner_id"):
+            conn.execute(f"INSERT INTO {self.s}.agents (agent_id, store_id, name, email, role) "
+                         "VALUES (%s, %s, %s, %s, 'owner') ON CONFLICT (agent_id) DO NOTHING",
+                         (d["owner_id"], d["store_id"], d.get("owner_name"), d.get("owner_email")))
+
+    def _agent_created(self, conn, e, d) -> None:
+        conn.execute(f"INSERT INTO {self.s}.agents (agent_id, store_id, name, email, role) "
+                     "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (agent_id) DO NOTHING",
+                     (d["agent_id"], e.store_id, d.get("name"), d.get("email"), d.get("role")))
+
+    # --- tickets ---------------------------------------------------------------------
+
+    def _ticket_opened(self, conn, e, d) -> None:
+        conn.execute(
+            f"INSERT INTO {self.s}.tickets (ticket_id, store_id, number, subject, customer_id, order_id, "
+            "handled_by) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (ticket_id) DO UPDATE SET "
+            "number = EXCLUDED.number, subject = EXCLUDED.subject, customer_id = EXCLUDED.customer_id, "
+            "order_id = EXCLUDED.order_id, handled_by = EXCLUDED.handled_by",
+            (d["ticket_id"], e.store_id, d["number"], d["subject"], d["customer_id"], d.get("order_id"),
+             d.get("handled_by", "store")))
+
+    def _ticket_assigned(self, conn, e, d) -> None:
+        self._assignee(conn, e, d.get("assignee_id"))
+
+    def _ticket_unassigned(self, conn, e, d) -> None:
+        self._assignee(conn, e, None)
+
+    def _assignee(self, conn, e, assignee_id) -> None:
+        conn.execute(
+            f"INSERT INTO {self.s}.tickets (ticket_id, store_id, assignee_id, version) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (ticket_id) DO UPDATE SET assignee_id = EXCLUDED.assignee_id, version = EXCLUDED.version "
+            "WHERE tickets.version < EXCLUDED.version", (e.stream_id, e.store_id, assignee_id, e.version))
+
+    # --- reads -----------------------------------------------------------------------
+
+    def ticket(self, conn, ticket_id: str | None) -> dict | None:
+        if ticket_id is None:
+            return None
+        row = conn.execute(f"SELECT ticket_id, store_id, number, subject, customer_id, order_id, handled_by, "
+                           f"assignee_id FROM {self.s}.tickets WHERE ticket_id = %s", (ticket_id,)).fetchone()
+        if row is None or row[2] is None:  # only an assignment heard of so far
+            return None if row is None else {"ticket_id": row[0], "store_id": row[1], "number": None,
+                                             "customer_id": None, "assignee_id": row[7], "handled_by": row[6]}
+        keys = ("ticket_id", "store_id", "number", "subject", "customer_id", "order_id", "handled_by", "assignee_id")
+        return dict(zip(keys, row))
+
+    def contact(self, conn, store_id: str, customer_id: str) -> dict | None:
+        row = conn.execute(f"SELECT name, email, mobile FROM {self.s}.contacts WHERE store_id = %s "
+                           "AND customer_id = %s", (store_id, customer_id)).fetchone()
+        return None if row is None else {"name": row[0], "email": row[1], "mobile": row[2]}
+
+    def agent(self, conn, store_id: str, agent_id: str) -> dict | None:
+        row = conn.execute(f"SELECT name, email, role FROM {self.s}.agents WHERE agent_id = %s AND store_id = %s",
+                           (agent_id, store_id)).fetchone()
+        return None if row is None else {"name": row[0], "email": row[1], "role": row[2]}
+
+    def store(self, conn, store_id: str) -> dict:
+        row = conn.execute(f"SELECT name, owner_email FROM {self.s}.stores WHERE store_id = %s",
+                           (store_id,)).fetchone()
+        return {"name": row[0] if row else None, "owner_email": row[1] if row else None}

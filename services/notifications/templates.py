@@ -1,0 +1,208 @@
+"""Notification templates: per kind and locale a subject, a text and an HTML body.
+
+Jinja2 in a sandbox with strict undefined variables: HTML is autoescaped,
+subject and text are not (they are not HTML), and a subject is one line.
+The defaults (``default_templates``) are ours and render for any values of
+the documented variables; a store's override is untrusted: when it fails
+(an unknown variable, a syntax error, the sandbox refusing something, the
+budget of ``sandbox``) the default is rendered instead and the reason is
+returned, so a broken override never blocks a send.
+
+Templates see only the documented variables of their kind (``VARIABLES``);
+one that is absent arrives as ``None`` and prints as nothing. ``store``,
+``ticket`` and ``order`` (and each of ``order.items``) are records whose
+fields are listed in ``FIELDS``: ``{{ ticket.number }}``, ``{{ order.items }}``.
+Two filters help: ``nl2br`` (line breaks of a text kept in HTML) and
+``safe_url`` (the URL if it is http(s), else empty: for ``href``).
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, pass_eval_context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup, escape
+
+from seedwork.errors import InvalidCommand
+from services.notifications import sandbox
+from services.notifications.default_templates import DEFAULT_BRAND_COLOR, DEFAULTS, page
+
+KINDS = ("ticket_opened", "ticket_reply", "customer_replied", "ticket_assigned", "tracking_link",
+         "order_details", "rating_request", "direct_message", "store_alert")
+LOCALES = ("ar", "en")
+PARTS = ("subject", "text", "html")
+
+_TICKET = ("store", "customer_name", "agent_name", "ticket")
+VARIABLES: dict[str, tuple[str, ...]] = {
+    "ticket_opened": ("store", "customer_name", "ticket", "body"),
+    "ticket_reply": (*_TICKET, "body"),          # agent_name: who replied (None: the team)
+    "customer_replied": (*_TICKET, "body"),      # agent_name: the assignee (None: the support address)
+    "ticket_assigned": _TICKET,                  # agent_name: the new assignee
+    "tracking_link": ("store", "customer_name", "order", "tracking_url", "message"),
+    "order_details": ("store", "customer_name", "order", "message"),
+    "rating_request": ("store", "customer_name", "link"),
+    "direct_message": ("store", "customer_name", "subject", "body"),
+    # alert: quota_reached (channel, quota, window_start) or webhook_failing (url, last_error); else message
+    "store_alert": ("store", "alert", "channel", "quota", "window_start", "url", "last_error", "message"),
+}
+FIELDS: dict[str, tuple[str, ...]] = {
+    "store": ("name", "brand_color", "logo_url", "on_brand"),   # on_brand: a text colour readable on brand_color
+    "ticket": ("id", "number", "subject"),
+    "order": ("id", "status", "created_at", "total", "currency", "payment_method", "items", "tracking_url"),
+    "item": ("name", "quantity", "price", "sku"),
+}
+OVERRIDE_LIMITS = {"subject": 200, "text": 20_000, "html": 100_000}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    fallback_reason: str | None = None
+
+
+# --- environments ------------------------------------------------------------------------
+
+def _blank_none(value: Any) -> Any:
+    return "" if value is None else value
+
+
+@pass_eval_context
+def nl2br(eval_ctx, value: Any):
+    text = "" if value is None else str(value).replace("\r\n", "\n")
+    return Markup(str(escape(text)).replace("\n", "<br>\n")) if eval_ctx.autoescape else text
+
+
+def safe_url(value: Any) -> str:
+    text = "" if value is None else str(value).strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return ""
+    clean = parts.scheme in ("http", "https") and parts.hostname and not re.search(r"[\s\"'<>\\]", text)
+    return text if clean else ""
+
+
+def _environment(cls, autoescape: bool):
+    env = cls(undefined=StrictUndefined, autoescape=autoescape, finalize=_blank_none)
+    for name, function in (("nl2br", nl2br), ("safe_url", safe_url)):
+        if isinstance(env, sandbox.BudgetSandbox):
+            env.add_filter(name, function)
+        else:
+            env.filters[name] = function
+    return env
+
+
+_OURS = {False: _environment(ImmutableSandboxedEnvironment, False),
+         True: _environment(ImmutableSandboxedEnvironment, True)}
+_THEIRS = {False: _environment(sandbox.BudgetSandbox, False),
+           True: _environment(sandbox.BudgetSandbox, True)}
+
+_DEFAULTS = {key: (_OURS[False].from_string(subject), _OURS[False].from_string(text),
+                   _OURS[True].from_string(page(key[1], content)))
+             for key, (subject, text, content) in DEFAULTS.items()}
+assert set(_DEFAULTS) == {(kind, locale) for kind in KINDS for locale in LOCALES}
+
+
+@functools.lru_cache(maxsize=512)
+def _override_template(part: str, source: str):
+    return _THEIRS[part == "html"].from_string(source)
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+def render(kind: str, locale: str, context: Mapping[str, Any], override: Mapping[str, str] | None = None) -> Rendered:
+    """The message of ``kind`` in ``locale``: the store's ``override`` when it renders, else ours."""
+    if kind not in KINDS or locale not in LOCALES:
+        raise ValueError(f"no template for kind {kind!r} in locale {locale!r}")
+    values = _context(kind, context)
+    reason = None
+    if override is not None:
+        try:
+            parts = [sandbox.render_within(_override_template(part, _source(override, part)), values)
+                     for part in PARTS]
+            return Rendered(_one_line(parts[0]), parts[1], parts[2])
+        except Exception as exc:  # anything an override does wrong falls back to ours
+            reason = _reason(exc)
+    subject, text, html = (template.render(values) for template in _DEFAULTS[(kind, locale)])
+    return Rendered(_one_line(subject), text, html, reason)
+
+
+def check_override(fields: Mapping[str, Any]) -> dict[str, str]:
+    """A store's override ``{subject, text, html}``, each present, within its size, and parsing."""
+    for name in fields:
+        if name not in OVERRIDE_LIMITS:
+            raise InvalidCommand.field(name, "is not a template field (subject, text, html)")
+    clean = {}
+    for name, limit in OVERRIDE_LIMITS.items():
+        value = fields.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidCommand.field(name, "is required: a template text")
+        if len(value) > limit:
+            raise InvalidCommand.field(name, f"must be at most {limit} characters")
+        try:
+            _override_template(name, value)
+        except TemplateSyntaxError as exc:
+            raise InvalidCommand.field(name, f"line {exc.lineno}: {exc.message}") from None
+        clean[name] = value
+    return clean
+
+
+def _source(override: Mapping[str, str], part: str) -> str:
+    value = override.get(part)
+    if not isinstance(value, str):
+        raise ValueError(f"the override has no {part}")
+    return value
+
+
+def _one_line(subject: str) -> str:
+    return " ".join(subject.split())
+
+
+def _reason(exc: Exception) -> str:
+    where = f" (line {exc.lineno})" if isinstance(exc, TemplateSyntaxError) and exc.lineno else ""
+    return f"{type(exc).__name__}{where}: {exc}"[:300]
+
+
+# --- the variables a template sees ------------------------------------------------------
+
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}\Z")
+
+
+def _record(value: Any, fields: tuple[str, ...]) -> SimpleNamespace:
+    values = value if isinstance(value, Mapping) else {}
+    return SimpleNamespace(**{name: values.get(name) for name in fields})
+
+
+def _store(value: Any) -> SimpleNamespace:
+    store = _record(value, FIELDS["store"])
+    if not isinstance(store.brand_color, str) or not _COLOR.match(store.brand_color):
+        store.brand_color = DEFAULT_BRAND_COLOR
+    store.logo_url = safe_url(store.logo_url) or None
+    red, green, blue = (int(store.brand_color[i:i + 2], 16) for i in (1, 3, 5))
+    store.on_brand = "#111827" if 0.299 * red + 0.587 * green + 0.114 * blue > 160 else "#ffffff"
+    return store
+
+
+def _order(value: Any) -> SimpleNamespace:
+    order = _record(value, FIELDS["order"])
+    items = order.items if isinstance(order.items, (list, tuple)) else []
+    order.items = [_record(item if isinstance(item, Mapping) else {"name": item}, FIELDS["item"]) for item in items]
+    return order
+
+
+def _context(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    values = {name: context.get(name) for name in VARIABLES[kind]}
+    if "store" in values:
+        values["store"] = _store(values["store"])
+    if "ticket" in values:
+        values["ticket"] = _record(values["ticket"], FIELDS["ticket"])
+    if "order" in values:
+        values["order"] = _order(values["order"])
+    return values

@@ -1,0 +1,301 @@
+"""Notification templates (services.notifications.templates): our defaults in
+Arabic and English, a store's override, and what happens when an override
+breaks: the default goes out instead, with the reason, and nothing raises."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from seedwork.errors import InvalidCommand
+from services.notifications.templates import KINDS, LOCALES, OVERRIDE_LIMITS, check_override, render
+
+ARABIC = re.compile(r"[\u0600-\u06FF]")
+
+# The context the dispatcher builds (Dispatcher._context): every documented
+# variable, the store's branding and the ticket as the replica knows it.
+CONTEXT = {
+    "body": "My parcel has not arrived yet.",
+    "tracking_url": "https://track.example.test/p/123",
+    "order": {"id": "ord-77", "status": "delivering", "total": "149.50", "currency": "SAR",
+              "items": [{"name": "Blue Kettle", "quantity": 2, "price": "50.00", "sku": "K-1"}],
+              "tracking_url": "https://track.example.test/p/123"},
+    "order_id": "ord-77",
+    "link": "https://shop.example.test/ratings?orders=ord-77",
+    "message": None,
+    "subject": "About your order",
+    "order_ids": ["ord-77"],
+    "team": None,
+    "alert": "webhook_failing",
+    "url": "https://hooks.example.test/in",
+    "last_error": "HTTP 503: unavailable",
+    "channel": "email",
+    "quota": 500,
+    "window_start": "2026-01-01T10:00:00+00:00",
+    "customer_name": "Noura",
+    "agent_name": "Khalid",
+    "store": {"name": "Noor Store", "brand_color": "#0a7cff", "logo_url": None},
+    "ticket": {"id": "t-1", "number": 1042, "subject": "Where is my parcel?"},
+}
+
+# What each kind must say, whatever the locale: the reason it was sent.
+SAYS = {
+    "ticket_opened": "1042",
+    "ticket_reply": "My parcel has not arrived yet.",
+    "customer_replied": "My parcel has not arrived yet.",
+    "ticket_assigned": "1042",
+    "tracking_link": "https://track.example.test/p/123",
+    "order_details": "Blue Kettle",
+    "rating_request": "https://shop.example.test/ratings?orders=ord-77",
+    "direct_message": "My parcel has not arrived yet.",
+    "store_alert": "https://hooks.example.test/in",
+}
+
+OVERRIDE = {"subject": "Ticket {{ ticket.number }} at {{ store.name }}",
+            "text": "Hi {{ customer_name }}: {{ body }}",
+            "html": "<p>Hi {{ customer_name }}: {{ body }}</p>"}
+
+ALL = [(kind, locale) for kind in KINDS for locale in LOCALES]
+
+
+# --- the defaults ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind, locale", ALL)
+def test_every_default_renders_with_the_dispatchers_context(kind, locale):
+    rendered = render(kind, locale, CONTEXT)
+    assert rendered.fallback_reason is None
+    assert rendered.subject and "\n" not in rendered.subject
+    assert SAYS[kind] in rendered.text
+    assert SAYS[kind] in rendered.html
+    assert "Noor Store" in rendered.html
+    assert rendered.html.lstrip().startswith("<!DOCTYPE html>")
+    for part in (rendered.subject, rendered.text, rendered.html):
+        assert "None" not in part
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_arabic_html_is_right_to_left_and_in_arabic(kind):
+    rendered = render(kind, "ar", CONTEXT)
+    assert '<html dir="rtl" lang="ar">' in rendered.html
+    assert ARABIC.search(rendered.html)
+    if kind != "direct_message":  # its subject and text are the staff's own words
+        assert ARABIC.search(rendered.subject + rendered.text)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_english_html_is_left_to_right_and_has_no_arabic(kind):
+    rendered = render(kind, "en", CONTEXT)
+    assert '<html dir="ltr" lang="en">' in rendered.html
+    assert 'dir="rtl"' not in rendered.html and "text-align:right" not in rendered.html
+    assert not ARABIC.search(rendered.subject + rendered.text + rendered.html)
+
+
+@pytest.mark.parametrize("kind, locale", ALL)
+def test_every_default_renders_with_nothing_known_and_prints_no_none(kind, locale):
+    """The defaults render for any values: an absent variable prints as nothing."""
+    rendered = render(kind, locale, {})
+    assert rendered.fallback_reason is None
+    for part in (rendered.subject, rendered.text, rendered.html):
+        assert "None" not in part
+
+
+def test_the_brand_colour_and_logo_are_used():
+    store = {"name": "Noor Store", "brand_color": "#123456", "logo_url": "https://cdn.example.test/logo.png"}
+    html = render("ticket_opened", "en", {**CONTEXT, "store": store}).html
+    assert "#123456" in html
+    assert '<img src="https://cdn.example.test/logo.png"' in html
+
+
+@pytest.mark.parametrize("color", ["red", "#12345", "#1234567", "#12345g", "javascript:x", None])
+def test_a_brand_colour_that_is_not_rrggbb_is_replaced_by_the_default(color):
+    html = render("ticket_opened", "en", {**CONTEXT, "store": {"name": "S", "brand_color": color}}).html
+    assert "#0e7490" in html
+    if color:
+        assert color not in html
+
+
+def test_a_logo_url_that_is_not_http_is_dropped():
+    store = {"name": "Noor Store", "logo_url": "javascript:alert(1)"}
+    html = render("ticket_opened", "en", {**CONTEXT, "store": store}).html
+    assert "javascript:" not in html and "<img" not in html
+
+
+def test_a_tracking_url_that_is_not_http_gets_no_button():
+    html = render("tracking_link", "en", {**CONTEXT, "tracking_url": "javascript:alert(1)"}).html
+    assert "javascript:" not in html and "href=" not in html
+
+
+def test_a_subject_is_one_line_even_when_the_ticket_subject_is_not():
+    ticket = {"number": 7, "subject": "Broken\r\nBcc: everyone@example.test"}
+    subject = render("ticket_reply", "en", {**CONTEXT, "ticket": ticket}).subject
+    assert subject == "New reply on your ticket #7: Broken Bcc: everyone@example.test"
+
+
+def test_an_unknown_kind_or_locale_is_an_error():
+    with pytest.raises(ValueError):
+        render("newsletter", "en", CONTEXT)
+    with pytest.raises(ValueError):
+        render("ticket_opened", "fr", CONTEXT)
+
+
+# --- what a shopper writes is escaped in HTML ---------------------------------------------------
+
+SCRIPT = '<script>alert("x")</script> & <b>bold</b>'
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_shoppers_body_is_escaped_in_the_html_part(locale):
+    rendered = render("customer_replied", locale, {**CONTEXT, "body": SCRIPT})
+    assert "<script>" not in rendered.html and "<b>bold</b>" not in rendered.html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in rendered.html
+    assert SCRIPT in rendered.text  # the text part is not HTML: kept as written
+
+
+def test_names_and_subjects_are_escaped_in_the_html_part():
+    context = {**CONTEXT, "customer_name": "<img src=x onerror=alert(1)>",
+               "ticket": {"number": 1, "subject": "<i>urgent</i>"},
+               "store": {"name": "<Noor & Sons>"}}
+    html = render("ticket_assigned", "en", context).html
+    assert "<img src=x" not in html and "<i>urgent</i>" not in html and "<Noor & Sons>" not in html
+    assert "&lt;Noor &amp; Sons&gt;" in html
+
+
+def test_line_breaks_of_a_body_are_kept_in_html_and_escaped():
+    html = render("ticket_reply", "en", {**CONTEXT, "body": "line one\n<two>"}).html
+    assert "line one<br>\n&lt;two&gt;" in html
+
+
+# --- a store's override -----------------------------------------------------------------------------
+
+
+def test_a_stores_override_is_used():
+    rendered = render("ticket_reply", "en", CONTEXT, OVERRIDE)
+    assert rendered.fallback_reason is None
+    assert rendered.subject == "Ticket 1042 at Noor Store"
+    assert rendered.text == "Hi Noura: My parcel has not arrived yet."
+    assert rendered.html == "<p>Hi Noura: My parcel has not arrived yet.</p>"
+
+
+def test_an_overrides_html_is_autoescaped_too():
+    rendered = render("ticket_reply", "en", {**CONTEXT, "body": SCRIPT}, OVERRIDE)
+    assert rendered.fallback_reason is None
+    assert "<script>" not in rendered.html and "&lt;script&gt;" in rendered.html
+    assert SCRIPT in rendered.text
+
+
+def test_an_overrides_subject_is_made_one_line():
+    override = {**OVERRIDE, "subject": "Ticket\n{{ ticket.number }}\n\n  done"}
+    assert render("ticket_reply", "en", CONTEXT, override).subject == "Ticket 1042 done"
+
+
+def test_an_override_sees_only_the_variables_of_its_kind():
+    """``link`` belongs to rating requests: for a reply it is an unknown variable."""
+    override = {**OVERRIDE, "text": "{{ link }}"}
+    rendered = render("ticket_reply", "en", CONTEXT, override)
+    assert rendered.fallback_reason == "UndefinedError: 'link' is undefined"
+
+
+def default_of(kind="ticket_reply", locale="en"):
+    return render(kind, locale, CONTEXT)
+
+
+BROKEN = {
+    "unknown variable": ({"text": "Hi {{ shopper_phone }}"}, "UndefinedError: 'shopper_phone' is undefined"),
+    "runtime error": ({"html": "<p>{{ 1 / 0 }}</p>"}, "ZeroDivisionError: division by zero"),
+    "undefined attribute": ({"subject": "{{ ticket.secret_field }}"}, "UndefinedError"),
+    "syntax error": ({"text": "{% if body %}unfinished"}, "TemplateSyntaxError"),
+    "bad filter": ({"text": "{{ body|no_such_filter }}"}, "TemplateAssertionError"),
+    "missing part": ({"html": None}, "ValueError: the override has no html"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_broken_override_falls_back_to_the_default_with_the_reason(case):
+    change, reason = BROKEN[case]
+    override = {k: v for k, v in {**OVERRIDE, **change}.items() if v is not None}
+    rendered = render("ticket_reply", "en", CONTEXT, override)
+    expected = default_of()
+    assert (rendered.subject, rendered.text, rendered.html) == (expected.subject, expected.text, expected.html)
+    assert rendered.fallback_reason.startswith(reason)
+    assert len(rendered.fallback_reason) <= 300
+
+
+def test_a_fallback_is_in_the_stores_locale():
+    rendered = render("ticket_reply", "ar", CONTEXT, {**OVERRIDE, "text": "{{ nope }}"})
+    assert rendered.fallback_reason
+    assert '<html dir="rtl" lang="ar">' in rendered.html and ARABIC.search(rendered.text)
+
+
+@pytest.mark.parametrize("source", ["{{ ''.__class__ }}", "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+                                    "{{ ticket.__dict__ }}", "{{ store.name.__init__.__globals__ }}",
+                                    "{{ cycler.__init__.__globals__.os }}", "{{ body.__len__() }}"])
+def test_the_sandbox_refuses_reaching_python_internals_and_the_default_goes_out(source):
+    rendered = render("ticket_reply", "en", CONTEXT, {**OVERRIDE, "text": source})
+    assert rendered.fallback_reason.startswith("SecurityError: access to attribute")
+    assert rendered.text == default_of().text
+
+
+@pytest.mark.parametrize("source, reason", [
+    ("{{ 'x' * 1000000 }}", "grew past"),
+    ("{% for i in range(100000) %}{% endfor %}", "larger than"),
+    ("{{ '%s' % body }}", "'%' formatting"),
+    ("{{ '{0}'.format(body) }}", "str.format"),
+    ("{{ [1] * 5 }}", "repeating a list"),
+    ("{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}", "longer than"),
+])
+def test_an_override_that_would_exhaust_the_worker_falls_back(source, reason):
+    rendered = render("ticket_reply", "en", CONTEXT, {**OVERRIDE, "text": source})
+    assert rendered.fallback_reason.startswith("SecurityError")
+    assert reason in rendered.fallback_reason
+    assert rendered.text == default_of().text
+
+
+# --- checking an override when a store saves it ------------------------------------------------------
+
+
+def test_a_valid_override_is_returned_as_given():
+    assert check_override(OVERRIDE) == OVERRIDE
+
+
+def invalid(fields) -> InvalidCommand:
+    with pytest.raises(InvalidCommand) as info:
+        check_override(fields)
+    assert info.value.code == "invalid_field" and len(info.value.errors) == 1
+    return info.value
+
+
+@pytest.mark.parametrize("part", ["subject", "text", "html"])
+def test_a_syntax_error_is_refused_naming_the_field_and_line(part):
+    error = invalid({**OVERRIDE, part: "first line\n{% if body %}never closed"})
+    assert list(error.errors) == [part]
+    assert error.errors[part][0].startswith("line ")
+
+
+@pytest.mark.parametrize("part", ["subject", "text", "html"])
+@pytest.mark.parametrize("value", [None, "", "   ", 7])
+def test_every_part_is_required(part, value):
+    fields = {**OVERRIDE, part: value}
+    assert invalid(fields).errors == {part: ["is required: a template text"]}
+
+
+def test_a_missing_part_is_refused():
+    assert invalid({"subject": "s", "text": "t"}).errors == {"html": ["is required: a template text"]}
+
+
+def test_an_unknown_field_is_refused():
+    assert invalid({**OVERRIDE, "css": "p {}"}).errors == {"css": ["is not a template field (subject, text, html)"]}
+
+
+@pytest.mark.parametrize("part", sorted(OVERRIDE_LIMITS))
+def test_each_part_has_a_size_limit(part):
+    limit = OVERRIDE_LIMITS[part]
+    assert check_override({**OVERRIDE, part: "x" * limit})[part] == "x" * limit
+    assert invalid({**OVERRIDE, part: "x" * (limit + 1)}).errors == {part: [f"must be at most {limit} characters"]}
+
+
+def test_an_override_that_parses_but_names_an_unknown_variable_is_accepted_and_falls_back_at_send_time():
+    """Strict undefined variables show only when rendering: saving cannot know the values."""
+    fields = {**OVERRIDE, "text": "{{ shopper_phone }}"}
+    assert check_override(fields) == fields
+    assert render("ticket_reply", "en", CONTEXT, fields).fallback_reason
