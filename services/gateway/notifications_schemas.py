@@ -19,6 +19,10 @@ DELIVERY_STATUSES = ("pending", "sending", "retrying", "sent", "dead", "skipped"
 MAX_QUOTA = 100_000
 MAX_OVERLAP_SECONDS = 7 * 24 * 3600
 COLOR = validate.Regexp(r"^#[0-9a-fA-F]{6}\Z", error="a colour as #rrggbb")
+# Mail servers without SMTPUTF8 refuse other addresses: refused here, not at send time.
+ASCII_ADDRESS = validate.Regexp(r"^[\x21-\x7e]+\Z", error="an email address in ASCII letters")
+# Quotes, brackets and backslashes would be dropped when the email is built: refused here.
+PLAIN_URL = validate.Regexp(r"^[^\s\"'<>\\]+\Z", error="a URL without spaces, quotes, brackets or backslashes")
 
 
 def _one_field(data: dict, what: str) -> None:
@@ -35,12 +39,12 @@ def _quota() -> StrictInteger:
 
 
 class NotificationSettingsUpdate(Schema):
-    support_email = fields.Email(validate=validate.Length(max=254), allow_none=True, metadata={
+    support_email = fields.Email(validate=[validate.Length(max=254), ASCII_ADDRESS], allow_none=True, metadata={
         "description": "where alerts and unassigned shoppers' replies go; null: the owner's email"})
     locale = fields.String(validate=validate.OneOf(LOCALES))
     brand_color = fields.String(validate=COLOR, allow_none=True, metadata={
         "description": "#rrggbb; null: the default colour"})
-    logo_url = fields.Url(schemes={"https"}, validate=[validate.Length(max=2000), _no_nul], allow_none=True,
+    logo_url = fields.Url(schemes={"https"}, validate=[validate.Length(max=2000), _no_nul, PLAIN_URL], allow_none=True,
                           metadata={"description": "an https:// image shown in emails; null: none"})
     self_service_channel = fields.String(validate=validate.OneOf(MESSAGE_CHANNELS), metadata={
         "description": "how tracking links and order details reach the shopper"})

@@ -18,7 +18,7 @@ from seedwork.store import EventStore
 
 from . import webhooks
 from .deliveries import Deliveries, view
-from .planning import Planned, plan_messages, plan_webhooks
+from .planning import FOLLOWED_TYPES, Planned, as_followed, plan_messages, plan_webhooks
 from .replicas import Replicas
 from .settings import StoreSettings
 from .webhooks import WebhookEndpoints
@@ -63,10 +63,14 @@ class Notifications:
                     else bool(ticket and ticket.get("handled_by") == "platform"))
         endpoints = self.endpoints.for_store(conn, event.store_id)
         planned += plan_webhooks(event.type, endpoints, followed)
-        # Kept for redeliveries, as the store's webhooks would receive it.
-        conn.execute(f"INSERT INTO {self.s}.received_events (event_id, store_id, type, cloudevent) "
-                     "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                     (str(event.event_id), event.store_id, event.type, Jsonb(to_cloudevent(event, source))))
+        # Kept for redeliveries exactly as the store's webhooks may see it: of a
+        # ticket the platform handles, only its opening (trimmed) and status.
+        if not followed or event.type in FOLLOWED_TYPES:
+            cloudevent = to_cloudevent(event, source)
+            conn.execute(f"INSERT INTO {self.s}.received_events (event_id, store_id, type, cloudevent) "
+                         "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                         (str(event.event_id), event.store_id, event.type,
+                          Jsonb(as_followed(cloudevent) if followed else cloudevent)))
         return self.deliveries.add(conn, event.store_id, str(event.event_id), event.type, planned)
 
     # --- settings, opt-outs, templates ---------------------------------------------------
@@ -143,7 +147,8 @@ class Notifications:
     def redeliver(self, caller: dict, endpoint_id: str, event_id: str) -> dict:
         """Send an event of the store to the endpoint again, as a new delivery."""
         with self.store.transaction() as conn:
-            endpoint = self.endpoints.get(conn, caller["store_id"], endpoint_id)
+            # Locked: two redeliveries at once take generations one after the other.
+            endpoint = self.endpoints.get(conn, caller["store_id"], endpoint_id, lock=True)
             row = conn.execute(f"SELECT type FROM {self.s}.received_events WHERE event_id = %s AND store_id = %s",
                                (str(event_id), caller["store_id"])).fetchone()
             if row is None:

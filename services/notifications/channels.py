@@ -86,6 +86,10 @@ class SmtpSender:
             raise error(f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
         except smtplib.SMTPResponseException as exc:  # sender refused, or another 4xx/5xx of the session
             raise TransientError(f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}") from exc
+        except smtplib.SMTPNotSupportedError as exc:  # e.g. a non-ASCII address to a server without SMTPUTF8
+            raise PermanentError(f"the SMTP server cannot take this message: {exc}") from exc
+        except smtplib.SMTPException as exc:  # the session broke some other way
+            raise TransientError(f"SMTP {self.host}:{self.port} failed: {exc or type(exc).__name__}") from exc
         except OSError as exc:  # disconnected, timed out
             raise TransientError(f"SMTP {self.host}:{self.port} failed: {exc or type(exc).__name__}") from exc
         finally:

@@ -27,7 +27,9 @@ COLUMNS = ("id", "store_id", "event_id", "event_type", "channel", "recipient_ref
            "context", "ticket_id", "customer_id", "endpoint_id", "status", "reason", "attempts", "attempts_before",
            "next_attempt_at", "template_fallback", "created_at", "updated_at", "sent_at")
 STATUSES = ("pending", "sending", "retrying", "sent", "dead", "skipped", "refused", "held")
-LEASE = timedelta(seconds=60)
+# Longer than a batch of sends can take (the service bounds each send at
+# SEND_DEADLINE and claims one batch at a time), so a live sender keeps its row.
+LEASE = timedelta(seconds=120)
 MAX_LIMIT = 100
 
 
@@ -100,25 +102,30 @@ class Deliveries:
                next_attempt_at: datetime | None = None, recipient: str | None = None,
                outcome: str | None = None, status_code: int | None = None, latency_ms: int | None = None,
                error: str | None = None, template_fallback: str | None = None,
-               customer_id: str | None = None, fresh_tries: bool = False) -> None:
+               customer_id: str | None = None, fresh_tries: bool = False) -> bool:
         """Record an attempt's result. ``customer_id``: the shopper found when
         sending (a reply planned before its ticket was known has none yet).
         ``fresh_tries``: this attempt was no failure (a quota hold): the
-        backoff of later failures starts from its first wait."""
-        conn.execute(
+        backoff of later failures starts from its first wait.
+
+        False (and the row untouched): the attempt is no longer this
+        sender's, as its lease ran out and another replica took the row;
+        the attempt's own record is still completed."""
+        owned = conn.execute(
             f"UPDATE {self.s}.deliveries SET status = %s, reason = %s, next_attempt_at = coalesce(%s, next_attempt_at), "
             "recipient = coalesce(%s, recipient), template_fallback = coalesce(%s, template_fallback), "
             "customer_id = coalesce(customer_id, %s), "
             "attempts_before = CASE WHEN %s THEN attempts ELSE attempts_before END, "
             "lease_until = NULL, updated_at = now(), sent_at = CASE WHEN %s = 'sent' THEN now() ELSE sent_at END "
-            "WHERE id = %s",
+            "WHERE id = %s AND status = 'sending' AND attempts = %s",
             (status, reason, next_attempt_at, recipient, template_fallback, customer_id, fresh_tries, status,
-             delivery["id"]))
+             delivery["id"], delivery["attempts"])).rowcount == 1
         if outcome is not None:
             conn.execute(f"UPDATE {self.s}.attempts SET finished_at = now(), outcome = %s, status_code = %s, "
                          "latency_ms = %s, error = %s WHERE delivery_id = %s AND attempt = %s",
                          (outcome, status_code, latency_ms, error and error[:500], delivery["id"],
                           delivery["attempts"]))
+        return owned
 
     # --- the log ---------------------------------------------------------------------
 
@@ -164,14 +171,18 @@ class Deliveries:
         return {"items": items, "next_cursor": cursor}
 
     def retry(self, conn, store_id: str, delivery_id: str) -> dict:
+        # One conditional step: a row the loop claimed meanwhile is not put back.
+        # A fresh run of tries: the backoff starts again from its first wait.
+        done = conn.execute(
+            f"UPDATE {self.s}.deliveries SET status = 'pending', reason = NULL, next_attempt_at = now(), "
+            "attempts_before = attempts, updated_at = now() "
+            "WHERE id = %s AND store_id = %s AND status IN ('dead', 'held', 'refused') RETURNING id",
+            (delivery_id, store_id)).fetchone()
         row = self.get(conn, store_id, delivery_id)
-        if row["status"] not in ("dead", "held", "refused"):
+        if done is None:
             raise Conflict("not_retryable", f"a {row['status']} notification is not retried by hand",
                            {"status": [row["status"]]})
-        # A fresh run of tries: the backoff starts again from its first wait.
-        conn.execute(f"UPDATE {self.s}.deliveries SET status = 'pending', reason = NULL, next_attempt_at = now(), "
-                     "attempts_before = attempts, updated_at = now() WHERE id = %s", (delivery_id,))
-        return view(self.get(conn, store_id, delivery_id))
+        return view(row)
 
     def next_generation(self, conn, event_id: str, endpoint_id: str) -> int:
         return conn.execute(f"SELECT coalesce(max(generation) + 1, 0) FROM {self.s}.deliveries "
@@ -186,5 +197,5 @@ def _decode(cursor: str) -> tuple[datetime, str]:
     try:
         at, delivery_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return datetime.fromisoformat(at.replace("Z", "+00:00")), str(delivery_id)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, AttributeError):
         raise InvalidQuery.field("cursor", "not a cursor from this list: start again without it") from None

@@ -14,16 +14,17 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.errors import MessageError
 from typing import Any, Callable
 
 from seedwork.envelope import NewEvent, utcnow
-from seedwork.errors import InvalidCommand
+from seedwork.errors import InvalidCommand, NotFound
 from seedwork.store import ANY_VERSION, EventStore
 
 from . import backoff, email_message, targets, templates, webhooks
 from .channels import PermanentError, TransientError
 from .deliveries import Deliveries
-from .planning import SHOPPER_KINDS, Planned, as_followed
+from .planning import SHOPPER_KINDS, Planned
 from .replicas import Replicas
 from .settings import StoreSettings
 from .signing import sign_headers
@@ -107,26 +108,38 @@ class Dispatcher:
             except Skip as skip:
                 return self._finish(d, skip.status, reason=skip.reason, outcome="gave_up", error=skip.reason,
                                     customer_id=customer_id)
+        # Rendered and built before the quota is counted: a message that cannot
+        # be built (an address no server takes) is dead without using it up.
+        rendered = templates.render(d["kind"], settings["locale"], context, override)
+        message = None
+        if channel == "email":
+            try:
+                message = self._email(d, settings, address, rendered)
+            except (ValueError, MessageError) as exc:
+                return self._dead(d, f"invalid_address: {exc}", recipient=address)
         counted = None  # the quota window this send counts in (alerts count in none)
         if d["kind"] != "store_alert":
             counted = self._reserve(d, settings)
             if counted is None:
                 return  # held
-        rendered = templates.render(d["kind"], settings["locale"], context, override)
-        if rendered.fallback_reason:
+        if rendered.fallback_reason:  # reported once per send, not per hold
             self._template_failed(d, settings["locale"], rendered.fallback_reason)
+        sent = False
         started = self.clock()
         try:
-            if channel == "email":
-                self.transports.email.send(self._email(d, settings, address, rendered))
-            else:
-                self.transports.sms.send(sender, address, rendered.text)
-        except PermanentError as exc:
-            self._release(d, counted)
-            return self._dead(d, str(exc), recipient=address)
-        except TransientError as exc:
-            self._release(d, counted)
-            return self._failed(d, str(exc), None, _ms(started, self.clock()), recipient=address)
+            try:
+                if message is not None:
+                    self.transports.email.send(message)
+                else:
+                    self.transports.sms.send(sender, address, rendered.text)
+            except PermanentError as exc:
+                return self._dead(d, str(exc), recipient=address)
+            except TransientError as exc:
+                return self._failed(d, str(exc), None, _ms(started, self.clock()), recipient=address)
+            sent = True
+        finally:
+            if not sent:  # whatever stopped it, a send that did not happen is not counted
+                self._release(d, counted)
         self._finish(d, "sent", recipient=address, outcome="sent", latency_ms=_ms(started, self.clock()),
                      template_fallback=rendered.fallback_reason, customer_id=customer_id)
 
@@ -218,8 +231,10 @@ class Dispatcher:
             conn.execute(f"INSERT INTO {self.s}.quota_windows (store_id, channel, window_start, sent) "
                          "VALUES (%s, %s, %s, 0) ON CONFLICT DO NOTHING", (d["store_id"], d["channel"], window))
             # Over quota: hold until the next window, and tell the store once per window.
-            self.deliveries.finish(conn, d, "held", reason="quota_exceeded", next_attempt_at=window + timedelta(hours=1),
-                                   outcome="held", error="over the store's hourly quota", fresh_tries=True)
+            if not self.deliveries.finish(conn, d, "held", reason="quota_exceeded",
+                                          next_attempt_at=window + timedelta(hours=1), outcome="held",
+                                          error="over the store's hourly quota", fresh_tries=True):
+                return None
             alerted = conn.execute(
                 f"UPDATE {self.s}.quota_windows SET alerted = true WHERE store_id = %s AND channel = %s "
                 "AND window_start = %s AND NOT alerted RETURNING 1", (d["store_id"], d["channel"], window)).fetchone()
@@ -246,7 +261,7 @@ class Dispatcher:
         with self.store.pool.connection() as conn:
             try:
                 endpoint = self.endpoints.get(conn, d["store_id"], d["endpoint_id"])
-            except Exception:
+            except NotFound:
                 return self._finish(d, "skipped", reason="endpoint_deleted", outcome="gave_up")
             row = conn.execute(f"SELECT cloudevent FROM {self.s}.received_events WHERE event_id = %s",
                                (d["event_id"],)).fetchone()
@@ -256,9 +271,11 @@ class Dispatcher:
             return self._dead(d, "the event is no longer kept")
         try:
             targets.check_url(endpoint["url"], targets.allow_private_from_env())
+        except targets.Unresolvable as failed:  # DNS down or slow: try again later
+            return self._failed(d, f"dns: {failed.detail}", None, None, recipient=endpoint["url"])
         except InvalidCommand as refused:
             return self._dead(d, f"unsafe_url: {refused.detail}", recipient=endpoint["url"])
-        cloudevent = as_followed(row[0]) if d["context"].get("followed") else row[0]
+        cloudevent = row[0]  # kept as the store may see it (a platform ticket's opening trimmed): see observe
         body = json.dumps(cloudevent, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {**sign_headers(d["event_id"], body, webhooks.secrets_in_force(endpoint, now), int(now.timestamp())),
                    "Content-Type": "application/json", "User-Agent": "Seed-Webhooks/1"}
@@ -293,8 +310,10 @@ class Dispatcher:
     def _dead(self, d: dict, error: str, status_code=None, latency_ms=None, recipient=None) -> None:
         """Dead-lettered: kept with its reason, replayable with POST .../retry."""
         with self.store.transaction() as conn:
-            self.deliveries.finish(conn, d, "dead", reason=error[:200], recipient=recipient, outcome="gave_up",
-                                   status_code=status_code, latency_ms=latency_ms, error=error)
+            if not self.deliveries.finish(conn, d, "dead", reason=error[:200], recipient=recipient,
+                                          outcome="gave_up", status_code=status_code, latency_ms=latency_ms,
+                                          error=error):
+                return  # another replica holds the row now: its outcome is the one that counts
             self.store.append(f"delivery:{d['id']}", ANY_VERSION, [NewEvent(
                 "notification.dead_lettered", {"delivery_id": d["id"], "event_id": d["event_id"],
                                                "channel": d["channel"], "reason": error[:200]},

@@ -5,13 +5,14 @@ exhausting the worker that renders it (its documentation says so): a loop in
 a loop, ``"x" * 10**9``, a recursive macro doubling a string. One delivery
 loop serves every store, so a store's override gets limits:
 
-- rendering stops after ``SECONDS`` (checked at every loop step, attribute
-  lookup, call, operator and output chunk);
+- rendering stops after ``SECONDS`` for a whole message (checked at every
+  loop step, attribute lookup, call, operator and output chunk);
 - no value and no output grows past ``MAX_SIZE`` characters (or items);
 - arguments of filters and string methods are small (numbers up to
   ``MAX_NUMBER``, strings up to ``MAX_ARGUMENT`` characters), so no single
   call can allocate much before its result is checked; ``range`` is limited
-  the same way; ``%`` and ``format`` on strings, and repeating lists, are refused.
+  the same way; ``%`` and ``format`` on strings, repeating lists, ``lipsum``
+  and an ``indent`` wider than the size limit allows are refused.
 
 Breaking a limit raises ``SecurityError``: the caller falls back to its default.
 """
@@ -27,7 +28,9 @@ from jinja2 import nodes, pass_context
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-SECONDS = 1.0
+# For all three parts of a message together: rendering does not yield to
+# other green threads, so a slow override must not hold the process long.
+SECONDS = 0.25
 MAX_SIZE = 200_000
 MAX_NUMBER = 10_000
 MAX_ARGUMENT = 200
@@ -70,6 +73,14 @@ def _refused(what: str):
     return refuse
 
 
+def _widening(value: Any, args: tuple, kwargs: dict) -> None:
+    """``indent`` adds its width to every line: refuse before it allocates."""
+    width = args[0] if args else kwargs.get("width", 4)
+    extra = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+    if isinstance(value, str) and (value.count("\n") + 1) * max(extra, 0) > MAX_SIZE:
+        raise SecurityError(f"a value would grow past {MAX_SIZE} characters")
+
+
 def _guard_filter(name: str, function):
     if name == "format":
         return _refused("the format filter")
@@ -80,6 +91,8 @@ def _guard_filter(name: str, function):
         _tick()
         _small(args[skip:])
         _small(kwargs.values())
+        if name == "indent":
+            _widening(args[skip - 1], args[skip:], kwargs)
         return _sized(function(*args, **kwargs))
     return guarded
 
@@ -99,6 +112,7 @@ class BudgetSandbox(ImmutableSandboxedEnvironment):
 
     def __init__(self, **options):
         super().__init__(**options)
+        self.globals.pop("lipsum", None)  # generates text without passing any check
         self.globals["range"] = _range
         self.filters = {name: _guard_filter(name, f) for name, f in self.filters.items()}
         self.filters["_stepped"] = _stepped
@@ -148,15 +162,17 @@ class BudgetSandbox(ImmutableSandboxedEnvironment):
             _small(kwargs.values())
             if __obj.__name__ == "join":
                 _small([__obj.__self__])
-        else:
+        else:  # a macro, a global, a method of another type: numbers stay small too
+            _small(value for value in (*args, *kwargs.values()) if isinstance(value, int))
             for value in (*args, *kwargs.values()):
                 _sized(value)
         return _sized(super().call(__context, __obj, *args, **kwargs))
 
 
-def render_within(template, context: dict, seconds: float = SECONDS) -> str:
-    """Render ``template`` (of a ``BudgetSandbox``) within the time and size budget."""
-    _deadline.at = time.monotonic() + seconds
+def render_within(template, context: dict, seconds: float = SECONDS, deadline: float | None = None) -> str:
+    """Render ``template`` (of a ``BudgetSandbox``) within the time and size
+    budget; ``deadline`` (a ``time.monotonic()``) shares one budget between parts."""
+    _deadline.at = deadline if deadline is not None else time.monotonic() + seconds
     try:
         size, parts = 0, []
         for chunk in template.generate(context):

@@ -16,11 +16,32 @@ from seedwork.context import RequestContext
 from seedwork.nameko_ext import EventSourcing, bus_handler
 
 from .application import Notifications
-from .channels import SmtpSender, WebhookPoster, sms_provider_from_env
+from .channels import SmtpSender, TransientError, WebhookPoster, sms_provider_from_env
 from .dispatcher import Dispatcher, Transports
 
 log = logging.getLogger(__name__)
 SEND_CONCURRENCY = 10
+# No send may take longer, however slowly a server answers (socket timeouts
+# are per read, not per message); well under deliveries.LEASE.
+SEND_DEADLINE = 30.0
+
+
+class Deadlined:
+    """A transport whose every call ends within ``seconds``: past it, the
+    send fails as transient (retried later) instead of holding its lease."""
+
+    def __init__(self, transport, seconds: float = SEND_DEADLINE):
+        self.transport, self.seconds = transport, seconds
+
+    def _within(self, method, *args):
+        with eventlet.Timeout(self.seconds, TransientError(f"no answer within {self.seconds:g} s")):
+            return method(*args)
+
+    def send(self, *args):
+        return self._within(self.transport.send, *args)
+
+    def post(self, *args):  # a webhook: the poster records the timeout as the attempt's error
+        return self._within(self.transport.post, *args)
 
 
 class Outbound(DependencyProvider):
@@ -29,20 +50,34 @@ class Outbound(DependencyProvider):
     something (a reply's email need not wait for the next tick)."""
 
     def setup(self):
-        self.transports = Transports(email=SmtpSender.from_env(), sms=sms_provider_from_env(),
-                                     webhook=WebhookPoster())
+        self.transports = Transports(email=Deadlined(SmtpSender.from_env()), sms=Deadlined(sms_provider_from_env()),
+                                     webhook=Deadlined(WebhookPoster()))
         self.pool = eventlet.GreenPool(SEND_CONCURRENCY)
         self.kick_pending = False
+        self.draining = self.again = False
 
     def get_dependency(self, worker_ctx):
         return self
 
     def send_due(self, store) -> None:
-        dispatcher = Dispatcher(store, self.transports)
-        # Drain what is due, a batch at a time. Replicas and a concurrent
-        # tick claim with SKIP LOCKED: nothing is sent twice.
-        while dispatcher.run_once(spawn_map=self.pool.imap) > 0:
-            pass
+        """Drain what is due, one batch (as many as send at once) at a time,
+        so every claimed row is being sent and its lease is never outlived.
+        One drain per process; a call meanwhile makes it look again."""
+        if self.draining:
+            self.again = True
+            return
+        self.draining = True
+        try:
+            again = True
+            while again:
+                self.again = False
+                dispatcher = Dispatcher(store, self.transports)
+                # Replicas claim with SKIP LOCKED: nothing is sent twice.
+                while dispatcher.run_once(limit=SEND_CONCURRENCY, spawn_map=self.pool.imap) > 0:
+                    pass
+                again = self.again
+        finally:
+            self.draining = False
 
     def kick(self, store) -> None:
         """Send soon, in a green thread of its own; kicks that come while one

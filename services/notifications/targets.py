@@ -25,8 +25,12 @@ NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: the IPv4 addre
 Resolver = Callable[..., list]
 
 
-def unsafe(reason: str, url: str) -> InvalidCommand:
-    return InvalidCommand("unsafe_url", f"url: {reason}", {"url": [reason]})
+class Unresolvable(InvalidCommand):
+    """The host's name did not resolve: refused at registration, retried at delivery."""
+
+
+def unsafe(reason: str, url: str, error: type[InvalidCommand] = InvalidCommand) -> InvalidCommand:
+    return error("unsafe_url", f"url: {reason}", {"url": [reason]})
 
 
 def check_url(url: str, allow_private: bool, resolve: Resolver | None = None) -> str:
@@ -55,10 +59,10 @@ def check_url(url: str, allow_private: bool, resolve: Resolver | None = None) ->
     except (OSError, UnicodeError) as exc:
         if allow_private:
             return url  # development: a name that resolves later, the delivery's own check decides
-        raise unsafe(f"host {host} does not resolve ({exc})", url) from None
+        raise unsafe(f"host {host} does not resolve ({exc})", url, Unresolvable) from None
     addresses = {entry[4][0] for entry in found}
     if not addresses and not allow_private:
-        raise unsafe(f"host {host} does not resolve", url)
+        raise unsafe(f"host {host} does not resolve", url, Unresolvable)
     for address in sorted(addresses):
         reason = _metadata(address) if allow_private else _private(address)
         if reason:

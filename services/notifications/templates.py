@@ -18,7 +18,9 @@ Two filters help: ``nl2br`` (line breaks of a text kept in HTML) and
 from __future__ import annotations
 
 import functools
+import time
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Mapping
@@ -124,14 +126,43 @@ def render(kind: str, locale: str, context: Mapping[str, Any], override: Mapping
     values = _context(kind, context)
     reason = None
     if override is not None:
-        try:
-            parts = [sandbox.render_within(_override_template(part, _source(override, part)), values)
-                     for part in PARTS]
-            return Rendered(_one_line(parts[0]), parts[1], parts[2])
-        except Exception as exc:  # anything an override does wrong falls back to ours
-            reason = _reason(exc)
+        key = (kind, locale, *(str(override.get(part)) for part in PARTS))
+        reason = _failed.get(key)
+        if reason is None:
+            deadline = time.monotonic() + sandbox.SECONDS
+            try:
+                parts = [sandbox.render_within(_override_template(part, _source(override, part)), values,
+                                               deadline=deadline) for part in PARTS]
+                return Rendered(_one_line(parts[0]), parts[1], parts[2])
+            except Exception as exc:  # anything an override does wrong falls back to ours
+                reason = _reason(exc)
+                _failed.put(key, reason)
     subject, text, html = (template.render(values) for template in _DEFAULTS[(kind, locale)])
     return Rendered(_one_line(subject), text, html, reason)
+
+
+class _Failures:
+    """Overrides that just failed, remembered a while: the next messages go
+    out with the default at once instead of paying the render budget again."""
+
+    def __init__(self, seconds: float = 600.0, size: int = 256):
+        self.seconds, self.size = seconds, size
+        self.found: OrderedDict[tuple, tuple[float, str]] = OrderedDict()
+
+    def get(self, key: tuple) -> str | None:
+        hit = self.found.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            self.found.pop(key, None)
+            return None
+        return hit[1]
+
+    def put(self, key: tuple, reason: str) -> None:
+        self.found[key] = (time.monotonic() + self.seconds, reason)
+        while len(self.found) > self.size:
+            self.found.popitem(last=False)
+
+
+_failed = _Failures()
 
 
 def check_override(fields: Mapping[str, Any]) -> dict[str, str]:

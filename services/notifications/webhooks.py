@@ -49,8 +49,8 @@ class WebhookEndpoints:
             raise NotFound("webhook_not_found", f"no webhook {endpoint_id}")
         return dict(zip(COLUMNS, row))
 
-    def get(self, conn, store_id: str, endpoint_id: str) -> dict:
-        return self._row(conn, store_id, endpoint_id)
+    def get(self, conn, store_id: str, endpoint_id: str, lock: bool = False) -> dict:
+        return self._row(conn, store_id, endpoint_id, lock)
 
     def for_store(self, conn, store_id: str) -> list[dict]:
         rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM {self.s}.webhook_endpoints WHERE store_id = %s "
@@ -131,4 +131,7 @@ class WebhookEndpoints:
 def _url(value: Any) -> str:
     if not isinstance(value, str) or not value or len(value) > 2000:
         raise InvalidCommand.field("url", "an http or https URL of at most 2000 characters")
-    return targets.check_url(value, targets.allow_private_from_env())
+    try:
+        return targets.check_url(value, targets.allow_private_from_env())
+    except targets.Unresolvable as exc:  # over RPC, the gateway knows InvalidCommand (a 422)
+        raise InvalidCommand(exc.code, exc.detail, exc.errors) from None

@@ -27,6 +27,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from deploy.local.smtp_sink import SmtpSink
 from seedwork.envelope import SYSTEM, Actor, Envelope, utcnow
+from seedwork.errors import Conflict, NotFound
 from seedwork.store import EventStore
 from services.notifications import channels
 from services.notifications.application import Notifications
@@ -827,3 +828,91 @@ def test_received_events_are_forgotten_after_the_redelivery_window(shop, app, ev
         kept = {r[0] for r in conn.execute(f"SELECT event_id FROM {events.schema}.received_events")}
     assert str(recent.event_id) in kept and str(old.event_id) not in kept
     assert app.prune() == 0
+
+
+# --- fixes after review: late senders, DNS hiccups, bad addresses, platform tickets --------------
+
+
+def test_a_sender_whose_lease_ran_out_does_not_overwrite_the_newer_attempt(shop, events, dispatcher, sink, clock):
+    """Replica A claims a row and stalls past its lease; replica B sends it.
+    When A wakes up and fails, its outcome is recorded on its own attempt
+    only: the row stays sent, and nothing is dead-lettered for it."""
+    message = shop.message(address())
+    [planned] = shop.log(event_id=str(message.event_id))
+    with events.transaction() as conn:
+        [stale] = Deliveries(events.schema).claim(conn, 10, clock())
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert dispatcher.run_once() == 1
+    assert shop.delivery(planned["id"])["status"] == "sent"
+
+    sink.stop()
+    dispatcher.deliver(stale)  # A's late attempt fails
+    after = shop.delivery(planned["id"])
+    assert (after["status"], after["attempts"]) == ("sent", 2), after
+    assert [a["outcome"] for a in shop.attempts(planned["id"])] == ["failed", "sent"]
+    assert events.load(f"delivery:{planned['id']}") == []
+
+
+def test_a_webhook_host_that_does_not_resolve_when_delivering_is_retried_not_dead(shop, app, dispatcher, monkeypatch):
+    """DNS down or slow is a passing failure: the delivery waits, the endpoint stays healthy."""
+    created = app.create_webhook(shop.owner, {"url": "https://hooks.nowhere.invalid/in", "events": ["ticket.*"]})
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false")  # every address checked, as in production
+    shop.open_ticket(shop.customer(email=address()))
+    dispatcher.run_once()
+    [hook] = [d for d in shop.log() if d["channel"] == "webhook"]
+    assert hook["status"] == "retrying" and hook["reason"].startswith("dns: "), hook
+    assert app.get_webhook(shop.owner, created["webhook"]["id"])["status"] == "healthy"
+
+
+def test_an_address_no_mail_server_would_take_is_dead_at_once_and_not_counted(shop, app, events, dispatcher, sink):
+    app.update_settings(shop.owner, {"email_quota_per_hour": 1})
+    bad = shop.message("not an address@example.sa")
+    good = shop.message(address())
+    dispatcher.run_once()
+    [dead] = shop.log(event_id=str(bad.event_id))
+    assert (dead["status"], dead["attempts"]) == ("dead", 1) and dead["reason"].startswith("invalid_address"), dead
+    [sent] = shop.log(event_id=str(good.event_id))
+    assert sent["status"] == "sent", sent  # the quota of 1 was left for it
+    assert events.load(f"quota:{shop.id}:email") == []
+
+
+def test_a_ticket_the_platform_handles_is_kept_for_redelivery_only_as_the_store_may_see_it(
+        shop, app, dispatcher, receiver, clock):
+    """Its opening without message or payment, its status changes; its
+    replies are not the store's: a redelivery of one is refused."""
+    endpoint = app.create_webhook(shop.owner, {"url": receiver.url, "events": ["*"]})["webhook"]
+    customer = shop.customer(email=address())
+    opened = shop.ticket_opened(customer, "Charged without an order number")
+    opened.data.update(type="charged_without_order", handled_by="platform",
+                       payment={"method": "mada", "card_last4": "4242"})
+    shop.hear(opened)
+    answer = shop.on_ticket(opened, "ticket.replied", {"message_id": str(uuid.uuid4()), "body": "PLATFORM-ONLY",
+                                                      "attachments": []}, 2, Actor("platform", None))
+    ticket_id = opened.data["ticket_id"]
+
+    def about_ticket():
+        return [d for d in receiver.deliveries if d.json()["subject"] == ticket_id]
+
+    dispatcher.run_once()
+    [first] = about_ticket()
+    assert first.json()["type"] == "ticket.opened"
+    assert set(first.json()["data"]) == {"ticket_id", "number", "customer_id", "type", "handled_by"}
+
+    with pytest.raises(NotFound):
+        app.redeliver(shop.owner, endpoint["id"], str(answer.event_id))
+    app.redeliver(shop.owner, endpoint["id"], str(opened.event_id))
+    clock.advance(seconds=1)
+    assert dispatcher.run_once() == 1
+    [_, second] = about_ticket()
+    assert second.body == first.body, (first.body, second.body)
+    assert b"4242" not in second.body and b"PLATFORM-ONLY" not in second.body
+
+
+def test_a_delivery_being_sent_is_not_retried_by_hand(shop, app, events, clock):
+    message = shop.message(address())
+    [planned] = shop.log(event_id=str(message.event_id))
+    with events.transaction() as conn:
+        Deliveries(events.schema).claim(conn, 10, clock())
+    with pytest.raises(Conflict) as refused:
+        app.retry(shop.owner, planned["id"])
+    assert refused.value.errors == {"status": ["sending"]}

@@ -243,6 +243,8 @@ def test_the_sandbox_refuses_reaching_python_internals_and_the_default_goes_out(
     ("{{ '{0}'.format(body) }}", "str.format"),
     ("{{ [1] * 5 }}", "repeating a list"),
     ("{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}", "longer than"),
+    ("{{ ('\\n' * 199999) | indent(10000, blank=True) }}", "would grow past"),
+    ("{% macro m(n) %}{{ n }}{% endmacro %}{{ m(10 ** 9) }}", "larger than"),
 ])
 def test_an_override_that_would_exhaust_the_worker_falls_back(source, reason):
     rendered = render("ticket_reply", "en", CONTEXT, {**OVERRIDE, "text": source})
@@ -299,3 +301,30 @@ def test_an_override_that_parses_but_names_an_unknown_variable_is_accepted_and_f
     fields = {**OVERRIDE, "text": "{{ shopper_phone }}"}
     assert check_override(fields) == fields
     assert render("ticket_reply", "en", CONTEXT, fields).fallback_reason
+
+
+def test_a_failed_override_is_remembered_so_later_messages_skip_it_at_once():
+    """Rendering does not yield to other green threads: an override that
+    failed is not rendered again for a while, the default goes out with the
+    same reason."""
+    from services.notifications import templates
+
+    broken = {**OVERRIDE, "text": "{{ no_such_variable_%s }}" % id(object())}
+    first = render("ticket_reply", "en", CONTEXT, broken)
+    assert first.fallback_reason and "no_such_variable" in first.fallback_reason
+    calls = []
+    original = templates.sandbox.render_within
+    templates.sandbox.render_within = lambda *a, **k: calls.append(a) or original(*a, **k)
+    try:
+        second = render("ticket_reply", "en", CONTEXT, broken)
+    finally:
+        templates.sandbox.render_within = original
+    assert calls == [] and second.fallback_reason == first.fallback_reason
+    assert second.text == default_of().text
+
+
+def test_an_override_has_no_lipsum_text_generator():
+    """``lipsum`` builds text without passing any of the sandbox's checks."""
+    rendered = render("ticket_reply", "en", CONTEXT, {**OVERRIDE, "text": "{{ lipsum(5) }}"})
+    assert rendered.fallback_reason.startswith("UndefinedError") and "lipsum" in rendered.fallback_reason
+    assert rendered.text == default_of().text
