@@ -14,11 +14,14 @@ import smtplib
 import ssl
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Mapping, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 log = logging.getLogger(__name__)
 
@@ -217,21 +220,46 @@ class PostResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+class _PinnedAdapter(HTTPAdapter):
+    """Connects wherever the URL says (an address) while the TLS server name
+    and the certificate check use the endpoint's host name."""
+
+    def __init__(self, hostname: str):
+        self.hostname = hostname
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, connections, maxsize, block=False, **kwargs):
+        super().init_poolmanager(connections, maxsize, block, server_hostname=self.hostname,
+                                 assert_hostname=self.hostname, **kwargs)
+
+
 class WebhookPoster:
     """POSTs a signed body. No redirects followed, no proxy from the environment
     (the URL was checked against private addresses: a proxy would bypass that),
-    and at most 64 KB of the answer read."""
+    and at most 64 KB of the answer read. Given the ``address`` the URL was
+    checked at, it connects there and nowhere else (no second DNS answer)."""
 
-    def __init__(self, timeout: float = TIMEOUT, session: requests.Session | None = None):
-        self.timeout = timeout
+    PINNED_SESSIONS = 64  # kept alive per (host, port, address), oldest dropped
+
+    def __init__(self, timeout: float = TIMEOUT, session: requests.Session | None = None,
+                 verify: bool | str = True):
+        """``verify``: the certificate authorities to trust (True: the system's;
+        a path: that bundle, for tests)."""
+        self.timeout, self.verify = timeout, verify
         self.session = session or requests.Session()
         self.session.trust_env = False
+        self.session.verify = verify
+        self.pinned: OrderedDict[tuple, requests.Session] = OrderedDict()
 
-    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> PostResult:
+    def post(self, url: str, body: bytes, headers: Mapping[str, str], address: str | None = None) -> PostResult:
         started = time.monotonic()
+        headers = {"Content-Type": "application/json", **headers}
+        session = self.session
         try:
-            with self.session.post(url, data=body, headers={"Content-Type": "application/json", **headers},
-                                   timeout=self.timeout, allow_redirects=False, stream=True) as response:
+            if address is not None:
+                session, url, headers = self._pinned(url, address, headers)
+            with session.post(url, data=body, headers=headers,
+                              timeout=self.timeout, allow_redirects=False, stream=True) as response:
                 answer = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
                 status = response.status_code
         except Exception as exc:  # no connection, a timeout, TLS, a broken answer: all recorded, none raised
@@ -239,6 +267,26 @@ class WebhookPoster:
         if 200 <= status < 300:
             return PostResult(status, _since(started))
         return PostResult(status, _since(started), f"HTTP {status}: {_text(answer[:1000])[:200]}".rstrip(": "))
+
+
+    def _pinned(self, url: str, address: str, headers: dict) -> tuple[requests.Session, str, dict]:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"[{address}]" if ":" in address else address
+        if parts.port:
+            netloc += f":{parts.port}"
+        key = (parts.scheme, host, parts.port, address)
+        session = self.pinned.pop(key, None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False
+            session.verify = self.verify
+            session.mount("https://", _PinnedAdapter(host))
+        self.pinned[key] = session
+        while len(self.pinned) > self.PINNED_SESSIONS:
+            self.pinned.popitem(last=False)[1].close()
+        host_header = parts.netloc.rsplit("@", 1)[-1]
+        return session, urlunsplit(parts._replace(netloc=netloc)), {**headers, "Host": host_header}
 
 
 def _since(started: float) -> int:

@@ -270,7 +270,7 @@ class Dispatcher:
         if row is None:
             return self._dead(d, "the event is no longer kept")
         try:
-            targets.check_url(endpoint["url"], targets.allow_private_from_env())
+            address = targets.checked_address(endpoint["url"], targets.allow_private_from_env())
         except targets.Unresolvable as failed:  # DNS down or slow: try again later
             return self._failed(d, f"dns: {failed.detail}", None, None, recipient=endpoint["url"])
         except InvalidCommand as refused:
@@ -279,7 +279,7 @@ class Dispatcher:
         body = json.dumps(cloudevent, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {**sign_headers(d["event_id"], body, webhooks.secrets_in_force(endpoint, now), int(now.timestamp())),
                    "Content-Type": "application/json", "User-Agent": "Seed-Webhooks/1"}
-        result = self.transports.webhook.post(endpoint["url"], body, headers)
+        result = self.transports.webhook.post(endpoint["url"], body, headers, address)
         if result.status_code is not None and 200 <= result.status_code < 300:
             return self._finish(d, "sent", recipient=endpoint["url"], outcome="sent", status_code=result.status_code,
                                 latency_ms=result.latency_ms)

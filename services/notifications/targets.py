@@ -37,6 +37,15 @@ def check_url(url: str, allow_private: bool, resolve: Resolver | None = None) ->
     """``url`` when the platform may POST to it, else ``InvalidCommand("unsafe_url")`` naming ``url``.
 
     ``resolve`` is ``socket.getaddrinfo`` unless a test passes another."""
+    checked_address(url, allow_private, resolve)
+    return url
+
+
+def checked_address(url: str, allow_private: bool, resolve: Resolver | None = None) -> str | None:
+    """The address to connect to for ``url``, checked as ``check_url`` says.
+    A delivery connects to this very address (DNS asked once): a name that
+    answered a public address to the check cannot send the POST elsewhere.
+    None only where private targets are allowed and the name did not resolve."""
     if not isinstance(url, str) or not url.strip():
         raise unsafe("must be an http or https URL", str(url))
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in url):
@@ -58,16 +67,16 @@ def check_url(url: str, allow_private: bool, resolve: Resolver | None = None) ->
                                                 type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         if allow_private:
-            return url  # development: a name that resolves later, the delivery's own check decides
+            return None  # development: a name that resolves later, the delivery's own check decides
         raise unsafe(f"host {host} does not resolve ({exc})", url, Unresolvable) from None
-    addresses = {entry[4][0] for entry in found}
+    addresses = [entry[4][0] for entry in found]
     if not addresses and not allow_private:
         raise unsafe(f"host {host} does not resolve", url, Unresolvable)
-    for address in sorted(addresses):
+    for address in sorted(set(addresses)):
         reason = _metadata(address) if allow_private else _private(address)
         if reason:
             raise unsafe(f"host {host} resolves to {reason} address {address}", url)
-    return url
+    return addresses[0] if addresses else None  # the resolver's preferred one
 
 
 def _metadata(text: str) -> str | None:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -442,3 +445,64 @@ def test_at_most_64_kb_of_an_answer_is_read():
     assert result.status_code == 500 and result.error.startswith("HTTP 500: xxx")
     assert written["bytes"] < endless  # the poster closed the connection long before the end
     assert MAX_RESPONSE_BYTES == 64 * 1024
+
+
+def test_a_post_given_the_checked_address_connects_there_and_names_the_host():
+    """DNS is asked once, by the URL check: the POST goes to the address that
+    check approved (a name that answers differently the second time cannot
+    redirect it), and the receiver still sees its own host name."""
+    with HttpServer((204, b"", {})) as server:
+        port = server.url.rsplit(":", 1)[1].split("/")[0]
+        result = WebhookPoster(timeout=5).post(f"http://hooks.shop.invalid:{port}/in", BODY, HEADERS,
+                                               address="127.0.0.1")
+    assert result.ok, result
+    [(_, path, headers, _)] = server.requests
+    assert path == "/in" and headers["host"] == f"hooks.shop.invalid:{port}"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+@pytest.mark.parametrize("certified, ok", [("hooks.shop.invalid", True), ("other.invalid", False)])
+def test_an_https_post_to_a_checked_address_checks_the_certificate_against_the_host_name(tmp_path, certified, ok):
+    """The connection goes to 127.0.0.1, yet the certificate must name the
+    URL's host: a server certified for another name is refused."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", f"/CN={certified}", "-addext", f"subjectAltName=DNS:{certified}"],
+                   check=True, capture_output=True)
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Answer)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = WebhookPoster(timeout=5, verify=str(cert)).post(
+            f"https://hooks.shop.invalid:{server.server_address[1]}/in", BODY, HEADERS, address="127.0.0.1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    if ok:
+        assert result.status_code == 204, result
+    else:
+        assert result.status_code is None and "hostname 'hooks.shop.invalid' doesn't match" in result.error, result
+
+
+def test_an_https_post_to_a_checked_address_still_speaks_tls():
+    """Pinning the address keeps https: a server that does not answer TLS
+    fails the attempt (recorded, not raised). The adapter gives urllib3 the
+    host name for the server name and the certificate check."""
+    with HttpServer((204, b"", {})) as server:
+        port = server.url.rsplit(":", 1)[1].split("/")[0]
+        result = WebhookPoster(timeout=5).post(f"https://hooks.shop.invalid:{port}/in", BODY, HEADERS,
+                                               address="127.0.0.1")
+    assert result.status_code is None and "SSL" in result.error, result

@@ -204,3 +204,14 @@ def test_allow_private_from_env_reads_webhook_allow_private_targets(monkeypatch,
 def test_private_targets_are_refused_when_the_setting_is_unset(monkeypatch):
     monkeypatch.delenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", raising=False)
     assert allow_private_from_env() is False
+
+
+def test_the_address_to_connect_to_is_the_one_the_check_approved():
+    """A delivery connects to what the check saw, so a second DNS answer
+    (a rebinding to 127.0.0.1) is never asked for."""
+    from services.notifications.targets import checked_address
+
+    assert checked_address("https://hooks.shop.test/in", False, resolving_to("93.184.216.34", "2606:2800:220:1::1")) \
+        == "93.184.216.34"
+    assert checked_address("http://receiver.local/in", True, resolving_to("127.0.0.1")) == "127.0.0.1"
+    assert checked_address("http://receiver.local/in", True, not_resolving) is None
