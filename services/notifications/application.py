@@ -28,8 +28,9 @@ KEEP_EVENTS_DAYS = 30  # how long an event can be redelivered to a webhook
 
 
 class TicketNotYetKnown(Exception):
-    """An event of a ticket overtook the ticket's opening on the bus; the
-    consumer retries it (after CONSUMER_RETRY_DELAYS' first delay)."""
+    """An event of a ticket whose opening this service has not seen: late on
+    the bus, or before this service was deployed. The handler asks the tickets
+    service (``seed_ticket``); if even that does not know it, the bus retries."""
 
 
 class Notifications:
@@ -72,6 +73,11 @@ class Notifications:
                          (str(event.event_id), event.store_id, event.type,
                           Jsonb(as_followed(cloudevent) if followed else cloudevent)))
         return self.deliveries.add(conn, event.store_id, str(event.event_id), event.type, planned)
+
+    def seed_ticket(self, basics: dict) -> None:
+        """What the tickets service says of a ticket whose opening this service missed."""
+        with self.store.transaction() as conn:
+            self.replicas.seed_ticket(conn, basics)
 
     # --- settings, opt-outs, templates ---------------------------------------------------
 

@@ -94,6 +94,19 @@ class Replicas:
             "ON CONFLICT (ticket_id) DO UPDATE SET assignee_id = EXCLUDED.assignee_id, version = EXCLUDED.version "
             "WHERE tickets.version < EXCLUDED.version", (e.stream_id, e.store_id, assignee_id, e.version))
 
+    def seed_ticket(self, conn, basics: dict) -> None:
+        """A ticket as the tickets service knows it now (its opening never
+        reached this service): fills the row; newer events still win."""
+        conn.execute(
+            f"INSERT INTO {self.s}.tickets (ticket_id, store_id, number, subject, customer_id, order_id, "
+            "handled_by, assignee_id, version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (ticket_id) DO UPDATE SET number = EXCLUDED.number, subject = EXCLUDED.subject, "
+            "customer_id = EXCLUDED.customer_id, order_id = EXCLUDED.order_id, handled_by = EXCLUDED.handled_by, "
+            "assignee_id = CASE WHEN tickets.version < EXCLUDED.version THEN EXCLUDED.assignee_id "
+            "ELSE tickets.assignee_id END, version = greatest(tickets.version, EXCLUDED.version)",
+            (basics["ticket_id"], basics["store_id"], basics["number"], basics["subject"], basics["customer_id"],
+             basics["order_id"], basics["handled_by"], basics["assignee_id"], basics["version"]))
+
     # --- reads -----------------------------------------------------------------------
 
     def ticket(self, conn, ticket_id: str | None) -> dict | None:

@@ -9,13 +9,13 @@ import logging
 
 import eventlet
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from seedwork.context import RequestContext
 from seedwork.nameko_ext import EventSourcing, bus_handler
 
-from .application import Notifications
+from .application import Notifications, TicketNotYetKnown
 from .channels import SmtpSender, TransientError, WebhookPoster, sms_provider_from_env
 from .dispatcher import Dispatcher, Transports
 
@@ -24,6 +24,7 @@ SEND_CONCURRENCY = 10
 # No send may take longer, however slowly a server answers (socket timeouts
 # are per read, not per message); well under deliveries.LEASE.
 SEND_DEADLINE = 30.0
+RPC_TIMEOUT = 10.0
 
 
 class Deadlined:
@@ -99,6 +100,7 @@ class NotificationsService:
 
     db = EventSourcing()
     outbound = Outbound()
+    tickets = RpcProxy("tickets")
     request_id = RequestContext()
 
     @property
@@ -126,9 +128,24 @@ class NotificationsService:
     def _observe(self, event, source):
         notifications = self.notifications
         planned = []
-        self.db.once(event, lambda conn: planned.extend(notifications.observe(conn, event, source)))
+        try:
+            self.db.once(event, lambda conn: planned.extend(notifications.observe(conn, event, source)))
+        except TicketNotYetKnown:
+            # Its opening is late on the bus, or came before this service was
+            # deployed: ask the tickets service, then plan as usual.
+            basics = self._ticket_basics(event.store_id, event.stream_id)
+            if basics is None:
+                raise  # not (yet) a ticket of this store: the bus retries, then dead-letters
+            notifications.seed_ticket(basics)
+            self.db.once(event, lambda conn: planned.extend(notifications.observe(conn, event, source)))
         if planned:  # committed: send now rather than at the next tick
             self.outbound.kick(self.db.store)
+
+    def _ticket_basics(self, store_id, ticket_id):
+        reply = self.tickets.ticket_basics.call_async(store_id, ticket_id)
+        with eventlet.Timeout(RPC_TIMEOUT, False):
+            return reply.result()
+        raise TimeoutError(f"the tickets service did not answer within {RPC_TIMEOUT:g} s")  # the bus retries
 
     # --- the delivery loop ----------------------------------------------------------------
 

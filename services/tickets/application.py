@@ -320,6 +320,18 @@ class Tickets:
                 item["tags"] = []  # as in to_view
         return page
 
+    def basics(self, store_id: str, ticket_id: str) -> dict | None:
+        """Who a ticket concerns, for another service that missed its opening
+        (the notifications service, deployed after the ticket was opened):
+        None if the store has no such ticket. Service to service, no caller."""
+        events = self.store.load(ticket_id)
+        state = fold(events) if events else None
+        if state is None or state.store_id != store_id:
+            return None
+        return {"ticket_id": state.id, "store_id": state.store_id, "number": state.number,
+                "subject": state.subject, "customer_id": state.customer_id, "order_id": state.order_id,
+                "handled_by": state.handled_by, "assignee_id": state.assignee_id, "version": state.version}
+
     def events(self, store_id: str | None, after: int, limit: int) -> dict:
         """Events in global order as CloudEvents; one store's, or all (platform)."""
         batch = self.store.read_all(after, limit, store_id=store_id)

@@ -55,6 +55,10 @@ class TicketsService:
         return self.tickets.list(caller, query)
 
     @rpc
+    def ticket_basics(self, store_id, ticket_id):
+        return self.tickets.basics(store_id, ticket_id)
+
+    @rpc
     def events(self, store_id, after, limit):
         return self.tickets.events(store_id, int(after), int(limit))
 

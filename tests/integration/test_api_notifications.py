@@ -279,6 +279,32 @@ def test_the_shopper_gets_an_arabic_confirmation_then_replies_in_its_thread_but_
     assert not [d for d in log if d["event_type"] == "ticket.note_added" and d["channel"] != "webhook"], log
 
 
+def test_a_reply_on_a_ticket_opened_before_the_service_heard_of_it_is_still_mailed(api, smtp, http_system):
+    """The notifications service missed the ticket's opening (deployed after
+    it, say): on the ticket's next event it asks the tickets service who the
+    ticket concerns, and the shopper gets the reply."""
+    from seedwork import db
+
+    store, _ = new_store(api)
+    _, shopper, mail = new_shopper(api, store)
+    ticket = api.open_ticket(shopper)
+    wait_mail(smtp, mail)  # the confirmation: the opening was heard
+    schema = http_system.schemas["notifications"]
+    with db.connect(http_system.env["DATABASE_URL"], autocommit=True) as conn:
+        forgotten = conn.execute(f"DELETE FROM {schema}.tickets WHERE ticket_id = %s", (ticket["id"],)).rowcount
+    assert forgotten == 1
+
+    reply(api, ticket, store.owner_token, "MISSED-OPENING the parcel is on its way")
+    [answer] = wait_mail(smtp, mail, where=contains("MISSED-OPENING"))
+    assert answer["In-Reply-To"] == f"<ticket-{ticket['id']}@{MAIL_DOMAIN}>"
+    assert str(ticket["number"]) in answer["Subject"] or \
+        str(ticket["number"]).translate(ARABIC_INDIC) in answer["Subject"], answer["Subject"]
+    with db.connect(http_system.env["DATABASE_URL"], autocommit=True) as conn:
+        row = conn.execute(f"SELECT number, customer_id FROM {schema}.tickets WHERE ticket_id = %s",
+                           (ticket["id"],)).fetchone()
+    assert row == (ticket["number"], ticket["customer_id"]), row
+
+
 # --- email to the staff ----------------------------------------------------------------------
 
 
