@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def _text(value) -> str:
 def _quit(smtp: smtplib.SMTP) -> None:
     try:
         smtp.quit()  # the message is already accepted or refused: a failed goodbye changes nothing
-    except (OSError, smtplib.SMTPException):
+    except Exception:  # also a send deadline running out right now: the message went, it must count as sent
         smtp.close()
 
 
@@ -251,19 +252,27 @@ class WebhookPoster:
         self.session.verify = verify
         self.pinned: OrderedDict[tuple, requests.Session] = OrderedDict()
 
-    def post(self, url: str, body: bytes, headers: Mapping[str, str], address: str | None = None) -> PostResult:
+    def post(self, url: str, body: bytes, headers: Mapping[str, str],
+             addresses: list[str] | None = None) -> PostResult:
+        """``addresses``: where the URL check found the host; each is tried in
+        turn until one takes the connection (none: DNS decides, as usual)."""
         started = time.monotonic()
         headers = {"Content-Type": "application/json", **headers}
-        session = self.session
-        try:
-            if address is not None:
-                session, url, headers = self._pinned(url, address, headers)
-            with session.post(url, data=body, headers=headers,
-                              timeout=self.timeout, allow_redirects=False, stream=True) as response:
-                answer = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
-                status = response.status_code
-        except Exception as exc:  # no connection, a timeout, TLS, a broken answer: all recorded, none raised
-            return PostResult(None, _since(started), f"{type(exc).__name__}: {exc}"[:300])
+        targets: list[str | None] = list(addresses) if addresses else [None]
+        for n, address in enumerate(targets):
+            try:
+                session, target, sent_headers = (self.session, url, headers) if address is None else \
+                    self._pinned(url, address, headers)
+                with session.post(target, data=body, headers=sent_headers,
+                                  timeout=self.timeout, allow_redirects=False, stream=True) as response:
+                    answer = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
+                    status = response.status_code
+                break
+            except requests.ConnectionError as exc:
+                if n == len(targets) - 1 or not _not_connected(exc):  # once sent, never to a second address
+                    return PostResult(None, _since(started), f"{type(exc).__name__}: {exc}"[:300])
+            except Exception as exc:  # a timeout, TLS, a broken answer: all recorded, none raised
+                return PostResult(None, _since(started), f"{type(exc).__name__}: {exc}"[:300])
         if 200 <= status < 300:
             return PostResult(status, _since(started))
         return PostResult(status, _since(started), f"HTTP {status}: {_text(answer[:1000])[:200]}".rstrip(": "))
@@ -271,7 +280,7 @@ class WebhookPoster:
 
     def _pinned(self, url: str, address: str, headers: dict) -> tuple[requests.Session, str, dict]:
         parts = urlsplit(url)
-        host = parts.hostname or ""
+        host = (parts.hostname or "").encode("idna").decode("ascii")  # as DNS and certificates spell it
         netloc = f"[{address}]" if ":" in address else address
         if parts.port:
             netloc += f":{parts.port}"
@@ -285,8 +294,14 @@ class WebhookPoster:
         self.pinned[key] = session
         while len(self.pinned) > self.PINNED_SESSIONS:
             self.pinned.popitem(last=False)[1].close()
-        host_header = parts.netloc.rsplit("@", 1)[-1]
+        host_header = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
         return session, urlunsplit(parts._replace(netloc=netloc)), {**headers, "Host": host_header}
+
+
+def _not_connected(exc: requests.ConnectionError) -> bool:
+    """The connection was never made (refused, unreachable, timed out): nothing was sent."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
 
 
 def _since(started: float) -> int:

@@ -88,4 +88,5 @@ def as_followed(cloudevent: dict) -> dict:
     if cloudevent.get("type") != "ticket.opened":
         return cloudevent
     data = cloudevent.get("data") or {}
-    return {**cloudevent, "data": {k: data[k] for k in FOLLOWED_OPENED_FIELDS if k in data}}
+    # Filtered in the data's own order: trimming a trimmed event changes no byte.
+    return {**cloudevent, "data": {k: v for k, v in data.items() if k in FOLLOWED_OPENED_FIELDS}}

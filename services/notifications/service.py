@@ -61,9 +61,9 @@ class Outbound(DependencyProvider):
         return self
 
     def send_due(self, store) -> None:
-        """Drain what is due, one batch (as many as send at once) at a time,
-        so every claimed row is being sent and its lease is never outlived.
-        One drain per process; a call meanwhile makes it look again."""
+        """Start what is due, as send slots free up, so every claimed row is
+        being sent at once and its lease is never outlived. One drain per
+        process; a call meanwhile makes it look again."""
         if self.draining:
             self.again = True
             return
@@ -73,9 +73,12 @@ class Outbound(DependencyProvider):
             while again:
                 self.again = False
                 dispatcher = Dispatcher(store, self.transports)
-                # Replicas claim with SKIP LOCKED: nothing is sent twice.
-                while dispatcher.run_once(limit=SEND_CONCURRENCY, spawn_map=self.pool.imap) > 0:
-                    pass
+                # Claim only what can start now (a free send slot each) and start
+                # it: a slow send holds its own slot, not a whole batch. Replicas
+                # claim with SKIP LOCKED: nothing is sent twice.
+                while claimed := dispatcher.claim(max(self.pool.free(), 1)):
+                    for delivery in claimed:
+                        self.pool.spawn_n(dispatcher.deliver, delivery)  # waits for a free slot
                 again = self.again
         finally:
             self.draining = False

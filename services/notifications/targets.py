@@ -37,15 +37,16 @@ def check_url(url: str, allow_private: bool, resolve: Resolver | None = None) ->
     """``url`` when the platform may POST to it, else ``InvalidCommand("unsafe_url")`` naming ``url``.
 
     ``resolve`` is ``socket.getaddrinfo`` unless a test passes another."""
-    checked_address(url, allow_private, resolve)
+    checked_addresses(url, allow_private, resolve)
     return url
 
 
-def checked_address(url: str, allow_private: bool, resolve: Resolver | None = None) -> str | None:
-    """The address to connect to for ``url``, checked as ``check_url`` says.
-    A delivery connects to this very address (DNS asked once): a name that
-    answered a public address to the check cannot send the POST elsewhere.
-    None only where private targets are allowed and the name did not resolve."""
+def checked_addresses(url: str, allow_private: bool, resolve: Resolver | None = None) -> list[str]:
+    """The addresses to connect to for ``url``, checked as ``check_url`` says,
+    IPv4 first (many networks have no IPv6 route). A delivery connects only to
+    these (DNS asked once): a name that answered public addresses to the check
+    cannot send the POST elsewhere. Empty only where private targets are
+    allowed and the name did not resolve."""
     if not isinstance(url, str) or not url.strip():
         raise unsafe("must be an http or https URL", str(url))
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in url):
@@ -65,9 +66,11 @@ def checked_address(url: str, allow_private: bool, resolve: Resolver | None = No
     try:
         found = (resolve or socket.getaddrinfo)(host, port or (443 if parts.scheme == "https" else 80),
                                                 type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
+    except UnicodeError as exc:  # no DNS name at all: waiting will not fix it
+        raise unsafe(f"host {host} is not a valid name ({exc})", url) from None
+    except OSError as exc:
         if allow_private:
-            return None  # development: a name that resolves later, the delivery's own check decides
+            return []  # development: a name that resolves later, the delivery's own check decides
         raise unsafe(f"host {host} does not resolve ({exc})", url, Unresolvable) from None
     addresses = [entry[4][0] for entry in found]
     if not addresses and not allow_private:
@@ -76,7 +79,7 @@ def checked_address(url: str, allow_private: bool, resolve: Resolver | None = No
         reason = _metadata(address) if allow_private else _private(address)
         if reason:
             raise unsafe(f"host {host} resolves to {reason} address {address}", url)
-    return addresses[0] if addresses else None  # the resolver's preferred one
+    return sorted(dict.fromkeys(addresses), key=lambda a: ":" in a)  # stable: IPv4, then IPv6
 
 
 def _metadata(text: str) -> str | None:

@@ -27,6 +27,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, pass_eval_context
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -129,21 +130,25 @@ def render(kind: str, locale: str, context: Mapping[str, Any], override: Mapping
         key = (kind, locale, *(str(override.get(part)) for part in PARTS))
         reason = _failed.get(key)
         if reason is None:
-            deadline = time.monotonic() + sandbox.SECONDS
             try:
-                parts = [sandbox.render_within(_override_template(part, _source(override, part)), values,
-                                               deadline=deadline) for part in PARTS]
+                compiled = [_override_template(part, _source(override, part)) for part in PARTS]  # cached
+                deadline = time.monotonic() + sandbox.SECONDS  # the budget is for rendering, not compiling
+                parts = [sandbox.render_within(template, values, deadline=deadline) for template in compiled]
                 return Rendered(_one_line(parts[0]), parts[1], parts[2])
-            except Exception as exc:  # anything an override does wrong falls back to ours
+            except SecurityError as exc:  # the costly kind of failure: skip this override a while
                 reason = _reason(exc)
                 _failed.put(key, reason)
+            except Exception as exc:  # anything else an override does wrong falls back to ours
+                reason = _reason(exc)
     subject, text, html = (template.render(values) for template in _DEFAULTS[(kind, locale)])
     return Rendered(_one_line(subject), text, html, reason)
 
 
 class _Failures:
-    """Overrides that just failed, remembered a while: the next messages go
-    out with the default at once instead of paying the render budget again."""
+    """Overrides that just broke the sandbox's budget (time or size),
+    remembered a while: the next messages go out with the default at once
+    instead of spending the budget again. Other failures are cheap to find
+    again and may depend on one message's values, so they are not kept."""
 
     def __init__(self, seconds: float = 600.0, size: int = 256):
         self.seconds, self.size = seconds, size

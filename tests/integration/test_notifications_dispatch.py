@@ -916,3 +916,20 @@ def test_a_delivery_being_sent_is_not_retried_by_hand(shop, app, events, clock):
     with pytest.raises(Conflict) as refused:
         app.retry(shop.owner, planned["id"])
     assert refused.value.errors == {"status": ["sending"]}
+
+
+def test_a_mail_setting_the_operator_got_wrong_delays_mail_instead_of_killing_it(
+        shop, events, sink, sms, clock, monkeypatch):
+    """``MAIL_FROM`` with a display name is the operator's mistake, not the
+    recipient's: the delivery retries while it is fixed, it is not dead."""
+    monkeypatch.setenv("MAIL_FROM", "Seed <no-reply@seed.local>")
+    broken = Dispatcher(events, transports(sink.port, sms.url), clock=clock, rng=lambda: 0.5)
+    message = shop.message(address())
+    assert broken.run_once() == 1
+    [planned] = shop.log(event_id=str(message.event_id))
+    assert planned["status"] == "retrying" and planned["reason"].startswith("internal error"), planned
+
+    monkeypatch.setenv("MAIL_FROM", "no-reply@seed.local")
+    clock.advance(seconds=10)
+    assert Dispatcher(events, transports(sink.port, sms.url), clock=clock, rng=lambda: 0.5).run_once() == 1
+    assert shop.delivery(planned["id"])["status"] == "sent"

@@ -454,7 +454,7 @@ def test_a_post_given_the_checked_address_connects_there_and_names_the_host():
     with HttpServer((204, b"", {})) as server:
         port = server.url.rsplit(":", 1)[1].split("/")[0]
         result = WebhookPoster(timeout=5).post(f"http://hooks.shop.invalid:{port}/in", BODY, HEADERS,
-                                               address="127.0.0.1")
+                                               addresses=["127.0.0.1"])
     assert result.ok, result
     [(_, path, headers, _)] = server.requests
     assert path == "/in" and headers["host"] == f"hooks.shop.invalid:{port}"
@@ -487,7 +487,7 @@ def test_an_https_post_to_a_checked_address_checks_the_certificate_against_the_h
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         result = WebhookPoster(timeout=5, verify=str(cert)).post(
-            f"https://hooks.shop.invalid:{server.server_address[1]}/in", BODY, HEADERS, address="127.0.0.1")
+            f"https://hooks.shop.invalid:{server.server_address[1]}/in", BODY, HEADERS, addresses=["127.0.0.1"])
     finally:
         server.shutdown()
         server.server_close()
@@ -504,5 +504,27 @@ def test_an_https_post_to_a_checked_address_still_speaks_tls():
     with HttpServer((204, b"", {})) as server:
         port = server.url.rsplit(":", 1)[1].split("/")[0]
         result = WebhookPoster(timeout=5).post(f"https://hooks.shop.invalid:{port}/in", BODY, HEADERS,
-                                               address="127.0.0.1")
+                                               addresses=["127.0.0.1"])
     assert result.status_code is None and "SSL" in result.error, result
+
+
+def test_a_post_tries_the_next_checked_address_when_one_refuses_the_connection():
+    """A host with several addresses (IPv6 without a route, a server down) is
+    reached at the next one; nothing was sent to the first."""
+    with HttpServer((204, b"", {})) as server:
+        port = server.url.rsplit(":", 1)[1].split("/")[0]
+        result = WebhookPoster(timeout=5).post(f"http://hooks.shop.invalid:{port}/in", BODY, HEADERS,
+                                               addresses=["127.0.0.2", "127.0.0.1"])
+    # 127.0.0.2 is loopback too, but the server listens on 127.0.0.1 only: refused there.
+    assert result.ok, result
+    assert len(server.requests) == 1
+
+
+def test_a_host_name_in_arabic_is_sent_as_dns_spells_it():
+    with HttpServer((204, b"", {})) as server:
+        port = server.url.rsplit(":", 1)[1].split("/")[0]
+        result = WebhookPoster(timeout=5).post(f"http://مثال.example:{port}/in", BODY, HEADERS,
+                                               addresses=["127.0.0.1"])
+    assert result.ok, result
+    [(_, _, headers, _)] = server.requests
+    assert headers["host"] == f"{'مثال'.encode('idna').decode()}.example:{port}"

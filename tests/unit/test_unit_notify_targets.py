@@ -206,12 +206,14 @@ def test_private_targets_are_refused_when_the_setting_is_unset(monkeypatch):
     assert allow_private_from_env() is False
 
 
-def test_the_address_to_connect_to_is_the_one_the_check_approved():
-    """A delivery connects to what the check saw, so a second DNS answer
-    (a rebinding to 127.0.0.1) is never asked for."""
-    from services.notifications.targets import checked_address
+def test_the_addresses_to_connect_to_are_the_ones_the_check_approved_ipv4_first():
+    """A delivery connects only to what the check saw, so a second DNS answer
+    (a rebinding to 127.0.0.1) is never asked for; IPv4 first, as many
+    networks have no IPv6 route."""
+    from services.notifications.targets import checked_addresses
 
-    assert checked_address("https://hooks.shop.test/in", False, resolving_to("93.184.216.34", "2606:2800:220:1::1")) \
-        == "93.184.216.34"
-    assert checked_address("http://receiver.local/in", True, resolving_to("127.0.0.1")) == "127.0.0.1"
-    assert checked_address("http://receiver.local/in", True, not_resolving) is None
+    assert checked_addresses("https://hooks.shop.test/in", False,
+                             resolving_to("2606:2800:220:1::1", "93.184.216.34", "93.184.216.35", "93.184.216.34")) \
+        == ["93.184.216.34", "93.184.216.35", "2606:2800:220:1::1"]
+    assert checked_addresses("http://receiver.local/in", True, resolving_to("127.0.0.1")) == ["127.0.0.1"]
+    assert checked_addresses("http://receiver.local/in", True, not_resolving) == []
