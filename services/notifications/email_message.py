@@ -4,11 +4,12 @@ Every message of a ticket names the ticket's thread root in ``In-Reply-To``
 and ``References`` (the opening confirmation *is* the root: its
 ``Message-ID`` is the root's), so mail clients show one conversation, and
 ``Reply-To: ticket+{ticket_id}@REPLY_DOMAIN`` lets an inbound channel match a
-reply to its ticket later. Names and subjects in Arabic are encoded by the
-``email`` package (RFC 2047), bodies are UTF-8.
+reply to its ticket later. Names in Arabic are encoded by the ``email``
+package (RFC 2047), subjects by ``EncodedSubject``; bodies are UTF-8.
 """
 from __future__ import annotations
 
+import base64
 import email.policy
 import re
 from datetime import datetime, timezone
@@ -49,7 +50,7 @@ def build_email(*, sender_name: str, sender_address: str, to: str, rendered: Ren
     message = EmailMessage(policy=email.policy.SMTP)
     message["From"] = Address(display_name=_one_line(sender_name), addr_spec=sender_address)
     message["To"] = Address(display_name=_one_line(to_name or ""), addr_spec=to)
-    message["Subject"] = _one_line(rendered.subject)
+    message["Subject"] = EncodedSubject(_one_line(rendered.subject))
     message["Date"] = format_datetime(date or datetime.now(timezone.utc))
     message["Message-ID"] = message_id
     if thread_id and thread_id != message_id:
@@ -61,6 +62,29 @@ def build_email(*, sender_name: str, sender_address: str, to: str, rendered: Ren
     message.set_content(rendered.text, subtype="plain", charset="utf-8")
     message.add_alternative(rendered.html, subtype="html", charset="utf-8")
     return message
+
+
+class EncodedSubject(str):
+    """A subject the ``email`` package writes as we encode it. Its own folding
+    splits a long non-ASCII subject between encoded words at a space, which
+    readers then drop ("يصلني رقم" arrives as "يصلنيرقم"); here each encoded
+    word carries its spaces inside it (RFC 2047), folded one per line."""
+
+    name = "Subject"
+    CHUNK_BYTES = 42  # "Subject: " + one encoded word of 42 bytes stays within 78 characters
+
+    def fold(self, *, policy) -> str:
+        if self.isascii():
+            return policy.header_factory(self.name, str(self)).fold(policy=policy)
+        words, chunk = [], ""
+        for character in str(self):  # never splitting a character's bytes
+            if chunk and len((chunk + character).encode()) > self.CHUNK_BYTES:
+                words.append(chunk)
+                chunk = ""
+            chunk += character
+        words.append(chunk)
+        encoded = [f"=?utf-8?b?{base64.b64encode(word.encode()).decode()}?=" for word in words]
+        return f"{self.name}: " + (policy.linesep + " ").join(encoded) + policy.linesep
 
 
 def _one_line(value: str) -> str:

@@ -100,6 +100,22 @@ def test_an_arabic_subject_and_display_names_survive_the_round_trip():
     assert (to.display_name, to.addr_spec) == ("نورة العتيبي", "noura@example.sa")
 
 
+@pytest.mark.parametrize("subject", [
+    "رد جديد على تذكرتك رقم 1001: تم خصم المبلغ ولم يصلني رقم الطلب",
+    "رد جديد على تذكرتك رقم 1001: " + "سفارشم دیر شده است و هنوز نرسیده " * 6,
+    "A short English subject",
+    "Order 1042 – " + "وين طلبي؟ " * 12,
+])
+def test_a_long_subject_keeps_every_space_where_it_is_folded(subject):
+    """The standard library folds a long Arabic subject between two encoded
+    words at a space, which readers drop ("يصلني رقم" became "يصلنيرقم")."""
+    message = mail(rendered=Rendered(subject=subject, text="x", html="<p>x</p>"))
+    raw = message.as_bytes()
+    assert received(message)["Subject"] == " ".join(subject.split())  # one line, as build_email makes it
+    headers = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert max(len(line) for line in headers) <= 78, headers  # RFC 5322's line length, encoded words within 75
+
+
 def test_a_reply_carries_its_own_message_id_and_names_the_thread_root():
     message = received(mail())
     assert message["Message-ID"] == f"<{EVENT}.1@seed.local>"
