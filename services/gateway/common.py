@@ -32,6 +32,10 @@ def checked_uuid(value: str, code: str, what: str) -> str:
     return value
 
 
+def checked_customer_id(customer_id: str) -> str:
+    return checked_uuid(customer_id, "customer_not_found", "customer")
+
+
 def checked_order_id(order_id: str) -> str:
     if not ORDER_ID.match(order_id):
         raise NotFound("order_not_found", f"no order {order_id}")

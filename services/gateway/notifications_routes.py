@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from seedwork.errors import NotFound
 
 from . import notifications_schemas as ns
-from .common import ADMIN, CUSTOMER, STAFF, checked_uuid, idempotency, replayed
+from .common import ADMIN, CUSTOMER, STAFF, checked_customer_id as _customer, checked_uuid, idempotency, replayed
 from .http import RouteDoc, api, json_response, load_json, load_query
 from .schemas import NoFields
 
@@ -28,10 +28,6 @@ def _webhook(webhook_id: str) -> str:
 
 def _delivery(delivery_id: str) -> str:
     return checked_uuid(delivery_id, "delivery_not_found", "delivery")
-
-
-def _customer(customer_id: str) -> str:
-    return checked_uuid(customer_id, "customer_not_found", "customer")
 
 
 def _template(kind: str, locale: str) -> tuple[str, str]:

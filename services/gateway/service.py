@@ -22,7 +22,8 @@ from seedwork.errors import Forbidden, InvalidCommand, NotFound
 from . import csvfile, schemas
 from .common import (
     ADMIN, ANYONE_IN_STORE, CUSTOMER, PLATFORM, STAFF, check_ticket_id as _check_ticket_id,
-    checked_order_id as _order, checked_ticket_id as _checked, checked_uuid as _uuid, created as _created,
+    checked_customer_id as _customer, checked_order_id as _order, checked_ticket_id as _checked,
+    checked_uuid as _uuid, created as _created,
     etag as _etag, idempotency as _idempotency, if_match as _if_match, replayed as _replayed,
     resource_response, ticket_query as _ticket_query, ticket_response as _ticket_response,
 )
@@ -558,10 +559,6 @@ class GatewayService(selfservice.SelfServiceRoutes, notifications_routes.Notific
 
 
 # --- request details ------------------------------------------------------------------
-
-
-def _customer(customer_id: str) -> str:
-    return _uuid(customer_id, "customer_not_found", "customer")
 
 
 def _group(group_id: str) -> str:

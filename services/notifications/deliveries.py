@@ -26,7 +26,6 @@ from .planning import Planned
 COLUMNS = ("id", "store_id", "event_id", "event_type", "channel", "recipient_ref", "generation", "recipient", "kind",
            "context", "ticket_id", "customer_id", "endpoint_id", "status", "reason", "attempts", "attempts_before",
            "next_attempt_at", "template_fallback", "created_at", "updated_at", "sent_at")
-STATUSES = ("pending", "sending", "retrying", "sent", "dead", "skipped", "refused", "held")
 # Longer than a batch of sends can take (the service bounds each send at
 # SEND_DEADLINE and claims one batch at a time), so a live sender keeps its row.
 LEASE = timedelta(seconds=120)

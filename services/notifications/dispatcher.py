@@ -289,7 +289,7 @@ class Dispatcher:
         headers = {**sign_headers(d["event_id"], body, webhooks.secrets_in_force(endpoint, now), int(now.timestamp())),
                    "Content-Type": "application/json", "User-Agent": "Seed-Webhooks/1"}
         result = self.transports.webhook.post(endpoint["url"], body, headers, addresses)
-        if result.status_code is not None and 200 <= result.status_code < 300:
+        if result.ok:
             return self._finish(d, "sent", recipient=endpoint["url"], outcome="sent", status_code=result.status_code,
                                 latency_ms=result.latency_ms)
         error = result.error or f"HTTP {result.status_code}"

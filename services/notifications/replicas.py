@@ -129,8 +129,3 @@ class Replicas:
         row = conn.execute(f"SELECT name, email, role FROM {self.s}.agents WHERE agent_id = %s AND store_id = %s",
                            (agent_id, store_id)).fetchone()
         return None if row is None else {"name": row[0], "email": row[1], "role": row[2]}
-
-    def store(self, conn, store_id: str) -> dict:
-        row = conn.execute(f"SELECT name, owner_email FROM {self.s}.stores WHERE store_id = %s",
-                           (store_id,)).fetchone()
-        return {"name": row[0] if row else None, "owner_email": row[1] if row else None}

@@ -4,25 +4,21 @@ hand-written fake of the customers service."""
 from __future__ import annotations
 
 import io
-import json
 import tracemalloc
 import uuid
 
 import pytest
 from marshmallow import ValidationError
 from nameko.testing.services import worker_factory
-from werkzeug.test import EnvironBuilder
 
-from seedwork.errors import Forbidden, InvalidCommand, NotFound, Unauthenticated
+from seedwork.errors import Forbidden, InvalidCommand, NotFound
 from services.gateway import csvfile, schemas
-from services.gateway.auth import PLATFORM, Principal, bearer
 from services.gateway.csvfile import Rejected, import_file, read_rows
 from services.gateway.http import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from services.gateway.service import GatewayService
+from tests.unit import gateway_fakes
+from tests.unit.gateway_fakes import ALI, BLOCKED, STORE, json_of, request
 
-STORE = "st_1"
-ALI = "0b6e0c55-8a4f-4c43-9d55-1c2f6f7d0a01"
-BLOCKED = "0b6e0c55-8a4f-4c43-9d55-1c2f6f7d0a02"
 GROUP = "7d1c8a0e-5b8e-4c1d-8f0a-2e3b4c5d6e7f"
 FLAG = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 
@@ -470,24 +466,7 @@ def test_block_message_settings_and_flag_bodies_are_typed():
 # --- the routes, against fakes of what lies behind the gateway ---------------------------------
 
 
-class FakeIdentity:
-    """A token is the name of a role: ``Bearer owner`` is the store's owner."""
-
-    PRINCIPALS = {
-        "owner": Principal("agent", "ag_owner", STORE, "owner"),
-        "admin": Principal("agent", "ag_admin", STORE, "admin"),
-        "agent": Principal("agent", "ag_agent", STORE, "agent"),
-        "ali": Principal("customer", ALI, STORE, "customer"),
-        "blocked": Principal("customer", BLOCKED, STORE, "customer"),
-        "platform": PLATFORM,
-    }
-
-    def authenticate(self, authorization):
-        token = bearer(authorization)
-        if token not in self.PRINCIPALS:
-            raise Unauthenticated("unauthenticated", "send a token")
-        return self.PRINCIPALS[token]
-
+class FakeIdentity(gateway_fakes.FakeIdentity):
     def open_customer_session(self, principal, customer_id, idempotency):
         return 201, {"customer_id": customer_id, "store_id": principal.store_id, "token": "tok_x.y",
                      "expires_at": "2026-11-24T10:00:00Z"}
@@ -556,17 +535,6 @@ class FakeTickets:
 @pytest.fixture
 def gateway():
     return worker_factory(GatewayService, identity=FakeIdentity(), customers=FakeCustomers(), tickets=FakeTickets())
-
-
-def request(method, path, body=None, token="owner", headers=None, data=None, content_type=None):
-    sent = {"Authorization": f"Bearer {token}", **(headers or {})}
-    if body is not None:
-        data, content_type = json.dumps(body), "application/json"
-    return EnvironBuilder(method=method, path=path, headers=sent, data=data, content_type=content_type).get_request()
-
-
-def json_of(response) -> dict:
-    return json.loads(response.get_data())
 
 
 def test_creating_a_customer_answers_201_with_location_and_etag(gateway):

@@ -4,22 +4,17 @@ overrides. The routes run against hand-written fakes of the services behind
 the gateway; what each route asks the notifications service is recorded."""
 from __future__ import annotations
 
-import json
-
 import pytest
 from nameko.testing.services import worker_factory
-from werkzeug.test import EnvironBuilder
 
 from seedwork.errors import Forbidden, NotFound, Unauthenticated
 from services.gateway import notifications_schemas as ns
-from services.gateway.auth import PLATFORM, Principal, bearer
 from services.gateway.http import BadRequest
 from services.gateway.notifications_routes import NotificationRoutes
 from services.gateway.openapi import openapi_document, openapi_path, routes
 from services.gateway.service import ADMIN, CUSTOMER, STAFF, GatewayService
+from tests.unit.gateway_fakes import ALI, STORE, FakeIdentity, Recorder, json_of, request
 
-STORE = "st_1"
-ALI = "0b6e0c55-8a4f-4c43-9d55-1c2f6f7d0a01"
 STRANGER = "0b6e0c55-8a4f-4c43-9d55-1c2f6f7d0a09"  # a UUID no customer of the store has
 HOOK = "2f9d1c7b-6a5e-4d3c-9b2a-1f0e9d8c7b6a"
 DELIVERY = "6c5b4a39-2817-4f6e-8d5c-4b3a29181706"
@@ -29,54 +24,7 @@ CARD_DIGITS = "4111111111111111"  # Luhn-valid: free text would mask it
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
-def request(method="POST", path="/", body=None, token="owner", headers=None, query=None):
-    sent = {"Authorization": f"Bearer {token}", **(headers or {})}
-    data = content_type = None
-    if body is not None:
-        data, content_type = json.dumps(body), "application/json"
-    return EnvironBuilder(method=method, path=path, headers=sent, data=data, content_type=content_type,
-                          query_string=query).get_request()
-
-
-def json_of(response) -> dict:
-    return json.loads(response.get_data())
-
-
 # --- fakes of what lies behind the gateway -----------------------------------------------------
-
-
-class FakeIdentity:
-    """A token is the name of a role: ``Bearer owner`` is the store's owner."""
-
-    PRINCIPALS = {
-        "owner": Principal("agent", "ag_owner", STORE, "owner"),
-        "admin": Principal("agent", "ag_admin", STORE, "admin"),
-        "agent": Principal("agent", "ag_agent", STORE, "agent"),
-        "ali": Principal("customer", ALI, STORE, "customer"),
-        "platform": PLATFORM,
-    }
-
-    def authenticate(self, authorization):
-        token = bearer(authorization)
-        if token not in self.PRINCIPALS:
-            raise Unauthenticated("unauthenticated", "send a token")
-        return self.PRINCIPALS[token]
-
-
-class Recorder:
-    """Records every call as ``(method, *args)``; ``_<method>`` answers it."""
-
-    def __init__(self):
-        self.calls = []
-
-    def __getattr__(self, method):
-        if method.startswith("_"):
-            raise AttributeError(method)
-
-        def call(*args):
-            self.calls.append((method, *args))
-            return getattr(self, f"_{method}", lambda *a: {})(*args)
-        return call
 
 
 class FakeCustomers(Recorder):

@@ -10,23 +10,21 @@ import pytest
 from marshmallow import ValidationError
 from nameko.testing.services import worker_factory
 from nameko.web.handlers import http
-from werkzeug.test import EnvironBuilder
 
 from seedwork.cards import redact_card_numbers
-from seedwork.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Unauthenticated
+from seedwork.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from services.gateway import schemas
 from services.gateway import selfservice_schemas as ss
 from services.gateway.attachments import BlobNotFound, Upload
-from services.gateway.auth import PLATFORM, Principal, bearer
+from services.gateway.auth import PLATFORM
 from services.gateway.http import BadRequest, RouteDoc, api, load_json
 from services.gateway.openapi import openapi_document, openapi_path, routes
 from services.gateway.service import ADMIN, ANYONE_IN_STORE, CUSTOMER, STAFF, GatewayService
+from tests.unit import gateway_fakes
+from tests.unit.gateway_fakes import ALI, BLOCKED, STORE, Recorder, json_of, request
 
 CARD = "4111 1111 1111 1111"
 MASKED = "•••• •••• •••• 1111"
-STORE = "st_1"
-ALI = "0b6e0c55-8a4f-4c43-9d55-1c2f6f7d0a01"
-BLOCKED = "0b6e0c55-8a4f-4c43-9d55-1c2f6f7d0a02"
 TICKET = "5f0c7a3e-2b1d-4c8e-9a6f-3d2e1c0b9a87"
 CANNED = "3c1e5b7a-9d2f-4e6a-8b0c-1a2b3c4d5e6f"
 UPLOADED = "8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968"
@@ -38,13 +36,6 @@ def refused(schema, data) -> dict:
     with pytest.raises(ValidationError) as info:
         schema().load(data)
     return info.value.messages
-
-
-def request(method="POST", path="/", body=None, token="owner", headers=None, data=None, content_type=None):
-    sent = {"Authorization": f"Bearer {token}", **(headers or {})}
-    if body is not None:
-        data, content_type = json.dumps(body), "application/json"
-    return EnvironBuilder(method=method, path=path, headers=sent, data=data, content_type=content_type).get_request()
 
 
 def bad_request(schema, body) -> BadRequest:
@@ -326,52 +317,13 @@ def test_the_platform_list_takes_the_ticket_filters_and_a_store():
 # --- the routes, against fakes of what lies behind the gateway -----------------------------------
 
 
-class FakeIdentity:
-    """A token is the name of a role: ``Bearer owner`` is the store's owner."""
-
-    PRINCIPALS = {
-        "owner": Principal("agent", "ag_owner", STORE, "owner"),
-        "admin": Principal("agent", "ag_admin", STORE, "admin"),
-        "agent": Principal("agent", "ag_agent", STORE, "agent"),
-        "ali": Principal("customer", ALI, STORE, "customer"),
-        "blocked": Principal("customer", BLOCKED, STORE, "customer"),
-        "platform": PLATFORM,
-    }
-
-    def authenticate(self, authorization):
-        token = bearer(authorization)
-        if token not in self.PRINCIPALS:
-            raise Unauthenticated("unauthenticated", "send a token")
-        return self.PRINCIPALS[token]
-
+class FakeIdentity(gateway_fakes.FakeIdentity):
     def get_store(self, principal, store_id):
         assert store_id == principal.store_id
         return {"id": store_id, "name": "Corner Shop", "created_at": "2026-01-01T00:00:00Z"}
 
     def get_agent(self, principal, agent_id):
         return {"id": agent_id, "store_id": principal.store_id, "name": "Sara", "role": principal.role}
-
-
-class Recorder:
-    """Records every call as ``(method, *args)``; ``_<method>`` answers it."""
-
-    quiet = ()  # calls not worth recording in every test
-
-    def __init__(self):
-        self.calls = []
-
-    def __getattr__(self, method):
-        if method.startswith("_"):
-            raise AttributeError(method)
-
-        def call(*args):
-            if method not in self.quiet:
-                self.calls.append((method, *args))
-            return getattr(self, f"_{method}", lambda *a: {})(*args)
-        return call
-
-    def names(self) -> list[str]:
-        return [c[0] for c in self.calls]
 
 
 class FakeCustomers(Recorder):
@@ -492,10 +444,6 @@ def gateway():
 
 def caller(token: str) -> dict:
     return FakeIdentity.PRINCIPALS[token].as_caller()
-
-
-def json_of(response) -> dict:
-    return json.loads(response.get_data())
 
 
 # Settings

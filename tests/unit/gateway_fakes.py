@@ -1,0 +1,71 @@
+"""What the gateway's route tests share: a request builder and fakes of what
+lies behind the gateway (the identity store, a recorder of service calls).
+Each test file adds the answers its own routes need."""
+from __future__ import annotations
+
+import json
+
+from werkzeug.test import EnvironBuilder
+
+from seedwork.errors import Unauthenticated
+from services.gateway.auth import PLATFORM, Principal, bearer
+
+STORE = "st_1"
+ALI = "0b6e0c55-8a4f-4c43-9d55-1c2f6f7d0a01"
+BLOCKED = "0b6e0c55-8a4f-4c43-9d55-1c2f6f7d0a02"
+
+
+def request(method="POST", path="/", body=None, token="owner", headers=None, data=None, content_type=None,
+            query=None):
+    """A request with ``Bearer {token}``; ``body`` is sent as JSON."""
+    sent = {"Authorization": f"Bearer {token}", **(headers or {})}
+    if body is not None:
+        data, content_type = json.dumps(body), "application/json"
+    return EnvironBuilder(method=method, path=path, headers=sent, data=data, content_type=content_type,
+                          query_string=query).get_request()
+
+
+def json_of(response) -> dict:
+    return json.loads(response.get_data())
+
+
+class FakeIdentity:
+    """A token is the name of a role: ``Bearer owner`` is the store's owner."""
+
+    PRINCIPALS = {
+        "owner": Principal("agent", "ag_owner", STORE, "owner"),
+        "admin": Principal("agent", "ag_admin", STORE, "admin"),
+        "agent": Principal("agent", "ag_agent", STORE, "agent"),
+        "ali": Principal("customer", ALI, STORE, "customer"),
+        "blocked": Principal("customer", BLOCKED, STORE, "customer"),
+        "platform": PLATFORM,
+    }
+
+    def authenticate(self, authorization):
+        token = bearer(authorization)
+        if token not in self.PRINCIPALS:
+            raise Unauthenticated("unauthenticated", "send a token")
+        return self.PRINCIPALS[token]
+
+
+class Recorder:
+    """A fake service: records every call as ``(method, *args)``; its
+    ``_<method>``, if any, answers it (else ``{}``)."""
+
+    quiet = ()  # calls not worth recording in every test
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, method):
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def call(*args):
+            if method not in self.quiet:
+                self.calls.append((method, *args))
+            return getattr(self, f"_{method}", lambda *a: {})(*args)
+        return call
+
+    def names(self) -> list[str]:
+        return [c[0] for c in self.calls]
