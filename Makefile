@@ -9,8 +9,8 @@ HELPDESK_PLATFORM_KEY ?= dev-platform-key-change-me
 export HELPDESK_PLATFORM_KEY
 SERVICES := tickets customers notifications gateway
 
-.PHONY: help venv infra migrate run stop status test test-unit test-integration bench \
-        relay dlq-list dlq-show dlq-replay logs mail clean rebuild-projections openapi
+.PHONY: help venv infra migrate run stop status lint test test-unit test-integration bench \
+        test-e2e relay dlq-list dlq-show dlq-replay logs mail clean rebuild-projections openapi
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -55,15 +55,23 @@ logs:  ## follow every service log
 mail: venv  ## the latest mail the development SMTP sink kept (var/mail/); one message: make mail N=3
 	@if [[ -n "$(N)" ]]; then $(PY) -m deploy.local.smtp_sink show $(N); else $(PY) -m deploy.local.smtp_sink list; fi
 
-test: infra  ## unit tests, then integration tests against the real servers
+test: infra  ## unit tests, then integration and end-to-end tests against the real servers
 	$(PY) -m pytest -q tests/unit
-	$(PY) -m pytest -q tests/integration
+	$(PY) -m tests.support.green -q tests/integration
+	$(PY) -m pytest -q tests/e2e
 
 test-unit: venv  ## only the pure tests: no server needed
 	$(PY) -m pytest -q tests/unit
 
-test-integration: infra
-	$(PY) -m pytest -q tests/integration
+test-integration: infra  ## one service at a time, in process (under eventlet), on the real PostgreSQL and RabbitMQ
+	$(PY) -m tests.support.green -q tests/integration
+
+test-e2e: infra  ## every service as a process, through HTTP
+	$(PY) -m pytest -q tests/e2e
+
+lint: venv  ## ruff, and the import contracts that keep services apart (pyproject.toml)
+	$(VENV)/bin/ruff check seedwork services tests bench deploy examples
+	$(VENV)/bin/lint-imports
 
 $(VENV)/.bench: requirements-bench.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt

@@ -282,3 +282,23 @@ def machine(settings: Settings) -> list[tuple[str, str]]:
         ("RabbitMQ", rabbit),
         ("psycopg", psycopg.__version__),
     ]
+
+
+RELAY_WAIT = 300.0  # seconds a service's relay may take to publish what a section seeded
+
+
+def wait_for_relay(settings: Settings, schema: str, service: str) -> float:
+    """Seconds until the outbox relay of ``service`` (in ``schema``) has published every event."""
+    from tests.support.polling import eventually
+
+    start = time.perf_counter()
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        head = conn.execute(f"SELECT coalesce(max(position), 0) FROM {schema}.events").fetchone()[0]
+
+        def published() -> int:
+            return conn.execute(f"SELECT max(position) FROM {schema}.relay_checkpoint").fetchone()[0] or 0
+
+        eventually(published, lambda position: position >= head, RELAY_WAIT,
+                   f"the {service} relay publishing the seeded events", interval=0.2)
+    return time.perf_counter() - start
+

@@ -60,9 +60,11 @@ from services.customers.application import Customers
 from services.customers.listing import CustomerQuery, list_cards
 from services.customers.normalise import fold_text, like_pattern, search_text
 
-from .common import Scratch, Settings, backend_cpu, log, median, percentile
+from .common import Scratch, Settings, backend_cpu, log, median, percentile, wait_for_relay
 from .httpapi import _local_ports, _rabbit_pids, _socket_inodes
-from .processes import Client, System, vhosts_available
+from tests.support.servers import vhosts_unavailable
+
+from .processes import Client, System
 from .report import Row, Verdict
 
 DEFAULT_CUSTOMERS = 1_000_000
@@ -77,7 +79,6 @@ COUNT_SAMPLES = 3  # raw LIKE counts per round
 IMPORT_TIMEOUT = 1800.0
 IMPORT_ROUNDS = 3  # at most: each is a new store, an import and a re-import (~85 s at 20,000 rows)
 BATCH_ROWS = 1_000  # rows per import_rows call (services/gateway/csvfile.py)
-RELAY_WAIT = 300.0
 
 # --- who the customers are ----------------------------------------------------------------
 
@@ -629,20 +630,6 @@ def _reset_peak(pid: int | str = "self") -> bool:
         return False
 
 
-def wait_for_relay(settings: Settings, schema: str) -> float:
-    """Seconds until a service's outbox relay has published every event."""
-    start = time.perf_counter()
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        head = conn.execute(f"SELECT coalesce(max(position), 0) FROM {schema}.events").fetchone()[0]
-        while True:
-            row = conn.execute(f"SELECT max(position) FROM {schema}.relay_checkpoint").fetchone()
-            if row and row[0] is not None and row[0] >= head:
-                return time.perf_counter() - start
-            if time.perf_counter() - start > RELAY_WAIT:
-                raise RuntimeError(f"the customers relay did not publish the imported events in {RELAY_WAIT:g}s")
-            time.sleep(0.2)
-
-
 class CpuMeter:
     """CPU seconds per process of the gateway, customers and tickets services,
     the PostgreSQL backends serving them and RabbitMQ (``/proc/<pid>/stat``)."""
@@ -677,7 +664,7 @@ class CpuMeter:
 
 
 def import_csv(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict], list[str]]:
-    why_not = vhosts_available()
+    why_not = vhosts_unavailable()
     if why_not:
         log(f"customers import: skipped ({why_not})")
         return [], [], [f"customers import: skipped: {why_not} (a private RabbitMQ vhost is needed)"]
@@ -692,7 +679,7 @@ def import_csv(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Ve
     results: dict[str, list[dict]] = defaultdict(list)
     relay, raw_seconds, memory = [], [], {}
     try:
-        log(f"customers import: starting tickets + customers + gateway on port {system.port}, vhost {system.vhost}")
+        log(f"customers import: starting tickets + customers + gateway on port {system.port}, vhost {system.vhost.name}")
         system.start()
         client = Client(system.base_url)
         meter = CpuMeter(system, settings)
@@ -729,7 +716,7 @@ def import_csv(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Ve
                     if r == 0:
                         memory[attempt] = peaks()
                     # Publishing this import's events is not part of the next one.
-                    relay.append(wait_for_relay(settings, system.schemas["customers"]))
+                    relay.append(wait_for_relay(settings, system.schemas["customers"], "customers"))
                 conn.execute(f"TRUNCATE {plain}.customers")
                 start = time.perf_counter()
                 with conn.transaction(), conn.cursor() as cur:

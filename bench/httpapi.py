@@ -55,8 +55,10 @@ from services.tickets import domain
 from services.tickets.listing import TicketQuery, list_tickets
 from services.tickets.projection import TicketList
 
-from .common import Scratch, Settings, backend_cpu, log, median, percentile, run_threads
-from .processes import Client, System, vhosts_available
+from .common import Scratch, Settings, backend_cpu, log, median, percentile, run_threads, wait_for_relay
+from tests.support.servers import vhosts_unavailable
+
+from .processes import Client, System
 from .report import Row, Verdict
 
 CLIENT_COUNTS = (8, 32)
@@ -64,7 +66,6 @@ REPLY_TICKETS = 256
 WARMUP_SECONDS = 0.4
 SEED_BATCH = 1000  # tickets per transaction while seeding
 DEEP_PAGES = 20
-RELAY_WAIT = 300.0  # seconds the service's relay may take to publish the seeded events
 
 SUBJECTS = (
     "Parcel arrived damaged", "Refund not received yet", "Wrong size delivered", "Where is my order?",
@@ -392,25 +393,11 @@ def seed(settings: Settings, schema: str, store_id: str, count: int) -> float:
         pool.close()
 
 
-def wait_for_relay(settings: Settings, schema: str) -> float:
-    """Seconds until the tickets service's relay has published every event."""
-    start = time.perf_counter()
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        head = conn.execute(f"SELECT coalesce(max(position), 0) FROM {schema}.events").fetchone()[0]
-        while True:
-            row = conn.execute(f"SELECT max(position) FROM {schema}.relay_checkpoint").fetchone()
-            if row and row[0] is not None and row[0] >= head:
-                return time.perf_counter() - start
-            if time.perf_counter() - start > RELAY_WAIT:
-                raise RuntimeError(f"the tickets relay did not publish the seeded events within {RELAY_WAIT:g}s")
-            time.sleep(0.2)
-
-
 # --- the section ----------------------------------------------------------------------------
 
 
 def run(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict], list[str]]:
-    why_not = vhosts_available()
+    why_not = vhosts_unavailable()
     if why_not:
         log(f"http: skipped ({why_not})")
         return [], [], [f"http: skipped: {why_not} (a private RabbitMQ vhost is needed)"]
@@ -420,7 +407,7 @@ def run(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict],
     pg_schema = scratch.plain_schema("httppg")
     load = meter = None
     try:
-        log(f"http: starting tickets + gateway on port {system.port}, vhost {system.vhost}")
+        log(f"http: starting tickets + gateway on port {system.port}, vhost {system.vhost.name}")
         t0 = time.perf_counter()
         system.start()
         log(f"http: up in {time.perf_counter() - t0:.1f}s; creating a store, an agent, {top} customer sessions "
@@ -468,7 +455,7 @@ def run(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict],
         seed_seconds = seed(settings, schema, big.id, count)
         log(f"http: seeded {count:,} tickets in {seed_seconds:.1f}s ({count / seed_seconds:,.0f}/s); "
             "waiting for the tickets relay to publish them")
-        relay_seconds = wait_for_relay(settings, schema)
+        relay_seconds = wait_for_relay(settings, schema, "tickets")
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             conn.execute(f"ANALYZE {schema}.ticket_list")
             conn.execute(f"ANALYZE {schema}.events")

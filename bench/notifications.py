@@ -49,7 +49,9 @@ from services.notifications.signing import sign_headers
 from services.notifications.webhooks import WebhookEndpoints
 
 from .common import Scratch, Settings, log, median, percentile
-from .processes import Client, System, vhosts_available
+from tests.support.servers import vhosts_unavailable
+
+from .processes import Client, System
 from .report import Row, Verdict
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "services" / "notifications" / "migrations"
@@ -275,7 +277,7 @@ def throughput(settings: Settings, scratch: Scratch, n: int) -> tuple[list[Row],
 
 def latency(settings: Settings, scratch: Scratch, replies: int) -> tuple[list[Row], list[str]]:
     section = "12. Ticket reply -> email in the mailbox (ms; lower is better)"
-    why_not = vhosts_available()
+    why_not = vhosts_unavailable()
     if why_not:
         return [Row(section, "skipped", why_not)], [f"notifications latency skipped: {why_not}"]
     arrivals: dict[str, float] = {}

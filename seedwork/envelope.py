@@ -13,6 +13,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
+from .errors import DomainError
+from .instants import iso, parse_instant
+
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z")  # \Z: "$" accepts a trailing newline
 ACTOR_KINDS = ("customer", "agent", "system", "platform")
 
@@ -136,11 +139,6 @@ NO_UPCASTERS = Upcasters()
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 
 
-def iso(moment: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z``: how every Seed API and event writes time."""
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
 def source_for(service: str) -> str:
     return f"/seed/{service}"
 
@@ -178,9 +176,10 @@ def from_cloudevent(body: Mapping[str, Any]) -> Envelope:
     try:
         if body["specversion"] != "1.0":
             raise InvalidEvent(f"unsupported specversion {body['specversion']!r}")
-        occurred_at = datetime.fromisoformat(body["time"].replace("Z", "+00:00"))
-        if occurred_at.tzinfo is None:
-            raise InvalidEvent(f"time {body['time']!r} has no UTC offset (RFC 3339 requires one)")
+        try:
+            occurred_at = parse_instant(body["time"], "time")
+        except DomainError:
+            raise InvalidEvent(f"time {body['time']!r} is not a date-time with a UTC offset (RFC 3339)") from None
         return Envelope(
             event_id=uuid.UUID(body["id"]),
             type=body["type"],

@@ -1,4 +1,7 @@
-"""Typed errors the event store raises; the gateway maps them to HTTP."""
+"""Typed errors: the event store's (``ConcurrencyConflict``,
+``TransactionTooLarge``) and the refusals every service raises
+(``DomainError`` and its kinds). The gateway maps each kind to one HTTP
+status in one table (services/gateway/http.py)."""
 from __future__ import annotations
 
 
@@ -78,6 +81,11 @@ class IdempotencyKeyReused(DomainError):
 
 class Unauthenticated(DomainError):
     """No credentials, or ones that are not (or no longer) valid (401)."""
+
+
+class ServiceUnavailable(DomainError):
+    """A service did not answer in time (503): retry later. The call may
+    still have run; an ``Idempotency-Key`` makes the retry safe."""
 
 
 class InvalidQuery(InvalidCommand):

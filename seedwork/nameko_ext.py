@@ -2,6 +2,8 @@
 
 - ``EventSourcing``: a dependency giving workers the service's event store, and
   running the service's outbox relay (one leader across replicas).
+- ``Application``: the service layer, built once per process over that store
+  (from its configuration, read when the service starts) and shared by workers.
 - ``bus_handler``: an entrypoint consuming events of other services from a
   declared durable queue; a failing handler is retried with backoff, then
   dead-lettered, never acked and dropped.
@@ -18,7 +20,7 @@ import traceback
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import kombu
 import kombu.serialization
@@ -31,7 +33,7 @@ from .bus import ConsumerQueues
 from .consumer import process_once
 from .envelope import CLOUDEVENTS_CONTENT_TYPE, Envelope, InvalidEvent, Upcasters, from_cloudevent
 from .errors import (ConcurrencyConflict, Conflict, DomainError, Forbidden, IdempotencyKeyReused,
-                     InvalidCommand, InvalidQuery, NotFound, PreconditionFailed, Unauthenticated)
+                     InvalidCommand, InvalidQuery, NotFound, PreconditionFailed, ServiceUnavailable, Unauthenticated)
 from .relay import Relay
 from .store import EventStore
 
@@ -48,7 +50,7 @@ ATTEMPT_HEADER = "x-seed-attempt"
 # An RPC caller gets the error itself (a conflict with its stream and
 # versions, a refusal with its code and fields), not a generic RemoteError.
 for _error in (ConcurrencyConflict, DomainError, InvalidCommand, InvalidQuery, NotFound, Forbidden, Conflict, Unauthenticated,
-               PreconditionFailed, IdempotencyKeyReused):
+               PreconditionFailed, IdempotencyKeyReused, ServiceUnavailable):
     deserialize_to_instance(_error)
 
 
@@ -133,6 +135,39 @@ class EventSourcing(DependencyProvider):
     def get_dependency(self, worker_ctx):
         name = f"{self.container.service_name}.{worker_ctx.entrypoint.method_name}"
         return ServiceDatabase(self.store, name, self.relay)
+
+
+class Application(DependencyProvider):
+    """``tickets = Application(build, config=load)``: what the service's
+    entrypoints call, built once per process as ``build(store, config)`` over
+    the store of the service's ``EventSourcing``.
+
+    ``config()`` (the service's settings from the environment) runs when the
+    service starts, so a bad setting stops it with a clear error; the
+    application itself is built at the first worker, once every dependency's
+    ``setup`` (the store's migrations and pool) has run. It is shared by all
+    workers: it holds settings and prepared SQL, no per-request state.
+    """
+
+    def __init__(self, build: Callable[..., Any], config: Callable[[], Any] | None = None):
+        self.build = build
+        self.config_factory = config
+        self.app = None
+
+    def setup(self):
+        self.config = self.config_factory() if self.config_factory else None
+
+    def _store(self) -> EventStore:
+        for dependency in self.container.dependencies:
+            if isinstance(dependency, EventSourcing):
+                return dependency.store
+        raise RuntimeError(f"{self.container.service_name} has an Application but no EventSourcing")
+
+    def get_dependency(self, worker_ctx):
+        if self.app is None:
+            store = self._store()
+            self.app = self.build(store, self.config) if self.config_factory else self.build(store)
+        return self.app
 
 
 class DeadLetteringQueueConsumer(QueueConsumer):

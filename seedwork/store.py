@@ -5,6 +5,8 @@
 - ``load`` rebuilds a stream (from a version, or after a snapshot).
 - ``read_all`` reads every stream in one global order and never skips an event
   that a slower transaction commits late.
+- ``lock_stream`` queues the writers of one stream; ``expect_version`` is the
+  ``If-Match`` check; ``latest_event`` reads a stream's head.
 
 Global order without a global lock. Each event's ``position`` is
 ``(id of the appending transaction << 20) + n``. Transactions run in
@@ -26,7 +28,7 @@ from psycopg_pool import ConnectionPool
 
 from .config import checked_name
 from .envelope import NO_UPCASTERS, Actor, Envelope, NewEvent, Upcasters
-from .errors import ConcurrencyConflict, TransactionTooLarge
+from .errors import ConcurrencyConflict, PreconditionFailed, TransactionTooLarge
 
 TX_SHIFT = 20  # bits of a position that number the events of one transaction
 PER_TX = 1 << TX_SHIFT
@@ -36,6 +38,22 @@ _COLUMNS = (
     "event_id, type, schema_version, stream_id, version, position, store_id, "
     "actor_kind, actor_id, correlation_id, causation_id, occurred_at, data"
 )
+
+
+def lock(conn: psycopg.Connection, key: str) -> None:
+    """Hold the advisory lock named ``key`` until ``conn``'s transaction ends:
+    writers of one thing (a stream, a store's orders, a mobile) queue here
+    instead of racing and retrying."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
+
+def expect_version(what: str, expected: int | None, actual: int) -> None:
+    """``If-Match``: a command that names the version it decided on (``expected``)
+    is refused with 412 once the object (``what``, e.g. "ticket 42") has moved on."""
+    if expected is not None and expected != actual:
+        raise PreconditionFailed(
+            "version_mismatch", f"{what} is at version {actual}, not {expected}: reload it and decide again",
+            {"If-Match": [f"current version is {actual}"]})
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,7 @@ class EventStore:
         self._load_sql = (
             f"SELECT {_COLUMNS} FROM {s}.events WHERE stream_id = %s AND version > %s ORDER BY version"
         )
+        self._latest_sql = f"SELECT {_COLUMNS} FROM {s}.events WHERE stream_id = %s ORDER BY version DESC LIMIT 1"
         self._load_until_sql = (
             f"SELECT {_COLUMNS} FROM {s}.events WHERE stream_id = %s AND version > %s AND version <= %s "
             "ORDER BY version"
@@ -142,6 +161,13 @@ class EventStore:
         else:
             with self.pool.connection() as own:
                 yield own
+
+    def lock_stream(self, conn: psycopg.Connection, stream_id: str) -> None:
+        """Writers of one stream queue here for the rest of ``conn``'s
+        transaction. Taken before the transaction writes anything, the lock
+        makes transaction ids follow the queue, so the global order never
+        refuses a writer that waited (see ``_append_statement``)."""
+        lock(conn, f"{self.schema}:{stream_id}")
 
     # --- writing --------------------------------------------------------------
 
@@ -243,6 +269,13 @@ class EventStore:
             else:
                 rows = c.execute(self._load_until_sql, (stream_id, after_version, until_version)).fetchall()
         return self._envelopes(rows)
+
+    def latest_event(self, stream_id: str, conn: psycopg.Connection | None = None) -> Envelope | None:
+        """The stream's last event (a stream whose events each carry the whole
+        state reads one row), or None for a stream with no events."""
+        with self._using(conn) as c:
+            rows = c.execute(self._latest_sql, (stream_id,)).fetchall()
+        return self._envelopes(rows)[0] if rows else None
 
     # --- snapshots ------------------------------------------------------------
 

@@ -6,41 +6,20 @@ with a running ``make run``. Both are removed afterwards.
 """
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
-import kombu
 import pytest
 
-from seedwork import db, migrations
-from seedwork.bus import ConsumerQueues, exchange_name, unrouted_name
-from seedwork.config import SERVICES
+from seedwork import db
 from seedwork.store import EventStore
+from tests.support.bus import Bus
+from tests.support.processes import Process
+from tests.support.servers import AMQP_URI, PLATFORM_KEY, ROOT, Vhost, drop_schema, new_schema, vhosts_unavailable
 
-ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("probe")
-DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/seed_test")
-AMQP_URI = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
-PLATFORM_KEY = "test-platform-key"
-
-pytestmark = pytest.mark.integration
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        item.add_marker(pytest.mark.integration)
-
-
-@pytest.fixture(scope="session")
-def database_url():
-    db.ensure_database(DATABASE_URL)
-    return DATABASE_URL
 
 
 @pytest.fixture(scope="session")
@@ -48,18 +27,6 @@ def pool(database_url):
     pool = db.make_pool(database_url, max_size=24, name="tests")
     yield pool
     pool.close()
-
-
-def new_schema(database_url, sources=()):
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with db.connect(database_url, autocommit=True) as conn:
-        migrations.migrate(conn, name, list(sources))
-    return name
-
-
-def drop_schema(database_url, name):
-    with db.connect(database_url, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
 @pytest.fixture
@@ -72,64 +39,6 @@ def schema(database_url):
 @pytest.fixture
 def store(pool, schema):
     return EventStore(pool, schema)
-
-
-class Bus:
-    """A private corner of the broker: names under a unique prefix."""
-
-    def __init__(self, prefix: str):
-        self.prefix = prefix
-        self.connection = kombu.Connection(AMQP_URI)
-        self.channel = self.connection.channel()
-        self.queues: set[str] = {unrouted_name(prefix)}
-
-    def exchange(self, service: str) -> str:
-        return exchange_name(self.prefix, service)
-
-    def track(self, *names: str) -> None:
-        self.queues.update(names)
-
-    def track_consumer(self, queues: ConsumerQueues) -> None:
-        self.track(queues.name, queues.dlq, *(queues.retry_queue(i) for i in range(len(queues.retry_delays))))
-
-    def bind_queue(self, service: str, routing_key: str = "#") -> str:
-        """A durable queue receiving the service's events (declares the exchange)."""
-        from seedwork.bus import declare_exchange
-
-        exchange = declare_exchange(self.channel, self.prefix, service)
-        name = f"{self.prefix}.test.{uuid.uuid4().hex[:6]}"
-        kombu.Queue(name, exchange=exchange, routing_key=routing_key, durable=True).declare(channel=self.channel)
-        self.track(name)
-        return name
-
-    def depth(self, queue: str) -> int:
-        return self.channel.queue_declare(queue, passive=True).message_count
-
-    def drain(self, queue: str, expect: int | None = None, timeout: float = 15.0) -> list:
-        """Get and ack messages; with ``expect``, wait until that many arrived."""
-        got, deadline = [], time.monotonic() + timeout
-        while True:
-            message = self.channel.basic_get(queue, no_ack=True)
-            if message is not None:
-                got.append(message)
-                continue
-            if expect is None or len(got) >= expect or time.monotonic() > deadline:
-                return got
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        for name in self.queues:
-            self._quietly(self.channel.queue_delete, name)
-        for service in (*SERVICES, "probe"):
-            self._quietly(self.channel.exchange_delete, exchange_name(self.prefix, service))
-        self._quietly(self.channel.exchange_delete, unrouted_name(self.prefix))
-        self.connection.release()
-
-    def _quietly(self, operation, name) -> None:
-        try:
-            operation(name)
-        except Exception:  # the broker closes the channel on an error: reopen it
-            self.channel = self.connection.channel()
 
 
 @pytest.fixture
@@ -154,42 +63,6 @@ def service_env(database_url, schema, bus):
         "HELPDESK_PLATFORM_KEY": PLATFORM_KEY,
     })
     return env
-
-
-class Process:
-    """A child process with its output in a file, stopped at the end of the test."""
-
-    def __init__(self, args, env, log_path: Path):
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.popen = subprocess.Popen(args, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for_output(self, text: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.output():
-            if self.popen.poll() is not None:
-                raise AssertionError(f"process exited ({self.popen.returncode}) before {text!r}:\n{self.output()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {text!r} within {timeout}s:\n{self.output()}")
-            time.sleep(0.05)
-
-    def kill(self, sig=signal.SIGKILL) -> None:
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, sig)
-        self.popen.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._log.close()
 
 
 @pytest.fixture
@@ -219,36 +92,51 @@ def processes(tmp_path, service_env):
         p.stop()
 
 
-def read_all_settled(store, after=0, count=None, timeout=10.0):
-    """``read_all`` once ``count`` events are visible. Any transaction running
-    anywhere in the cluster briefly holds the reader back (by design: it may
-    still commit below), and other tests or processes run transactions too."""
-    deadline = time.monotonic() + timeout
-    while True:
-        events = store.read_all(after, limit=100_000)
-        if len(events) >= count or time.monotonic() > deadline:
-            return events
-        time.sleep(0.02)
+# --- one service in this process: Nameko's container_factory ------------------------------
 
 
-def cloudevent(message) -> dict:
-    return json.loads(message.body)
-
-
-@pytest.fixture(scope="session")
-def http_system(database_url, tmp_path_factory):
-    """Tickets and the gateway, running, for tests through HTTP (one per session)."""
-    from tests.integration.http_system import System, can_make_vhosts
-
-    if not can_make_vhosts():
-        pytest.skip("rabbitmqctl is not usable here: cannot create an isolated virtual host")
-    system = System(database_url, AMQP_URI, PLATFORM_KEY, tmp_path_factory.mktemp("http-system"))
-    try:
-        yield system.start()
-    finally:
-        system.stop()
+@pytest.fixture(scope="module")
+def private_vhost():
+    """A RabbitMQ virtual host for this module's service containers: their RPC
+    queues (``rpc-<service>``, not prefixed) answer nobody else's calls."""
+    why_not = vhosts_unavailable()
+    if why_not:
+        pytest.skip(f"cannot create an isolated RabbitMQ virtual host: {why_not}")
+    vhost = Vhost().create()
+    yield vhost
+    vhost.delete()
 
 
 @pytest.fixture
-def api(http_system):
-    return http_system.api
+def run_service(container_factory, private_vhost, database_url, monkeypatch):
+    """``container = run_service(TicketsService, customers=FakeCustomers())``:
+    the service class started in this process by Nameko's ``container_factory``
+    on the real PostgreSQL (a fresh schema) and RabbitMQ (the module's virtual
+    host, a fresh bus prefix). Dependencies named as keywords are replaced
+    with the given objects (``replace_dependencies``): the other services,
+    which lie outside the bounded context; environment variables are
+    ``env={...}``. Call its entrypoints with ``nameko.testing.services.entrypoint_hook``."""
+    from eventlet import patcher
+    from nameko.testing.services import replace_dependencies
+
+    if not patcher.is_monkey_patched("socket"):
+        pytest.fail("a service container needs eventlet: run `python -m tests.support.green tests/integration` "
+                    "(what `make test-integration` does), not plain pytest")
+    schemas = []
+
+    def run(service_cls, env=None, **replacements):
+        schema = f"t_{service_cls.name}_{uuid.uuid4().hex[:8]}"
+        schemas.append(schema)
+        for key, value in {"DATABASE_URL": database_url, f"{service_cls.name.upper()}_DB_SCHEMA": schema,
+                           "AMQP_URI": private_vhost.uri(), "BUS_PREFIX": f"t{uuid.uuid4().hex[:10]}",
+                           "PLATFORM_KEY": PLATFORM_KEY, **(env or {})}.items():
+            monkeypatch.setenv(key, value)
+        container = container_factory(service_cls, {"AMQP_URI": private_vhost.uri()})
+        if replacements:
+            replace_dependencies(container, **replacements)
+        container.start()
+        return container
+
+    yield run
+    for schema in schemas:
+        drop_schema(database_url, schema)

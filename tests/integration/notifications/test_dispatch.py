@@ -1,0 +1,934 @@
+"""The notifications service's planning and delivery loop (application.py,
+dispatcher.py) on the real PostgreSQL, in process, against real servers on
+loopback: the development SMTP sink (stopped and started to play an outage),
+an SMTP server that refuses one mailbox, a small HTTP SMS provider and the
+webhook receiver. Nothing of ours is mocked.
+
+The dispatcher's clock is injected: a retry becomes due when the test moves
+the clock, never by sleeping, and ``rng=0.5`` takes the jitter out of the
+backoff. The same behaviour through HTTP and the bus is in
+tests/e2e/test_notifications.py."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
+
+import pytest
+from aiosmtpd.controller import Controller
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from deploy.local.smtp_sink import SmtpSink
+from seedwork.envelope import SYSTEM, Actor, Envelope, utcnow
+from seedwork.errors import Conflict, NotFound
+from seedwork.store import EventStore
+from services.notifications import channels
+from services.notifications.application import Notifications
+from services.notifications.deliveries import LEASE, Deliveries
+from services.notifications.dispatcher import Dispatcher, Transports
+from tests.support.webhook_receiver import WebhookReceiver
+
+from tests.support.servers import drop_schema, new_schema, ROOT
+
+MIGRATIONS = ROOT / "services" / "notifications" / "migrations"
+SMS_TOKEN = "sms-test-token"
+STORE_NAME = "متجر النخلة"
+POSITIONS = count(1)
+
+
+# --- the clock, the servers, the store ----------------------------------------------------
+
+
+class Clock:
+    """The dispatcher's now: a datetime that moves only when the test says so.
+
+    It starts a little ahead of the database's ``now()`` (which stamps what
+    ``observe`` plans and what ``retry`` puts back), so that is due at once;
+    and close enough to real time for webhook receivers to accept the
+    signature's timestamp (Standard Webhooks allows 5 minutes)."""
+
+    def __init__(self):
+        self.now = utcnow().replace(microsecond=0) + timedelta(seconds=30)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+class SmsProvider:
+    """An SMS provider's HTTP API on loopback: records every POST (headers and
+    JSON body) and answers ``statuses`` in turn, then 200 with a message id."""
+
+    def __init__(self, statuses=()):
+        self.statuses = list(statuses)
+        self.requests: list[tuple[dict, dict]] = []
+        self._lock = threading.Lock()
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with provider._lock:
+                    provider.requests.append(({k.lower(): v for k, v in self.headers.items()}, json.loads(body)))
+                    status = provider.statuses.pop(0) if provider.statuses else 200
+                answer = json.dumps({"id": f"sms-{uuid.uuid4().hex[:8]}"} if status == 200
+                                    else {"error": f"answered {status}"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/messages"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def start(self) -> "SmsProvider":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def answer(self, *statuses: int) -> None:
+        with self._lock:
+            self.statuses = list(statuses)
+
+
+class RefusingHandler:
+    """An SMTP server's handler that answers 550 to RCPT for one mailbox and accepts the rest."""
+
+    def __init__(self, refused: str):
+        self.refused = refused
+        self.accepted: list[list[str]] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == self.refused:
+            return "550 5.1.1 <%s>: mailbox unavailable" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.accepted.append(list(envelope.rcpt_tos))
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def address(tag: str = "shopper") -> str:
+    return f"{tag}-{uuid.uuid4().hex[:10]}@example.sa"
+
+
+class Shop:
+    """One store as the notifications service hears of it: each event observed
+    in its own transaction, as the consumer of the bus would hand it over."""
+
+    def __init__(self, app: Notifications):
+        self.app = app
+        self.id = f"st_{uuid.uuid4().hex[:8]}"
+        self.owner_email = address("owner")
+        self.owner = {"store_id": self.id, "kind": "agent", "id": str(uuid.uuid4()), "role": "owner"}
+        self.observe("store.created", {"store_id": self.id, "name": STORE_NAME, "owner_id": self.owner["id"],
+                                       "owner_name": "مالك المتجر", "owner_email": self.owner_email},
+                     stream_id=f"store-{self.id}", source="gateway")
+
+    # events in
+
+    def event(self, event_type: str, data: dict, *, stream_id: str | None = None, version: int = 1,
+              actor: Actor = SYSTEM) -> Envelope:
+        return Envelope(uuid.uuid4(), event_type, 1, stream_id or f"{event_type.split('.')[0]}-{uuid.uuid4()}",
+                        version, next(POSITIONS) << 20, self.id, actor, None, None, utcnow(), data)
+
+    def hear(self, event: Envelope, source: str = "tickets") -> list[str]:
+        """``observe`` in one transaction: the ids of the deliveries it planned."""
+        with self.app.store.transaction() as conn:
+            return self.app.observe(conn, event, source)
+
+    def observe(self, event_type: str, data: dict, source: str = "tickets", **fields) -> Envelope:
+        event = self.event(event_type, data, **fields)
+        self.hear(event, source)
+        return event
+
+    def customer(self, email: str | None = None, mobile: str | None = None, name: str = "نورة") -> str:
+        customer_id = str(uuid.uuid4())
+        self.observe("customer.created", {"customer_id": customer_id, "name": name, "email": email, "mobile": mobile,
+                                          "source": "agent"}, stream_id=f"customer-{customer_id}", source="customers")
+        return customer_id
+
+    def agent(self, email: str, name: str = "سارة") -> str:
+        agent_id = str(uuid.uuid4())
+        self.observe("agent.created", {"agent_id": agent_id, "name": name, "email": email, "role": "agent"},
+                     stream_id=f"agent-{agent_id}", source="gateway")
+        return agent_id
+
+    def ticket_opened(self, customer_id: str, subject: str = "الطلب ما وصل") -> Envelope:
+        """A ticket.opened event, not yet observed."""
+        ticket_id = str(uuid.uuid4())
+        return self.event("ticket.opened", {
+            "ticket_id": ticket_id, "number": next(POSITIONS) + 1000, "customer_id": customer_id,
+            "subject": subject, "type": "general", "priority": "normal", "order_id": None,
+            "message": {"id": str(uuid.uuid4()), "body": "طلبي متأخر أسبوع", "attachments": []}},
+            stream_id=ticket_id, actor=Actor("customer", customer_id))
+
+    def open_ticket(self, customer_id: str, subject: str = "الطلب ما وصل") -> Envelope:
+        event = self.ticket_opened(customer_id, subject)
+        self.hear(event)
+        return event
+
+    def on_ticket(self, opened: Envelope, event_type: str, data: dict, version: int, actor: Actor) -> Envelope:
+        """A later event of the ticket ``opened`` started (its stream, the next version)."""
+        return self.observe(event_type, data, stream_id=opened.data["ticket_id"], version=version, actor=actor)
+
+    def message(self, to: str, channel: str = "email", sender_name: str | None = None,
+                customer_id: str | None = None) -> Envelope:
+        """A direct message from the staff (customer.message_requested)."""
+        customer_id = customer_id or str(uuid.uuid4())
+        return self.observe("customer.message_requested", {
+            "message_id": str(uuid.uuid4()), "customer_id": customer_id, "customer_name": "نورة", "to": to,
+            "sender_name": sender_name, "channel": channel, "body": "طلبك جاهز للاستلام",
+            "subject": "طلبك جاهز" if channel == "email" else None},
+            stream_id=f"customer-{customer_id}", actor=Actor("agent", self.owner["id"]), source="customers")
+
+    # the delivery log
+
+    def log(self, **query) -> list[dict]:
+        return self.app.list_deliveries(self.owner, {"limit": 100, **query})["items"]
+
+    def delivery(self, delivery_id: str) -> dict:
+        [found] = [d for d in self.log() if d["id"] == delivery_id]
+        return found
+
+    def attempts(self, delivery_id: str) -> list[dict]:
+        with self.app.store.pool.connection() as conn:
+            return self.app.deliveries.attempts(conn, [delivery_id])[delivery_id]
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch):
+    for name in ("NOTIFY_RETRY_SCHEDULE", "WEBHOOK_RETRY_SCHEDULE", "NOTIFY_EMAIL_QUOTA_PER_HOUR",
+                 "NOTIFY_SMS_QUOTA_PER_HOUR", "MAIL_FROM", "MAIL_DOMAIN", "REPLY_DOMAIN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")  # the receivers listen on loopback
+
+
+@pytest.fixture
+def events(pool, database_url):
+    name = new_schema(database_url, [("notifications", MIGRATIONS)])
+    yield EventStore(pool, name)
+    drop_schema(database_url, name)
+
+
+@pytest.fixture
+def app(events):
+    return Notifications(events)
+
+
+@pytest.fixture
+def shop(app):
+    return Shop(app)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def sink(tmp_path):
+    sink = SmtpSink(port=0, directory=tmp_path / "mail").start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def sms():
+    provider = SmsProvider().start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def receiver():
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+def transports(smtp_port: int, sms_url: str = "http://127.0.0.1:9/") -> Transports:
+    """Real clients of real servers (the default SMS URL: for tests that send no SMS)."""
+    return Transports(email=channels.SmtpSender("127.0.0.1", smtp_port, tls="none", timeout=5),
+                      sms=channels.HttpSmsProvider(sms_url, SMS_TOKEN, timeout=5),
+                      webhook=channels.WebhookPoster(timeout=5))
+
+
+@pytest.fixture
+def dispatcher(events, sink, sms, clock):
+    return Dispatcher(events, transports(sink.port, sms.url), clock=clock, rng=lambda: 0.5)
+
+
+def mail_to(sink: SmtpSink, to: str) -> list:
+    return [m for m in sink.messages() if to in str(m["To"])]
+
+
+def emitted(store: EventStore, event_type: str, at_least: int = 1, timeout: float = 10.0) -> list[Envelope]:
+    """The service's events of ``event_type``, in global order, once ``at_least``
+    are visible (a transaction running elsewhere briefly holds the reader back)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in store.read_all(0, limit=100_000) if e.type == event_type]
+        if len(found) >= at_least or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+# --- 1. the SMTP server down, then back -------------------------------------------------
+
+
+
+def test_an_email_is_retried_on_the_backoff_while_smtp_is_down_and_sent_once_when_it_is_back(
+        shop, dispatcher, sink, clock):
+    shopper = address()
+    customer_id = shop.customer(email=shopper)
+    port = sink.port
+    sink.stop()  # connections to its port are refused from now on
+    opened = shop.open_ticket(customer_id)
+    [planned] = shop.log(event_id=str(opened.event_id))
+    assert (planned["channel"], planned["kind"], planned["status"]) == ("email", "ticket_opened", "pending")
+
+    # The first attempt fails: the next one is due 10 s later, not before
+    assert dispatcher.run_once() == 1
+    first = shop.delivery(planned["id"])
+    assert (first["status"], first["attempts"]) == ("retrying", 1)
+    assert first["reason"].startswith(f"cannot reach SMTP 127.0.0.1:{port}")
+    clock.advance(seconds=9)
+    assert dispatcher.run_once() == 0
+    clock.advance(seconds=1)
+    assert dispatcher.run_once() == 1
+    assert (shop.delivery(planned["id"])["status"], shop.delivery(planned["id"])["attempts"]) == ("retrying", 2)
+
+    # The server is back: the third attempt, 30 s after the second, goes out
+    sink.start()
+    clock.advance(seconds=29)
+    assert dispatcher.run_once() == 0
+    clock.advance(seconds=1)
+    assert dispatcher.run_once() == 1
+    sent = shop.delivery(planned["id"])
+    assert (sent["status"], sent["attempts"], sent["reason"], sent["recipient"]) == ("sent", 3, None, shopper)
+    assert sent["sent_at"] is not None
+
+    # Every attempt is in the log, each failure with its error
+    attempts = shop.attempts(planned["id"])
+    assert [(a["attempt"], a["outcome"]) for a in attempts] == [(1, "failed"), (2, "failed"), (3, "sent")]
+    assert all(a["error"].startswith(f"cannot reach SMTP 127.0.0.1:{port}") for a in attempts[:2])
+    assert attempts[2]["error"] is None
+
+    # Exactly one message, however long the loop keeps running
+    clock.advance(hours=5)
+    assert dispatcher.run_once() == 0
+    [message] = sink.messages()
+    assert shopper in str(message["To"])
+
+
+# --- 2. dead letters, and replaying them ------------------------------------------------
+
+
+def test_an_email_that_keeps_failing_is_dead_lettered_with_its_reason_and_a_retry_by_hand_sends_it(
+        shop, app, events, dispatcher, sink, clock, monkeypatch):
+    monkeypatch.setenv("NOTIFY_RETRY_SCHEDULE", "1,1")  # read when each failure is recorded
+    shopper = address()
+    message = shop.message(shopper)
+    [planned] = shop.log(event_id=str(message.event_id))
+    sink.stop()
+
+    # Two waits of 1 s: the third failure is the last
+    for _ in range(3):
+        assert dispatcher.run_once() == 1
+        clock.advance(seconds=1)
+    dead = shop.delivery(planned["id"])
+    assert (dead["status"], dead["attempts"]) == ("dead", 3)
+    assert dead["reason"].startswith("cannot reach SMTP")
+    assert [a["outcome"] for a in shop.attempts(planned["id"])] == ["failed", "failed", "gave_up"]
+    clock.advance(hours=5)
+    assert dispatcher.run_once() == 0  # dead stays dead
+
+    # The store's history says so
+    [dead_lettered] = events.load(f"delivery:{planned['id']}")
+    assert (dead_lettered.type, dead_lettered.store_id) == ("notification.dead_lettered", shop.id)
+    assert dead_lettered.data == {"delivery_id": planned["id"], "event_id": str(message.event_id),
+                                  "channel": "email", "reason": dead["reason"]}
+
+    # The server fixed, the owner replays it: sent, once
+    sink.start()
+    replayed = app.retry(shop.owner, planned["id"])
+    assert (replayed["status"], replayed["reason"]) == ("pending", None)
+    assert dispatcher.run_once() == 1
+    assert shop.delivery(planned["id"])["status"] == "sent"
+    [mail] = sink.messages()
+    assert shopper in str(mail["To"])
+
+
+def test_a_webhook_that_keeps_failing_is_dead_its_endpoint_failing_and_the_store_alerted_once(
+        shop, app, events, dispatcher, sink, receiver, clock, monkeypatch):
+    monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE", "1,1")
+    receiver.respond(then=503)
+    endpoint = app.create_webhook(shop.owner, {"url": receiver.url, "events": ["ticket.*"]})["webhook"]
+    customer_id = shop.customer(email=address())
+    opened = [shop.open_ticket(customer_id), shop.open_ticket(customer_id)]
+    hooks = shop.log(channel="webhook")
+    assert len(hooks) == 2
+
+    # Three attempts each, all answered 503
+    for _ in range(3):
+        dispatcher.run_once()
+        clock.advance(seconds=1)
+    assert [d.status for d in receiver.deliveries] == [503] * 6
+    log = app.webhook_deliveries(shop.owner, endpoint["id"], {})["items"]
+    assert sorted(d["event_id"] for d in log) == sorted(str(e.event_id) for e in opened)
+    for delivery in log:
+        assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == ("dead", 3, 503)
+        assert delivery["reason"].startswith("HTTP 503")
+        assert [(a["attempt"], a["status_code"]) for a in delivery["attempts_log"]] == [(1, 503), (2, 503), (3, 503)]
+        [dead_lettered] = events.load(f"delivery:{delivery['id']}")
+        assert dead_lettered.type == "notification.dead_lettered" and dead_lettered.data["channel"] == "webhook"
+
+    # The endpoint is failing, said once though two deliveries died
+    assert app.get_webhook(shop.owner, endpoint["id"])["status"] == "failing"
+    failing = [e for e in events.load(f"webhook:{endpoint['id']}") if e.type == "webhook_endpoint.failing"]
+    assert len(failing) == 1
+    assert (failing[0].data["endpoint_id"], failing[0].data["url"]) == (endpoint["id"], receiver.url)
+    assert failing[0].data["last_error"].startswith("HTTP 503")
+
+    # One alert to the store's support address (the owner's email, from store.created)
+    assert dispatcher.run_once() == 1
+    clock.advance(minutes=10)
+    assert dispatcher.run_once() == 0
+    [alert] = shop.log(event_id=str(failing[0].event_id))
+    assert (alert["kind"], alert["status"], alert["recipient"]) == ("store_alert", "sent", shop.owner_email)
+    [mail] = mail_to(sink, shop.owner_email)
+    assert receiver.url in mail.get_body(("plain",)).get_content()
+
+    # The receiver fixed, the owner replays one: it arrives
+    receiver.respond(then=200)
+    assert app.retry(shop.owner, hooks[0]["id"])["status"] == "pending"
+    assert dispatcher.run_once() == 1
+    last = receiver.wait_for(7)[-1]
+    assert (last.status, last.headers["webhook-id"]) == (200, hooks[0]["event_id"])
+    assert shop.delivery(hooks[0]["id"])["status"] == "sent"
+    assert len(mail_to(sink, shop.owner_email)) == 1
+
+
+# --- 3. a refusal for good --------------------------------------------------------------
+
+
+@pytest.fixture
+def refusing_smtp():
+    """An SMTP server that answers 550 to RCPT for ``handler.refused``."""
+    handler = RefusingHandler(refused="")
+    server = Controller(handler, hostname="127.0.0.1", port=free_port(), server_hostname="refusing.local")
+    server.start()
+    yield server, handler
+    server.stop()
+
+
+def test_a_recipient_the_smtp_server_refuses_for_good_is_dead_at_once_and_never_retried(
+        shop, events, refusing_smtp, clock):
+    server, handler = refusing_smtp
+    handler.refused, welcome = address("gone"), address()
+    dispatcher = Dispatcher(events, transports(server.port), clock=clock, rng=lambda: 0.5)
+    bounced, accepted = shop.message(handler.refused), shop.message(welcome)
+
+    assert dispatcher.run_once() == 2
+    [dead] = shop.log(event_id=str(bounced.event_id))
+    assert (dead["status"], dead["attempts"]) == ("dead", 1)
+    assert "550" in dead["reason"] and handler.refused in dead["reason"]
+    [dead_lettered] = events.load(f"delivery:{dead['id']}")
+    assert dead_lettered.type == "notification.dead_lettered" and "550" in dead_lettered.data["reason"]
+    assert shop.log(event_id=str(accepted.event_id))[0]["status"] == "sent"
+
+    clock.advance(hours=5)
+    assert dispatcher.run_once() == 0
+    assert handler.accepted == [[welcome]]
+
+
+# --- 4. crashes and replicas ------------------------------------------------------------
+
+
+def test_a_delivery_claimed_by_a_replica_that_crashed_is_sent_again_after_its_lease(
+        shop, events, dispatcher, sink, clock):
+    shopper = address()
+    customer_id = shop.customer(email=shopper)
+    opened = shop.open_ticket(customer_id)
+
+    # A replica claims it, then dies before sending or recording anything
+    with events.transaction() as conn:
+        [claimed] = Deliveries(events.schema).claim(conn, 10, clock())
+    assert (claimed["event_id"], claimed["attempts"]) == (str(opened.event_id), 1)
+    assert shop.delivery(claimed["id"])["status"] == "sending"
+
+    # Leased: the other replicas leave it alone until the lease is over
+    assert dispatcher.run_once() == 0
+    clock.advance(seconds=LEASE.total_seconds() - 1)
+    assert dispatcher.run_once() == 0
+    clock.advance(seconds=2)
+    assert dispatcher.run_once() == 1
+    sent = shop.delivery(claimed["id"])
+    assert (sent["status"], sent["attempts"]) == ("sent", 2)
+    assert [(a["attempt"], a["outcome"]) for a in shop.attempts(claimed["id"])] == [(1, None), (2, "sent")]
+    [message] = sink.messages()  # at most one duplicate; here none, the first never sent
+    assert shopper in str(message["To"])
+
+
+def test_two_replicas_sending_at_once_send_each_of_20_deliveries_exactly_once(shop, events, sink, clock):
+    recipients = [address(f"r{n}") for n in range(20)]
+    for to in recipients:
+        shop.message(to)
+    replicas = [Dispatcher(events, transports(sink.port), clock=clock, rng=lambda: 0.5) for _ in range(2)]
+    handled, failures = [0, 0], []
+    together = threading.Barrier(2)
+
+    def loop(n: int) -> None:
+        try:
+            together.wait(timeout=10)
+            while claimed := replicas[n].run_once(limit=3):
+                handled[n] += claimed
+        except BaseException as exc:  # reported below, not lost in the thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=loop, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not failures and not any(t.is_alive() for t in threads)
+
+    assert sum(handled) == 20 and all(handled), handled  # each claimed a share, none claimed a row twice
+    got = Counter(m["To"].addresses[0].addr_spec for m in sink.messages())
+    assert got == Counter(recipients)
+    log = shop.log(channel="email")
+    assert len(log) == 20 and {(d["status"], d["attempts"]) for d in log} == {("sent", 1)}
+
+
+# --- 5. SMS -------------------------------------------------------------------------------
+
+MOBILE = "+966501234567"
+
+
+def test_an_sms_without_a_sender_name_is_refused_and_nothing_reaches_the_provider(shop, app, dispatcher, sms):
+    customer_id = shop.customer(mobile=MOBILE)
+    app.update_settings(shop.owner, {"self_service_channel": "sms"})
+    shared = shop.observe("self_service.tracking_link_shared", {
+        "customer_id": customer_id, "order_id": "o-100", "tracking_url": "https://track.example/abc",
+        "message": None}, stream_id=f"self-service:{uuid.uuid4()}", actor=Actor("customer", customer_id))
+    direct = shop.message(MOBILE, channel="sms", sender_name=None, customer_id=customer_id)
+
+    assert dispatcher.run_once() == 2
+    for event in (shared, direct):
+        [delivery] = shop.log(event_id=str(event.event_id))
+        assert (delivery["channel"], delivery["status"], delivery["reason"]) == ("sms", "refused",
+                                                                                 "sms_sender_missing")
+    assert sms.requests == []
+
+
+def test_an_sms_reaches_the_http_provider_with_its_sender_the_mobile_the_text_and_the_bearer_token(
+        shop, app, dispatcher, sms):
+    customer_id = shop.customer(mobile=MOBILE)
+    app.update_settings(shop.owner, {"self_service_channel": "sms"})
+    shop.observe("customer_settings.updated", {"changes": {"sms_sender_name": "NAKHLA"}},
+                 stream_id=f"customer-settings-{shop.id}", source="customers")
+    shared = shop.observe("self_service.tracking_link_shared", {
+        "customer_id": customer_id, "order_id": "o-100", "tracking_url": "https://track.example/abc",
+        "message": None}, stream_id=f"self-service:{uuid.uuid4()}", actor=Actor("customer", customer_id))
+    direct = shop.message(MOBILE, channel="sms", sender_name="NAKHLA-VIP", customer_id=customer_id)
+
+    assert dispatcher.run_once() == 2
+    for event in (shared, direct):
+        [delivery] = shop.log(event_id=str(event.event_id))
+        assert (delivery["status"], delivery["recipient"]) == ("sent", "•" * 9 + "4567")
+    assert {headers["authorization"] for headers, _ in sms.requests} == {f"Bearer {SMS_TOKEN}"}
+    by_sender = {body["sender"]: body for _, body in sms.requests}
+    assert set(by_sender) == {"NAKHLA", "NAKHLA-VIP"}  # the store's sender; the event's own when it names one
+    assert all(set(body) == {"sender", "to", "text"} and body["to"] == MOBILE for body in by_sender.values())
+    assert "https://track.example/abc" in by_sender["NAKHLA"]["text"]
+    assert "طلبك جاهز للاستلام" in by_sender["NAKHLA-VIP"]["text"]
+
+
+def test_a_provider_5xx_is_retried_until_sent_and_a_4xx_is_dead_at_once(shop, events, dispatcher, sms, clock):
+    shop.observe("customer_settings.updated", {"changes": {"sms_sender_name": "NAKHLA"}},
+                 stream_id=f"customer-settings-{shop.id}", source="customers")
+
+    # 500: retried on the backoff (10 s), then sent
+    sms.answer(500)
+    retried = shop.message("+966500000001", channel="sms")
+    assert dispatcher.run_once() == 1
+    [delivery] = shop.log(event_id=str(retried.event_id))
+    assert (delivery["status"], delivery["attempts"]) == ("retrying", 1)
+    assert delivery["reason"].startswith("SMS provider answered 500")
+    clock.advance(seconds=10)
+    assert dispatcher.run_once() == 1
+    assert (shop.delivery(delivery["id"])["status"], shop.delivery(delivery["id"])["attempts"]) == ("sent", 2)
+
+    # 400: this message will never be accepted
+    sms.answer(400)
+    refused = shop.message("+966500000002", channel="sms")
+    assert dispatcher.run_once() == 1
+    [dead] = shop.log(event_id=str(refused.event_id))
+    assert (dead["status"], dead["attempts"]) == ("dead", 1)
+    assert dead["reason"].startswith("SMS provider answered 400")
+    assert events.load(f"delivery:{dead['id']}")[0].type == "notification.dead_lettered"
+    clock.advance(hours=5)
+    assert dispatcher.run_once() == 0
+    assert [body["to"] for _, body in sms.requests] == ["+966500000001", "+966500000001", "+966500000002"]
+
+
+# --- 6. quotas --------------------------------------------------------------------------
+
+
+def test_over_the_hourly_email_quota_deliveries_are_held_the_store_alerted_once_and_sent_the_next_hour(
+        shop, app, events, dispatcher, sink, clock):
+    assert app.update_settings(shop.owner, {"email_quota_per_hour": 2})["email_quota_per_hour"] == 2
+    recipients = [address() for _ in range(4)]
+    for to in recipients:
+        shop.message(to)
+
+    def messages() -> list[dict]:
+        return [d for d in shop.log() if d["kind"] == "direct_message"]
+
+    # Two go out, two wait for the next hour
+    assert dispatcher.run_once() == 4
+    assert Counter(d["status"] for d in messages()) == {"sent": 2, "held": 2}
+    assert {d["reason"] for d in messages() if d["status"] == "held"} == {"quota_exceeded"}
+    window = clock().replace(minute=0, second=0, microsecond=0)
+    [reached] = events.load(f"quota:{shop.id}:email")
+    assert reached.type == "notification.quota_reached"
+    assert reached.data == {"channel": "email", "window_start": window.isoformat(), "quota": 2}
+
+    # The store hears of it once, by email to its support address, outside the quota
+    assert dispatcher.run_once() == 1
+    [alert] = shop.log(event_id=str(reached.event_id))
+    assert (alert["kind"], alert["status"], alert["recipient"]) == ("store_alert", "sent", shop.owner_email)
+    assert len(mail_to(sink, shop.owner_email)) == 1
+    assert len(sink.messages()) == 3
+
+    # Nothing more this hour; the next one sends the held ones
+    clock.now = window + timedelta(hours=1, seconds=-1)
+    assert dispatcher.run_once() == 0
+    clock.now = window + timedelta(hours=1)
+    assert dispatcher.run_once() == 2
+    assert {d["status"] for d in messages()} == {"sent"}
+    assert Counter(m["To"].addresses[0].addr_spec for m in sink.messages()) == Counter(
+        recipients + [shop.owner_email])
+    assert len(events.load(f"quota:{shop.id}:email")) == 1
+
+
+# --- 7. opt-outs --------------------------------------------------------------------------
+
+
+def test_a_shopper_who_opted_out_of_email_gets_none_while_the_staff_email_for_the_same_ticket_goes(
+        shop, app, dispatcher, sink):
+    shopper, agent_email = address(), address("agent")
+    customer_id = shop.customer(email=shopper)
+    agent_id = shop.agent(agent_email)
+    assert app.set_preferences(shop.owner, customer_id, {"email": False}) == {
+        "customer_id": customer_id, "email": False, "sms": True}
+
+    opened = shop.open_ticket(customer_id)
+    shop.on_ticket(opened, "ticket.assigned", {"assignee_id": agent_id, "previous_assignee_id": None, "team": None},
+                   2, Actor("agent", shop.owner["id"]))
+    shop.on_ticket(opened, "ticket.replied", {"message_id": str(uuid.uuid4()), "body": "وصلني نصف الطلب",
+                                              "attachments": []}, 3, Actor("customer", customer_id))
+    shop.on_ticket(opened, "ticket.replied", {"message_id": str(uuid.uuid4()), "body": "نعتذر، نتابع مع الشحن",
+                                              "attachments": []}, 4, Actor("agent", agent_id))
+
+    assert dispatcher.run_once() == 4
+    log = {d["kind"]: d for d in shop.log(ticket_id=opened.data["ticket_id"])}
+    assert set(log) == {"ticket_opened", "ticket_assigned", "customer_replied", "ticket_reply"}
+    for kind in ("ticket_opened", "ticket_reply"):
+        assert (log[kind]["status"], log[kind]["reason"]) == ("skipped", "opted_out")
+    for kind in ("ticket_assigned", "customer_replied"):
+        assert (log[kind]["status"], log[kind]["recipient"]) == ("sent", agent_email)
+    assert mail_to(sink, shopper) == []
+    assert len(mail_to(sink, agent_email)) == 2
+
+
+# --- 8. a store's template that breaks ----------------------------------------------------
+
+
+def test_a_store_template_that_fails_when_sending_falls_back_to_the_default_and_says_so(
+        shop, app, events, dispatcher, sink):
+    # It parses, so it is accepted; the variable it names does not exist
+    app.put_template(shop.owner, "ticket_opened", "ar", {
+        "subject": "تذكرتك {{ ticket.number }}: {{ coupon_code }}", "text": "كود الخصم: {{ coupon_code }}",
+        "html": "<p>كود الخصم: {{ coupon_code }}</p>"})
+    shopper = address()
+    customer_id = shop.customer(email=shopper)
+    opened = shop.open_ticket(customer_id, subject="الطلب ما وصل")
+
+    assert dispatcher.run_once() == 1
+    [delivery] = shop.log(event_id=str(opened.event_id))
+    assert delivery["status"] == "sent"
+    assert delivery["template_fallback"] and "coupon_code" in delivery["template_fallback"]
+    [mail] = mail_to(sink, shopper)
+    assert str(mail["Subject"]).startswith("استلمنا رسالتك: الطلب ما وصل")
+    assert "كود الخصم" not in mail.get_body(("plain",)).get_content()
+
+    [failed] = emitted(events, "notification.template_failed")
+    assert failed.store_id == shop.id
+    assert failed.data == {"kind": "ticket_opened", "locale": "ar", "reason": delivery["template_fallback"],
+                           "delivery_id": delivery["id"]}
+
+
+# --- 9. an event heard twice ------------------------------------------------------------
+
+
+def test_an_event_observed_twice_plans_its_deliveries_once_and_sends_them_once(
+        shop, app, dispatcher, sink, receiver):
+    app.create_webhook(shop.owner, {"url": receiver.url, "events": ["ticket.opened"]})
+    shopper = address()
+    customer_id = shop.customer(email=shopper)
+    opened = shop.ticket_opened(customer_id)
+
+    planned = shop.hear(opened)
+    assert len(planned) == 2  # the shopper's email and the webhook
+    assert shop.hear(opened) == []  # the bus delivered it again
+    assert sorted(d["id"] for d in shop.log(event_id=str(opened.event_id))) == sorted(planned)
+
+    assert dispatcher.run_once() == 2
+    assert len(mail_to(sink, shopper)) == 1
+    assert len(receiver.wait_for(1)) == 1
+
+
+# --- 10. webhooks: signatures, redelivery, rotation -------------------------------------
+
+
+def test_a_webhook_is_signed_per_standard_webhooks_redelivered_under_the_same_id_and_signed_twice_during_a_rotation(
+        shop, app, dispatcher, receiver, clock):
+    created = app.create_webhook(shop.owner, {"url": receiver.url, "events": ["ticket.*"]})
+    assert created["status"] == 201
+    endpoint, secret = created["webhook"], created["webhook"]["secret"]
+    customer_id = shop.customer(email=address())
+    opened = shop.open_ticket(customer_id)
+
+    # Signed: standardwebhooks verifies it; the webhook-id is the event's id
+    dispatcher.run_once()
+    [first] = receiver.wait_for(1)
+    payload = Webhook(secret).verify(first.body, first.headers)
+    assert first.headers["webhook-id"] == str(opened.event_id)
+    assert first.headers["content-type"] == "application/json"
+    assert (payload["id"], payload["type"], payload["storeid"]) == (str(opened.event_id), "ticket.opened", shop.id)
+    assert payload["data"] == json.loads(json.dumps(opened.data))
+
+    # Redelivered by hand: a second delivery, the same webhook-id and body
+    answer = app.redeliver(shop.owner, endpoint["id"], str(opened.event_id))
+    assert answer["status"] == 202
+    assert (answer["delivery"]["event_id"], answer["delivery"]["status"]) == (str(opened.event_id), "pending")
+    clock.advance(seconds=1)
+    assert dispatcher.run_once() == 1
+    second = receiver.wait_for(2)[1]
+    assert second.headers["webhook-id"] == first.headers["webhook-id"] and second.body == first.body
+    Webhook(secret).verify(second.body, second.headers)
+    log = app.webhook_deliveries(shop.owner, endpoint["id"], {})["items"]
+    assert len(log) == 2 and {d["status"] for d in log} == {"sent"}
+
+    # The secret rotated: during the overlap each delivery carries both signatures
+    rotated = app.rotate_secret(shop.owner, endpoint["id"], {"overlap_seconds": 3600})
+    assert rotated["secret"] != secret
+    assert app.redeliver(shop.owner, endpoint["id"], str(opened.event_id))["status"] == 202
+    clock.advance(seconds=1)
+    assert dispatcher.run_once() == 1
+    third = receiver.wait_for(3)[2]
+    assert len(third.headers["webhook-signature"].split()) == 2
+    for key in (secret, rotated["secret"]):
+        assert Webhook(key).verify(third.body, third.headers)["id"] == str(opened.event_id)
+
+    # Rotated again without an overlap: only the newest secret signs
+    newest = app.rotate_secret(shop.owner, endpoint["id"], {"overlap_seconds": 0})["secret"]
+    assert app.redeliver(shop.owner, endpoint["id"], str(opened.event_id))["status"] == 202
+    clock.advance(seconds=1)
+    assert dispatcher.run_once() == 1
+    fourth = receiver.wait_for(4)[3]
+    assert len(fourth.headers["webhook-signature"].split()) == 1
+    Webhook(newest).verify(fourth.body, fourth.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(rotated["secret"]).verify(fourth.body, fourth.headers)
+
+
+# --- fixes: failed sends and the quota, the backoff after a retry, forgetting old events ---------
+
+
+def test_a_failed_send_does_not_use_up_the_hourly_quota(shop, app, events, dispatcher, sink, clock):
+    """Only what went out counts: two failed attempts under a quota of 2
+    leave room for the message when the server is back."""
+    app.update_settings(shop.owner, {"email_quota_per_hour": 2})
+    shopper = address()
+    message = shop.message(shopper)
+    [planned] = shop.log(event_id=str(message.event_id))
+    sink.stop()
+    for wait in (10, 30):  # NOTIFY_RETRY_SCHEDULE's default first waits
+        assert dispatcher.run_once() == 1
+        assert shop.delivery(planned["id"])["status"] == "retrying"
+        clock.advance(seconds=wait)
+    sink.start()
+    assert dispatcher.run_once() == 1
+    assert shop.delivery(planned["id"])["status"] == "sent"
+    assert len(mail_to(sink, shopper)) == 1
+    assert events.load(f"quota:{shop.id}:email") == []  # never over the quota, so no alert
+    assert mail_to(sink, shop.owner_email) == []
+
+
+def test_a_delivery_retried_by_hand_gets_the_whole_backoff_again(shop, app, dispatcher, sink, clock, monkeypatch):
+    """A replay after a dead end starts a fresh run of tries: one more
+    failure waits the schedule's first wait, it does not die at once."""
+    monkeypatch.setenv("NOTIFY_RETRY_SCHEDULE", "1,1")
+    message = shop.message(address())
+    [planned] = shop.log(event_id=str(message.event_id))
+    sink.stop()
+    for _ in range(3):
+        dispatcher.run_once()
+        clock.advance(seconds=1)
+    assert shop.delivery(planned["id"])["status"] == "dead"
+
+    app.retry(shop.owner, planned["id"])  # the server is still down
+    assert dispatcher.run_once() == 1
+    again = shop.delivery(planned["id"])
+    assert (again["status"], again["attempts"]) == ("retrying", 4), again
+    clock.advance(seconds=1)
+    sink.start()
+    assert dispatcher.run_once() == 1
+    assert shop.delivery(planned["id"])["status"] == "sent"
+
+
+def test_received_events_are_forgotten_after_the_redelivery_window(shop, app, events):
+    """``prune`` (hourly in the service) drops events past 30 days; newer
+    ones stay redeliverable."""
+    customer = shop.customer(email=address())
+    old, recent = shop.open_ticket(customer), shop.open_ticket(customer)
+    with events.transaction() as conn:
+        conn.execute(f"UPDATE {events.schema}.received_events SET received_at = now() - interval '31 days' "
+                     "WHERE event_id = %s", (str(old.event_id),))
+    assert app.prune() == 1
+    with events.pool.connection() as conn:
+        kept = {r[0] for r in conn.execute(f"SELECT event_id FROM {events.schema}.received_events")}
+    assert str(recent.event_id) in kept and str(old.event_id) not in kept
+    assert app.prune() == 0
+
+
+# --- fixes after review: late senders, DNS hiccups, bad addresses, platform tickets --------------
+
+
+def test_a_sender_whose_lease_ran_out_does_not_overwrite_the_newer_attempt(shop, events, dispatcher, sink, clock):
+    """Replica A claims a row and stalls past its lease; replica B sends it.
+    When A wakes up and fails, its outcome is recorded on its own attempt
+    only: the row stays sent, and nothing is dead-lettered for it."""
+    message = shop.message(address())
+    [planned] = shop.log(event_id=str(message.event_id))
+    with events.transaction() as conn:
+        [stale] = Deliveries(events.schema).claim(conn, 10, clock())
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert dispatcher.run_once() == 1
+    assert shop.delivery(planned["id"])["status"] == "sent"
+
+    sink.stop()
+    dispatcher.deliver(stale)  # A's late attempt fails
+    after = shop.delivery(planned["id"])
+    assert (after["status"], after["attempts"]) == ("sent", 2), after
+    assert [a["outcome"] for a in shop.attempts(planned["id"])] == ["failed", "sent"]
+    assert events.load(f"delivery:{planned['id']}") == []
+
+
+def test_a_webhook_host_that_does_not_resolve_when_delivering_is_retried_not_dead(shop, app, dispatcher, monkeypatch):
+    """DNS down or slow is a passing failure: the delivery waits, the endpoint stays healthy."""
+    created = app.create_webhook(shop.owner, {"url": "https://hooks.nowhere.invalid/in", "events": ["ticket.*"]})
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false")  # every address checked, as in production
+    shop.open_ticket(shop.customer(email=address()))
+    dispatcher.run_once()
+    [hook] = [d for d in shop.log() if d["channel"] == "webhook"]
+    assert hook["status"] == "retrying" and hook["reason"].startswith("dns: "), hook
+    assert app.get_webhook(shop.owner, created["webhook"]["id"])["status"] == "healthy"
+
+
+def test_an_address_no_mail_server_would_take_is_dead_at_once_and_not_counted(shop, app, events, dispatcher, sink):
+    app.update_settings(shop.owner, {"email_quota_per_hour": 1})
+    bad = shop.message("not an address@example.sa")
+    good = shop.message(address())
+    dispatcher.run_once()
+    [dead] = shop.log(event_id=str(bad.event_id))
+    assert (dead["status"], dead["attempts"]) == ("dead", 1) and dead["reason"].startswith("invalid_address"), dead
+    [sent] = shop.log(event_id=str(good.event_id))
+    assert sent["status"] == "sent", sent  # the quota of 1 was left for it
+    assert events.load(f"quota:{shop.id}:email") == []
+
+
+def test_a_ticket_the_platform_handles_is_kept_for_redelivery_only_as_the_store_may_see_it(
+        shop, app, dispatcher, receiver, clock):
+    """Its opening without message or payment, its status changes; its
+    replies are not the store's: a redelivery of one is refused."""
+    endpoint = app.create_webhook(shop.owner, {"url": receiver.url, "events": ["*"]})["webhook"]
+    customer = shop.customer(email=address())
+    opened = shop.ticket_opened(customer, "Charged without an order number")
+    opened.data.update(type="charged_without_order", handled_by="platform",
+                       payment={"method": "mada", "card_last4": "4242"})
+    shop.hear(opened)
+    answer = shop.on_ticket(opened, "ticket.replied", {"message_id": str(uuid.uuid4()), "body": "PLATFORM-ONLY",
+                                                      "attachments": []}, 2, Actor("platform", None))
+    ticket_id = opened.data["ticket_id"]
+
+    def about_ticket():
+        return [d for d in receiver.deliveries if d.json()["subject"] == ticket_id]
+
+    dispatcher.run_once()
+    [first] = about_ticket()
+    assert first.json()["type"] == "ticket.opened"
+    assert set(first.json()["data"]) == {"ticket_id", "number", "customer_id", "type", "handled_by"}
+
+    with pytest.raises(NotFound):
+        app.redeliver(shop.owner, endpoint["id"], str(answer.event_id))
+    app.redeliver(shop.owner, endpoint["id"], str(opened.event_id))
+    clock.advance(seconds=1)
+    assert dispatcher.run_once() == 1
+    [_, second] = about_ticket()
+    assert second.body == first.body, (first.body, second.body)
+    assert b"4242" not in second.body and b"PLATFORM-ONLY" not in second.body
+
+
+def test_a_delivery_being_sent_is_not_retried_by_hand(shop, app, events, clock):
+    message = shop.message(address())
+    [planned] = shop.log(event_id=str(message.event_id))
+    with events.transaction() as conn:
+        Deliveries(events.schema).claim(conn, 10, clock())
+    with pytest.raises(Conflict) as refused:
+        app.retry(shop.owner, planned["id"])
+    assert refused.value.errors == {"status": ["sending"]}
+
+
+def test_a_mail_setting_the_operator_got_wrong_delays_mail_instead_of_killing_it(
+        shop, events, sink, sms, clock, monkeypatch):
+    """``MAIL_FROM`` with a display name is the operator's mistake, not the
+    recipient's: the delivery retries while it is fixed, it is not dead."""
+    monkeypatch.setenv("MAIL_FROM", "Seed <no-reply@seed.local>")
+    broken = Dispatcher(events, transports(sink.port, sms.url), clock=clock, rng=lambda: 0.5)
+    message = shop.message(address())
+    assert broken.run_once() == 1
+    [planned] = shop.log(event_id=str(message.event_id))
+    assert planned["status"] == "retrying" and planned["reason"].startswith("internal error"), planned
+
+    monkeypatch.setenv("MAIL_FROM", "no-reply@seed.local")
+    clock.advance(seconds=10)
+    assert Dispatcher(events, transports(sink.port, sms.url), clock=clock, rng=lambda: 0.5).run_once() == 1
+    assert shop.delivery(planned["id"])["status"] == "sent"

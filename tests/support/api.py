@@ -1,0 +1,113 @@
+"""An HTTP client of the API for end-to-end tests, and the assertions every
+end-to-end test file makes about answers."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import requests
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass
+class Store:
+    id: str
+    owner_token: str
+
+
+class Api:
+    """A thin HTTP client: ``api.post("/v1/tickets", token, json={...})``."""
+
+    def __init__(self, base_url: str, platform_key: str):
+        self.base_url = base_url
+        self.platform_key = platform_key
+        self.http = requests.Session()
+
+    def request(self, method, path, token=None, **kwargs) -> requests.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.http.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)
+
+    def get(self, path, token=None, **kw):
+        return self.request("GET", path, token, **kw)
+
+    def post(self, path, token=None, **kw):
+        return self.request("POST", path, token, **kw)
+
+    def delete(self, path, token=None, **kw):
+        return self.request("DELETE", path, token, **kw)
+
+    def patch(self, path, token=None, **kw):
+        return self.request("PATCH", path, token, **kw)
+
+    def put(self, path, token=None, **kw):
+        return self.request("PUT", path, token, **kw)
+
+    def upload(self, path, token, filename: str, content: bytes, content_type="application/octet-stream", **kw):
+        """``multipart/form-data`` with the file in the part named ``file``."""
+        return self.request("POST", path, token, files={"file": (filename, content, content_type)}, **kw)
+
+    # --- set-up in a few words ---------------------------------------------------
+
+    def new_store(self, name="Test store") -> Store:
+        r = self.post("/v1/stores", self.platform_key, json={"name": name})
+        assert r.status_code == 201, r.text
+        return Store(r.json()["id"], r.json()["owner_token"])
+
+    def new_agent(self, store: Store, role="agent", name="Sara") -> dict:
+        email = f"{uuid.uuid4().hex[:8]}@example.com"
+        r = self.post("/v1/agents", store.owner_token, json={"name": name, "email": email, "role": role})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def new_customer(self, store: Store, name="Noura", mobile=None, **fields) -> dict:
+        """A customer card; a random Saudi mobile unless one is given."""
+        mobile = mobile or f"+96650{uuid.uuid4().int % 10**7:07d}"  # 50: a Saudi mobile range
+        r = self.post("/v1/customers", store.owner_token, json={"name": name, "mobile": mobile, **fields})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def customer_token(self, store: Store, customer_id=None) -> tuple[str, str]:
+        """A help-widget session (and a new customer card unless ``customer_id`` names one)."""
+        customer_id = customer_id or self.new_customer(store)["id"]
+        r = self.post(f"/v1/customers/{customer_id}/sessions", store.owner_token)
+        assert r.status_code == 201, r.text
+        return customer_id, r.json()["token"]
+
+    def open_ticket(self, token, **fields) -> dict:
+        body = {"subject": "Charged but no order number", "body": "I paid twice and got no order.", **fields}
+        r = self.post("/v1/tickets", token, json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+def another_client(api: Api) -> Api:
+    """A client with its own connection pool: one per thread."""
+    return Api(api.base_url, api.platform_key)
+
+
+def ticket_path(ticket: dict) -> str:
+    return f"/v1/tickets/{ticket['id']}"
+
+
+def ok(response, status=200) -> dict:
+    """The JSON body of a response that has ``status``."""
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def assert_problem(response: requests.Response, status: int, code: str | None = None, fields=()) -> dict:
+    """``response`` is an application/problem+json refusal with ``status`` (and
+    ``code``), whose ``errors`` name each of ``fields``; returns its body."""
+    assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
+    assert response.headers["Content-Type"].startswith(PROBLEM_JSON), response.headers["Content-Type"]
+    body = response.json()
+    assert {"type", "title", "status", "detail", "code", "errors"} <= body.keys(), body
+    assert body["status"] == status, body
+    if code is not None:
+        assert body["code"] == code, body
+    for name in fields:
+        assert name in body["errors"] and body["errors"][name], f"{name!r} not named in {body['errors']}"
+    return body

@@ -1,0 +1,71 @@
+"""Cursors and page limits, one codec for every list: what a list wrote it
+reads back; anything else is a 400 naming ``cursor`` (or ``limit``)."""
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from seedwork.errors import InvalidQuery
+from seedwork.pagination import (decimal, decode_cursor, encode_cursor, exactly, instant, integer, page_limit,
+                                 text, uuid_text)
+
+T = datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)
+ID = "0b6e0c55-8a4f-4c43-9d55-1c2f6f7d0a01"
+
+
+def refused(cursor, *readers):
+    with pytest.raises(InvalidQuery) as info:
+        decode_cursor(cursor, *readers)
+    assert list(info.value.errors) == ["cursor"]
+    return info.value
+
+
+# --- round trips ------------------------------------------------------------------------
+
+
+def test_a_cursor_gives_back_the_values_it_was_made_of():
+    cursor = encode_cursor("-created", T, 1042)
+    assert decode_cursor(cursor, exactly("-created"), instant, integer) == ("-created", T, 1042)
+    assert "=" not in cursor  # it goes in a query string as it is
+
+
+def test_decimals_ids_and_names_come_back_as_the_query_needs_them():
+    cursor = encode_cursor("spent", Decimal("1250.50"), ID, "نورة")
+    assert decode_cursor(cursor, exactly("spent"), decimal, uuid_text, text) == ("spent", Decimal("1250.50"), ID,
+                                                                                  "نورة")
+
+
+# --- what is refused ----------------------------------------------------------------------
+
+
+def test_a_cursor_of_another_sort_is_refused():
+    refused(encode_cursor("created", T, 1), exactly("-created"), instant, integer)
+
+
+def test_a_cursor_with_values_of_the_wrong_kind_is_refused():
+    refused(encode_cursor("-priority", True, 1), exactly("-priority"), integer, integer)  # true is no rank
+    refused(encode_cursor("-created", "yesterday", 1), exactly("-created"), instant, integer)
+    refused(encode_cursor("-created", "2024-05-01T09:30:00", 1), exactly("-created"), instant, integer)  # no offset
+    refused(encode_cursor("spent", "NaN", ID), exactly("spent"), decimal, uuid_text)
+    refused(encode_cursor("name", "x", "not-an-id"), exactly("name"), text, uuid_text)
+
+
+@pytest.mark.parametrize("garbage", ["", "!!!", "bm90IGpzb24", "eyJhIjoxfQ", "W10", "A" * 2000])
+def test_garbage_is_refused_not_read(garbage):
+    refused(garbage, exactly("-created"), instant, integer)
+
+
+def test_a_cursor_of_another_list_is_refused():
+    refused(encode_cursor(T, ID), exactly("-created"), instant, integer)
+
+
+# --- page limits ----------------------------------------------------------------------------
+
+
+def test_a_page_holds_25_rows_unless_asked_and_at_most_100():
+    assert page_limit() == 25
+    assert page_limit(1) == 1 and page_limit("100") == 100
+    for bad in (0, 101, "ten", True, 2.5, "-1"):
+        with pytest.raises(InvalidQuery) as info:
+            page_limit(bad)
+        assert list(info.value.errors) == ["limit"]
