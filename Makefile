@@ -36,7 +36,7 @@ run: migrate  ## bring the whole system up (each service its own process, a dev 
 	$(PY) deploy/local/demo.py http://$${GATEWAY_HOST:-127.0.0.1}:$${GATEWAY_PORT:-8000}
 
 openapi: venv  ## regenerate docs/openapi.json from the gateway's routes and schemas
-	$(PY) -m services.gateway.openapi > docs/openapi.json
+	$(PY) -m services.gateway openapi > docs/openapi.json
 
 rebuild-projections: migrate  ## rebuild every read model (the ticket list) from the event log
 	$(PY) -m services.tickets rebuild-projections

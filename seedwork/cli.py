@@ -60,7 +60,7 @@ def consumer_queues(service: str, cls=None):
 def has_event_store(cls) -> bool:
     from .nameko_ext import EventSourcing
 
-    return any(isinstance(v, EventSourcing) for v in vars(cls).values())
+    return any(isinstance(v, EventSourcing) for _, v in inspect.getmembers(cls))
 
 
 def cmd_migrate(services: list[str]) -> None:

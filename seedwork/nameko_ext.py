@@ -4,6 +4,7 @@
   running the service's outbox relay (one leader across replicas).
 - ``Application``: the service layer, built once per process over that store
   (from its configuration, read when the service starts) and shared by workers.
+- ``rpc``: Nameko's RPC entrypoint, refusals expected (logged in one line).
 - ``bus_handler``: an entrypoint consuming events of other services from a
   declared durable queue; a failing handler is retried with backoff, then
   dead-lettered, never acked and dropped.
@@ -27,6 +28,7 @@ import kombu.serialization
 from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer, QueueConsumer
+from nameko.rpc import Rpc as NamekoRpc
 
 from . import config, db, migrations
 from .bus import ConsumerQueues
@@ -168,6 +170,18 @@ class Application(DependencyProvider):
             store = self._store()
             self.app = self.build(store, self.config) if self.config_factory else self.build(store)
         return self.app
+
+
+class Rpc(NamekoRpc):
+    """Nameko's RPC entrypoint, with a refused command (a ``DomainError``)
+    expected: the caller gets it, and the log says so in one line
+    (``context.RefusalsAsInfo``) instead of a traceback."""
+
+    def __init__(self, expected_exceptions=DomainError, **kwargs):
+        super().__init__(expected_exceptions=expected_exceptions, **kwargs)
+
+
+rpc = Rpc.decorator
 
 
 class DeadLetteringQueueConsumer(QueueConsumer):

@@ -4,7 +4,8 @@ Nameko's RPC proxy waits for an answer as long as it takes, so a service
 that is down would hold an HTTP request, or a bus handler, forever. Here a
 call that gets no answer within ``RPC_TIMEOUT`` seconds (10 by default, read
 once when the service starts) raises ``ServiceUnavailable``: the gateway
-answers 503, a bus handler fails and the bus retries it.
+answers 503, a bus handler fails and the bus retries it. A ``Caller``
+argument travels as its dict (``Caller.to_dict``), as every service expects.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import os
 import eventlet
 from nameko.rpc import RpcProxy
 
+from .caller import Caller
 from .errors import ServiceUnavailable
 
 DEFAULT_RPC_TIMEOUT = 10.0
@@ -47,15 +49,23 @@ class DeadlinedMethod:
         return self.call_async(*args, **kwargs).result()
 
     def call_async(self, *args, **kwargs) -> "PendingReply":
+        args = [_sendable(a) for a in args]
+        kwargs = {k: _sendable(v) for k, v in kwargs.items()}
         return PendingReply(self._target.call_async(*args, **kwargs), self._service, self._timeout)
+
+
+def _sendable(value):
+    return value.to_dict() if isinstance(value, Caller) else value
 
 
 class PendingReply:
     def __init__(self, reply, service: str, timeout: float):
         self._reply, self._service, self._timeout = reply, service, timeout
 
-    def result(self):
-        with eventlet.Timeout(self._timeout, False):
+    def result(self, timeout: float | None = None):
+        """The answer, or ``ServiceUnavailable`` after ``timeout`` (the proxy's) seconds."""
+        timeout = self._timeout if timeout is None else timeout
+        with eventlet.Timeout(timeout, False):
             return self._reply.result()
         raise ServiceUnavailable("service_unavailable",
-                                 f"{self._service} did not answer within {self._timeout:g}s; retry later")
+                                 f"{self._service} did not answer within {timeout:g}s; retry later")

@@ -1,4 +1,4 @@
-"""Tokens and the principal behind a request.
+"""Tokens: how a bearer token names the caller behind a request.
 
 A token is ``<token_id>.<signature>``: the id names a row in ``tokens`` (store,
 principal, expiry, revocation) and the signature is an HMAC of the id with
@@ -12,36 +12,13 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
 
 PLATFORM_KEY_ENV = "HELPDESK_PLATFORM_KEY"
 TOKEN_SECRET_ENV = "HELPDESK_TOKEN_SECRET"
-STAFF_ROLES = ("owner", "admin", "agent")
 
 
 class MissingSecret(RuntimeError):
     pass
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the platform, a store's staff member, or a shopper."""
-
-    kind: str  # "platform" | "agent" | "customer"
-    id: str | None
-    store_id: str | None
-    role: str  # "platform" | "owner" | "admin" | "agent" | "customer"
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in STAFF_ROLES
-
-    def as_caller(self) -> dict:
-        """What the gateway sends services: they scope everything to it."""
-        return {"store_id": self.store_id, "kind": self.kind, "id": self.id, "role": self.role}
-
-
-PLATFORM = Principal("platform", None, None, "platform")
 
 
 class Secrets:

@@ -1,22 +1,16 @@
-"""The gateway's dependencies: its own schema (stores, staff, tokens), the
-attachments' bytes, and calls to the services behind it, each with a deadline."""
+"""The gateway's dependencies: its own schema (stores, staff, tokens) behind
+``identity``, and the attachments' bytes behind ``files``. The services
+behind it are ``seedwork.rpc.DeadlineRpc`` proxies (routes/base.py)."""
 from __future__ import annotations
 
-import os
-
-import eventlet
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
 
 from seedwork.nameko_ext import EventSourcing
 
 from . import attachments
 from .auth import Secrets
-from .http import ServiceUnavailable
+from .config import GatewayConfig
 from .identity import Identity
-
-DEFAULT_RPC_TIMEOUT = 10.0
-DEFAULT_SESSION_TTL = 24 * 3600.0
 
 
 class IdentityStore(EventSourcing):
@@ -24,39 +18,12 @@ class IdentityStore(EventSourcing):
 
     def setup(self):
         super().setup()
-        self.secrets = Secrets()  # refuses to start without a secret
-        self.session_ttl = float(os.environ.get("CUSTOMER_SESSION_TTL", DEFAULT_SESSION_TTL))
+        # Built once: it holds the store, the secrets (it refuses to start
+        # without one) and prepared SQL, and no state of a request.
+        self.identity = Identity(self.store, Secrets(), GatewayConfig.from_env().session_ttl)
 
     def get_dependency(self, worker_ctx):
-        identity = Identity(self.store, self.secrets, self.session_ttl)
-        identity.db = super().get_dependency(worker_ctx)
-        return identity
-
-
-class TimedRpc(RpcProxy):
-    """An RPC proxy whose calls give up after ``RPC_TIMEOUT`` seconds with a 503,
-    instead of holding the HTTP request open while a service is down."""
-
-    def get_dependency(self, worker_ctx):
-        proxy = super().get_dependency(worker_ctx)
-        return _Deadline(proxy, float(os.environ.get("RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT)))
-
-
-class _Deadline:
-    def __init__(self, proxy, timeout: float):
-        self._proxy, self._timeout = proxy, timeout
-
-    def __getattr__(self, method: str):
-        target = getattr(self._proxy, method)
-        service = self._proxy.service_name if hasattr(self._proxy, "service_name") else "service"
-
-        def call(*args, **kwargs):
-            reply = target.call_async(*args, **kwargs)
-            with eventlet.Timeout(self._timeout, False):
-                return reply.result()
-            raise ServiceUnavailable("service_unavailable",
-                                     f"{service} did not answer within {self._timeout:g}s; retry later")
-        return call
+        return self.identity
 
 
 class AttachmentFiles(DependencyProvider):
@@ -64,11 +31,10 @@ class AttachmentFiles(DependencyProvider):
     The store and the size limit are read once per process, from the environment."""
 
     def setup(self):
-        self.store = attachments.blob_store_from_env()
-        self.max_bytes = attachments.max_bytes_from_env()
+        self.files = Files(attachments.blob_store_from_env(), attachments.max_bytes_from_env())
 
     def get_dependency(self, worker_ctx):
-        return Files(self.store, self.max_bytes)
+        return self.files
 
 
 class Files:

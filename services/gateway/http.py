@@ -1,5 +1,7 @@
-"""HTTP plumbing of the gateway: the ``api`` entrypoint, JSON and problem
-responses, and the one table that maps errors to HTTP statuses.
+"""HTTP plumbing of the gateway: the entrypoint every route runs in (request
+ids, the access log), JSON and problem responses, reading bodies and queries,
+and the one table that maps errors to HTTP statuses. What each route does is
+declared in ``routing.py``.
 
 Every response carries ``X-Request-Id``; the id also travels in Nameko's
 context data to every service the request calls, and into their log lines.
@@ -11,7 +13,6 @@ import logging
 import re
 import time
 import uuid
-from dataclasses import dataclass
 from functools import partial
 
 from eventlet.event import Event
@@ -23,8 +24,7 @@ from werkzeug.wrappers import Response
 from seedwork.context import _current as _request_local
 from seedwork.errors import (
     ConcurrencyConflict, Conflict, DomainError, Forbidden, IdempotencyKeyReused, InvalidCommand, InvalidQuery,
-    NotFound,
-    PreconditionFailed, Unauthenticated,
+    NotFound, PreconditionFailed, ServiceUnavailable, Unauthenticated,
 )
 
 log = logging.getLogger("gateway.access")
@@ -43,10 +43,6 @@ class UnsupportedMediaType(DomainError):
 
 class PayloadTooLarge(DomainError):
     """A body over the route's size limit (413)."""
-
-
-class ServiceUnavailable(DomainError):
-    """A service behind the gateway does not answer (503)."""
 
 
 # The one table: error class -> HTTP status. Subclasses come before bases.
@@ -109,33 +105,15 @@ def json_response(status: int, body, headers: dict | None = None) -> Response:
 # --- the entrypoint -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RouteDoc:
-    """What the OpenAPI document says about a route (read by ``openapi.py``)."""
-
-    summary: str
-    roles: tuple[str, ...] = ()  # empty: no token needed
-    body: type[Schema] | None = None
-    query: type[Schema] | None = None
-    response: type[Schema] | None = None
-    status: int = 200
-    idempotent_post: bool = False
-    if_match: bool = False
-    tags: tuple[str, ...] = ()
-    upload: str | None = None  # the multipart/form-data part carrying a file, instead of a JSON body
-    download: bool = False  # the answer is a file's bytes, not JSON
-
-
 class ApiRoute(HttpRequestHandler):
-    """``@api("POST", "/v1/tickets", doc=RouteDoc(...))``: a JSON route.
+    """The entrypoint of one route (``routing.route`` declares it). The worker
+    method returns a werkzeug ``Response``; anything it raises is turned into
+    ``application/problem+json`` by ``response_for_error``."""
 
-    The worker method returns a werkzeug ``Response``; anything it raises is
-    turned into ``application/problem+json`` by ``response_for_error``.
-    """
-
-    def __init__(self, method: str, url: str, doc: RouteDoc | None = None, **kwargs):
-        self.doc = doc
-        super().__init__(method, url, **kwargs)
+    def __init__(self, method: str, url: str, route=None, expected_exceptions=DomainError, **kwargs):
+        self.route = route  # routing.Route; None for the catch-all
+        # A refusal is an answer (a problem response), not a fault of the gateway.
+        super().__init__(method, url, expected_exceptions=expected_exceptions, **kwargs)
 
     def handle_request(self, request):
         request.shallow = False
@@ -160,9 +138,6 @@ class ApiRoute(HttpRequestHandler):
                  (time.perf_counter() - started) * 1000)
         _request_local.request_id = None
         return response
-
-
-api = ApiRoute.decorator
 
 
 # --- request parsing --------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The OpenAPI 3 document, generated from the routes and their schemas, so
-the document cannot drift from what the gateway validates."""
+"""The OpenAPI 3 document, generated from the route declarations
+(``routing.route``) and their schemas, so the document cannot drift from
+what the gateway enforces, validates and answers."""
 from __future__ import annotations
 
 import re
@@ -8,31 +9,17 @@ from functools import lru_cache
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from . import schemas
+from .routing import routes
+from .schemas.meta import Problem
+from .schemas.tickets import Attachment, UploadedAttachment
 
 PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 ERROR_STATUSES = {400: "Invalid request", 401: "Missing or invalid token", 403: "Not allowed for this role",
                   404: "Not found in the caller's store", 409: "Refused by the object's state",
                   412: "If-Match names a stale version", 422: "Refused by a business rule"}
 UPLOAD_STATUSES = {413: "The file is over the size limit", 415: "A file type the route does not take"}
+SUCCESS = {200: "OK", 201: "Created", 202: "Accepted: it is sent from the event log", 204: "Done: no content"}
 BINARY = {"type": "string", "format": "binary"}
-
-
-def routes(service_cls) -> list[tuple[str, str, object]]:
-    """(method, werkzeug rule, RouteDoc) of every documented route, the class's
-    own and those it inherits (as Nameko finds them); an override hides its base."""
-    found, seen = [], set()
-    for cls in service_cls.__mro__:
-        for name, attribute in vars(cls).items():
-            if name in seen:
-                continue
-            seen.add(name)
-            for entrypoint in getattr(attribute, "nameko_entrypoints", ()):
-                doc = getattr(entrypoint, "doc", None)
-                if doc is not None:
-                    for method in entrypoint.method.split(","):
-                        found.append((method, entrypoint.url, doc))
-    return found
 
 
 def openapi_path(rule: str) -> str:
@@ -48,25 +35,26 @@ def openapi_document(service_cls) -> dict:
                              "application/problem+json (see the Problem schema)."},
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    spec.components.schema("Problem", schema=schemas.Problem)
-    # Named by the oneOf of a message's attachments (schemas.AttachmentRef).
-    spec.components.schema("Attachment", schema=schemas.Attachment)
-    spec.components.schema("UploadedAttachment", schema=schemas.UploadedAttachment)
+    spec.components.schema("Problem", schema=Problem)
+    # Named by the oneOf of a message's attachments (schemas.tickets.AttachmentRef).
+    spec.components.schema("Attachment", schema=Attachment)
+    spec.components.schema("UploadedAttachment", schema=UploadedAttachment)
     paths: dict[str, dict] = {}
-    for method, rule, doc in routes(service_cls):
+    for doc in routes(service_cls):
+        method, rule = doc.method, doc.rule
         operation: dict = {"summary": doc.summary, "tags": list(doc.tags), "responses": {}}
         parameters = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
                       for name in PATH_PARAM.findall(rule)]
         if doc.query is not None:
             parameters.append({"in": "query", "schema": doc.query})
-        if doc.idempotent_post:
+        if doc.idempotent:
             parameters.append({"in": "header", "name": "Idempotency-Key", "required": False,
                                "schema": {"type": "string", "maxLength": 255},
                                "description": "the same key and body returns the first response again"})
         if doc.if_match:
             parameters.append({"in": "header", "name": "If-Match", "required": False,
                                "schema": {"type": "string"},
-                               "description": "the ticket's ETag; a stale one answers 412"})
+                               "description": f"the ETag of the {doc.if_match}; a stale one answers 412"})
         if parameters:
             operation["parameters"] = parameters
         if doc.body is not None:
@@ -74,17 +62,20 @@ def openapi_document(service_cls) -> dict:
         elif doc.upload is not None:
             form = {"type": "object", "required": [doc.upload], "properties": {doc.upload: BINARY}}
             operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": form}}}
+        elif doc.raw_body is not None:
+            operation["requestBody"] = {"required": True, "content": {doc.raw_body: {"schema": {"type": "string"}}}}
         if doc.roles:
             operation["security"] = [{"bearer": []}]
             operation["description"] = f"Allowed: {', '.join(doc.roles)}."
-        success: dict = {"description": "OK" if doc.status == 200 else "Created"}
-        if doc.response is not None:
-            success["content"] = {"application/json": {"schema": doc.response}}
-        elif doc.download:
-            success["content"] = {"application/octet-stream": {"schema": BINARY}}
-            success["description"] = "The file, with its own Content-Type"
-        operation["responses"][str(doc.status)] = success
-        errors = {**ERROR_STATUSES, **(UPLOAD_STATUSES if doc.upload else {})}
+        for status in sorted({doc.status, 201} if doc.may_create else {doc.status}):
+            success: dict = {"description": SUCCESS[status]}
+            if doc.response is not None and status != 204:
+                success["content"] = {"application/json": {"schema": doc.response}}
+            elif doc.download:
+                success["content"] = {"application/octet-stream": {"schema": BINARY}}
+                success["description"] = "The file, with its own Content-Type"
+            operation["responses"][str(status)] = success
+        errors = {**ERROR_STATUSES, **(UPLOAD_STATUSES if doc.upload or doc.raw_body else {})}
         for status, text in errors.items():
             if status == 401 and not doc.roles:
                 continue
@@ -94,18 +85,3 @@ def openapi_document(service_cls) -> dict:
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
-
-
-def main() -> None:
-    """``python -m services.gateway.openapi``: the document, for docs/openapi.json."""
-    import json
-    import warnings
-
-    warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")  # not the user's concern here
-    from .service import GatewayService
-
-    print(json.dumps(openapi_document(GatewayService), indent=2, ensure_ascii=False))
-
-
-if __name__ == "__main__":
-    main()

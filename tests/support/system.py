@@ -74,6 +74,8 @@ class System:
         self.env.update({
             "ATTACHMENTS_DIR": str(log_dir / "attachments"),
             "ATTACHMENT_MAX_BYTES": str(ATTACHMENT_TEST_MAX_BYTES),
+            # Every answer is checked against its response schema: one that drifted is a 500.
+            "GATEWAY_CHECK_RESPONSES": "true",
         })
         # The mail server the notifications service sends to, on a port it keeps across restarts.
         from deploy.local.smtp_sink import SmtpSink

@@ -8,7 +8,12 @@ import json
 from werkzeug.test import EnvironBuilder
 
 from seedwork.errors import Unauthenticated
-from services.gateway.auth import PLATFORM, Principal, bearer
+from nameko.testing.services import worker_factory
+
+from seedwork.caller import PLATFORM, Caller
+from services.gateway.auth import bearer
+from services.gateway.config import GatewayConfig
+from services.gateway.service import GatewayService
 
 STORE = "st_1"
 ALI = "0b6e0c55-8a4f-4c43-9d55-1c2f6f7d0a01"
@@ -33,11 +38,11 @@ class FakeIdentity:
     """A token is the name of a role: ``Bearer owner`` is the store's owner."""
 
     PRINCIPALS = {
-        "owner": Principal("agent", "ag_owner", STORE, "owner"),
-        "admin": Principal("agent", "ag_admin", STORE, "admin"),
-        "agent": Principal("agent", "ag_agent", STORE, "agent"),
-        "ali": Principal("customer", ALI, STORE, "customer"),
-        "blocked": Principal("customer", BLOCKED, STORE, "customer"),
+        "owner": Caller("agent", "ag_owner", STORE, "owner"),
+        "admin": Caller("agent", "ag_admin", STORE, "admin"),
+        "agent": Caller("agent", "ag_agent", STORE, "agent"),
+        "ali": Caller("customer", ALI, STORE, "customer"),
+        "blocked": Caller("customer", BLOCKED, STORE, "customer"),
         "platform": PLATFORM,
     }
 
@@ -69,3 +74,14 @@ class Recorder:
 
     def names(self) -> list[str]:
         return [c[0] for c in self.calls]
+
+
+# The gateway's settings in these tests: answers are shaped, not checked (the
+# end-to-end tests check real answers against the schemas).
+CONFIG = GatewayConfig(amqp_uri="amqp://guest:guest@127.0.0.1:5672/", session_ttl=3600.0,
+                       import_max_bytes=50 * 1024 * 1024)
+
+
+def gateway_with(**dependencies):
+    """A gateway worker whose other dependencies are fakes (``worker_factory``)."""
+    return worker_factory(GatewayService, config=CONFIG, **dependencies)

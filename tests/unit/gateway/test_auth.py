@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.gateway.auth import (
-    PLATFORM, PLATFORM_KEY_ENV, TOKEN_SECRET_ENV, MissingSecret, Principal, Secrets, bearer, new_token_id,
-)
+from seedwork.caller import PLATFORM, Caller
+from services.gateway.auth import PLATFORM_KEY_ENV, TOKEN_SECRET_ENV, MissingSecret, Secrets, bearer, new_token_id
 
 PLATFORM_KEY = "platform-key-for-tests"
 
@@ -167,29 +166,29 @@ def test_no_token_from_a_missing_empty_or_other_scheme_header(header):
     assert bearer(header) is None
 
 
-# --- the principal ----------------------------------------------------------------------
+# --- the caller a token names ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("role", ["owner", "admin", "agent"])
 def test_owners_admins_and_agents_are_staff(role):
-    assert Principal("agent", "agt_1", "store-1", role).is_staff
+    assert Caller("agent", "agt_1", "store-1", role).is_staff
 
 
-@pytest.mark.parametrize("principal", [Principal("customer", "cus_1", "store-1", "customer"), PLATFORM])
+@pytest.mark.parametrize("principal", [Caller("customer", "cus_1", "store-1", "customer"), PLATFORM])
 def test_customers_and_the_platform_are_not_staff(principal):
     assert not principal.is_staff
 
 
 def test_the_caller_sent_to_services_names_store_kind_id_and_role():
-    principal = Principal("agent", "agt_1", "store-1", "admin")
-    assert principal.as_caller() == {"store_id": "store-1", "kind": "agent", "id": "agt_1", "role": "admin"}
+    principal = Caller("agent", "agt_1", "store-1", "admin")
+    assert principal.to_dict() == {"store_id": "store-1", "kind": "agent", "id": "agt_1", "role": "admin"}
 
 
 def test_the_platform_belongs_to_no_store():
-    assert PLATFORM.as_caller() == {"store_id": None, "kind": "platform", "id": None, "role": "platform"}
+    assert PLATFORM.to_dict() == {"store_id": None, "kind": "platform", "id": None, "role": "platform"}
 
 
 def test_a_principal_cannot_be_changed_after_authentication():
-    principal = Principal("customer", "cus_1", "store-1", "customer")
+    principal = Caller("customer", "cus_1", "store-1", "customer")
     with pytest.raises(AttributeError):
         principal.role = "owner"  # type: ignore[misc]

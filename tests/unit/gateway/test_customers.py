@@ -4,20 +4,22 @@ hand-written fake of the customers service."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 import tracemalloc
 import uuid
 
 import pytest
 from marshmallow import ValidationError
-from nameko.testing.services import worker_factory
 
 from seedwork.errors import Forbidden, InvalidCommand, NotFound
-from services.gateway import csvfile, schemas
+from services.gateway import csvfile
 from services.gateway.csvfile import Rejected, import_file, read_rows
 from services.gateway.http import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from services.gateway.service import GatewayService
+from services.gateway.schemas import customers as customers_schemas
+from services.gateway.schemas import fields as fields_schemas
+from services.gateway.schemas import orders as orders_schemas
 from tests.unit.gateway import fakes as gateway_fakes
-from tests.unit.gateway.fakes import ALI, BLOCKED, STORE, json_of, request
+from tests.unit.gateway.fakes import gateway_with, ALI, BLOCKED, STORE, json_of, request
 
 GROUP = "7d1c8a0e-5b8e-4c1d-8f0a-2e3b4c5d6e7f"
 FLAG = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
@@ -344,43 +346,43 @@ CARD = {"name": "Ali", "mobile": "0501234567"}
 
 
 def test_a_minimal_card_is_accepted_as_sent():
-    assert schemas.CustomerCreate().load(CARD) == CARD
+    assert customers_schemas.CustomerCreate().load(CARD) == CARD
 
 
 def test_a_full_card_is_accepted_and_optional_fields_may_be_null():
     full = {**CARD, "email": "ali@example.com", "city": "Riyadh", "gender": "male", "birthday": "1990-01-31",
             "notes": "prefers WhatsApp"}
-    assert schemas.CustomerCreate().load(full) == full
+    assert customers_schemas.CustomerCreate().load(full) == full
     nulls = {**CARD, "email": None, "city": None, "gender": None, "birthday": None, "notes": None}
-    assert schemas.CustomerCreate().load(nulls) == nulls
+    assert customers_schemas.CustomerCreate().load(nulls) == nulls
 
 
 @pytest.mark.parametrize("field", ["id", "store_id", "blocked", "version", "groups", "total_spent"])
 def test_a_card_may_not_set_fields_the_server_owns(field):
-    assert refused(schemas.CustomerCreate, {**CARD, field: "x"}) == {field: ["Unknown field."]}
+    assert refused(customers_schemas.CustomerCreate, {**CARD, field: "x"}) == {field: ["Unknown field."]}
 
 
 @pytest.mark.parametrize("missing", ["name", "mobile"])
 def test_name_and_mobile_are_required(missing):
-    assert list(refused(schemas.CustomerCreate, {k: v for k, v in CARD.items() if k != missing})) == [missing]
+    assert list(refused(customers_schemas.CustomerCreate, {k: v for k, v in CARD.items() if k != missing})) == [missing]
 
 
 @pytest.mark.parametrize("field, value", [("name", 5), ("mobile", 966501234567), ("email", ["a"]),
                                           ("gender", "m"), ("gender", "Male"), ("notes", {"a": 1}),
                                           ("name", "x" * 201), ("notes", "x" * 2001), ("city", "")])
 def test_wrong_types_lengths_and_values_are_refused_naming_the_field(field, value):
-    assert list(refused(schemas.CustomerCreate, {**CARD, field: value})) == [field]
+    assert list(refused(customers_schemas.CustomerCreate, {**CARD, field: value})) == [field]
 
 
 def test_an_update_needs_a_field_and_cannot_clear_name_or_mobile():
-    assert refused(schemas.CustomerUpdate, {}) == {"_schema": ["send at least one field; null clears an optional one"]}
-    assert schemas.CustomerUpdate().load({"email": None}) == {"email": None}
-    assert list(refused(schemas.CustomerUpdate, {"name": None})) == ["name"]
-    assert list(refused(schemas.CustomerUpdate, {"mobile": None})) == ["mobile"]
+    assert refused(customers_schemas.CustomerUpdate, {}) == {"_schema": ["send at least one field; null clears an optional one"]}
+    assert customers_schemas.CustomerUpdate().load({"email": None}) == {"email": None}
+    assert list(refused(customers_schemas.CustomerUpdate, {"name": None})) == ["name"]
+    assert list(refused(customers_schemas.CustomerUpdate, {"mobile": None})) == ["mobile"]
 
 
 def test_the_list_query_types_its_parameters():
-    query = schemas.CustomerQuery().load({"blocked": "true", "flagged": "false", "orders_min": "3",
+    query = customers_schemas.CustomerQuery().load({"blocked": "true", "flagged": "false", "orders_min": "3",
                                           "group": GROUP, "spent_min": "150.50", "limit": "10"})
     assert query == {"blocked": True, "flagged": False, "orders_min": 3, "group": GROUP, "spent_min": "150.50",
                      "limit": 10, "sort": "-registered"}
@@ -391,36 +393,36 @@ def test_the_list_query_types_its_parameters():
                                          ("limit", "101"), ("limit", "0"), ("group", "not-a-uuid"),
                                          ("group", GROUP.upper()), ("status", "open")])
 def test_a_bad_list_parameter_is_named(name, value):
-    assert list(refused(schemas.CustomerQuery, {name: value})) == [name]
+    assert list(refused(customers_schemas.CustomerQuery, {name: value})) == [name]
 
 
 def test_a_json_filter_wants_json_types():
-    assert schemas.CustomerFilter().load({"blocked": True, "orders_min": 2, "spent_min": 150.5}) == {
+    assert customers_schemas.CustomerFilter().load({"blocked": True, "orders_min": 2, "spent_min": 150.5}) == {
         "blocked": True, "orders_min": 2, "spent_min": 150.5}
     for name, value in [("blocked", "true"), ("orders_min", "2"), ("orders_min", True), ("spent_min", True),
                         ("sort", "-name"), ("limit", 5)]:
-        assert list(refused(schemas.CustomerFilter, {name: value})) == [name]
+        assert list(refused(customers_schemas.CustomerFilter, {name: value})) == [name]
 
 
 def test_group_members_take_ids_or_a_filter():
-    assert schemas.GroupMembers().load({"customer_ids": [ALI]}) == {"customer_ids": [ALI]}
-    assert schemas.GroupMembers().load({"filter": {"city": "Riyadh"}}) == {"filter": {"city": "Riyadh"}}
-    assert schemas.GroupMembers().load({"filter": {}}) == {"filter": {}}
+    assert customers_schemas.GroupMembers().load({"customer_ids": [ALI]}) == {"customer_ids": [ALI]}
+    assert customers_schemas.GroupMembers().load({"filter": {"city": "Riyadh"}}) == {"filter": {"city": "Riyadh"}}
+    assert customers_schemas.GroupMembers().load({"filter": {}}) == {"filter": {}}
 
 
 @pytest.mark.parametrize("body", [{}, {"customer_ids": [ALI], "filter": {"city": "Riyadh"}}])
 def test_group_members_with_both_or_neither_name_both_fields(body):
-    assert set(refused(schemas.GroupMembers, body)) == {"customer_ids", "filter"}
+    assert set(refused(customers_schemas.GroupMembers, body)) == {"customer_ids", "filter"}
 
 
 def test_group_member_ids_are_uuids_and_at_most_10000():
-    assert refused(schemas.GroupMembers, {"customer_ids": [ALI, "cus_1"]}) == {
+    assert refused(customers_schemas.GroupMembers, {"customer_ids": [ALI, "cus_1"]}) == {
         "customer_ids": {1: ["an id as the API returns it: a lowercase UUID"]}}
-    assert list(refused(schemas.GroupMembers, {"customer_ids": []})) == ["customer_ids"]
+    assert list(refused(customers_schemas.GroupMembers, {"customer_ids": []})) == ["customer_ids"]
     many = [str(uuid.UUID(int=i)) for i in range(10_001)]
-    assert list(refused(schemas.GroupMembers, {"customer_ids": many})) == ["customer_ids"]
-    assert len(schemas.GroupMembers().load({"customer_ids": many[:10_000]})["customer_ids"]) == 10_000
-    assert refused(schemas.GroupMembers, {"filter": {"colour": "red"}}) == {"filter": {"colour": ["Unknown field."]}}
+    assert list(refused(customers_schemas.GroupMembers, {"customer_ids": many})) == ["customer_ids"]
+    assert len(customers_schemas.GroupMembers().load({"customer_ids": many[:10_000]})["customer_ids"]) == 10_000
+    assert refused(customers_schemas.GroupMembers, {"filter": {"colour": "red"}}) == {"filter": {"colour": ["Unknown field."]}}
 
 
 ORDER = {"customer_id": ALI, "status": "delivered", "created_at": "2026-11-20T10:00:00+03:00",
@@ -429,47 +431,47 @@ ORDER = {"customer_id": ALI, "status": "delivered", "created_at": "2026-11-20T10
 
 
 def test_an_order_is_accepted_as_sent():
-    assert schemas.OrderPut().load(ORDER) == ORDER
-    assert schemas.OrderPut().load({**ORDER, "total": 250, "tracking_url": None, "rated": True})["total"] == 250
+    assert orders_schemas.OrderPut().load(ORDER) == ORDER
+    assert orders_schemas.OrderPut().load({**ORDER, "total": 250, "tracking_url": None, "rated": True})["total"] == 250
 
 
 @pytest.mark.parametrize("field, value", [("status", "shipped"), ("payment_method", "cash"), ("total", True),
                                           ("total", None), ("currency", "SR"), ("rated", "yes"),
                                           ("items", {"name": "x"}), ("customer_id", "cus_1"), ("id", "o-1")])
 def test_a_bad_order_field_is_named(field, value):
-    assert list(refused(schemas.OrderPut, {**ORDER, field: value})) == [field]
+    assert list(refused(orders_schemas.OrderPut, {**ORDER, field: value})) == [field]
 
 
 @pytest.mark.parametrize("item", [{"name": "x", "quantity": "1"}, {"name": "x", "quantity": 0},
                                   {"name": "x", "quantity": True}, {"quantity": 1}, {"name": "x", "quantity": 1,
                                                                                      "colour": "red"}])
 def test_a_bad_item_is_named_with_its_index(item):
-    assert list(refused(schemas.OrderPut, {**ORDER, "items": [item]})) == ["items"]
-    assert list(refused(schemas.OrderPut, {**ORDER, "items": [item]})["items"]) == [0]
+    assert list(refused(orders_schemas.OrderPut, {**ORDER, "items": [item]})) == ["items"]
+    assert list(refused(orders_schemas.OrderPut, {**ORDER, "items": [item]})["items"]) == [0]
 
 
 def test_block_message_settings_and_flag_bodies_are_typed():
-    assert schemas.BlockRequest().load({"reason": "other", "details": "rude"}) == {"reason": "other",
+    assert customers_schemas.BlockRequest().load({"reason": "other", "details": "rude"}) == {"reason": "other",
                                                                                   "details": "rude"}
-    assert list(refused(schemas.BlockRequest, {"reason": "spam"})) == ["reason"]
-    assert list(refused(schemas.BlockRequest, {})) == ["reason"]
-    assert list(refused(schemas.CustomerMessageCreate, {"channel": "whatsapp", "body": "hi"})) == ["channel"]
-    assert list(refused(schemas.CustomerMessageCreate, {"channel": "sms"})) == ["body"]
-    assert refused(schemas.CustomerSettingsUpdate, {}) == {"_schema": ["send at least one setting"]}
-    assert list(refused(schemas.CustomerSettingsUpdate, {"no_cod_for_flagged": "true"})) == ["no_cod_for_flagged"]
-    assert list(refused(schemas.CustomerSettingsUpdate, {"rating_channel": "fax"})) == ["rating_channel"]
-    assert schemas.FlagQuery().load({}) == {"status": "active", "limit": 25}
-    assert list(refused(schemas.FlagQuery, {"status": "open"})) == ["status"]
-    assert refused(schemas.NoFields, {"reason": "x"}) == {"reason": ["Unknown field."]}
+    assert list(refused(customers_schemas.BlockRequest, {"reason": "spam"})) == ["reason"]
+    assert list(refused(customers_schemas.BlockRequest, {})) == ["reason"]
+    assert list(refused(customers_schemas.CustomerMessageCreate, {"channel": "whatsapp", "body": "hi"})) == ["channel"]
+    assert list(refused(customers_schemas.CustomerMessageCreate, {"channel": "sms"})) == ["body"]
+    assert refused(customers_schemas.CustomerSettingsUpdate, {}) == {"_schema": ["send at least one setting"]}
+    assert list(refused(customers_schemas.CustomerSettingsUpdate, {"no_cod_for_flagged": "true"})) == ["no_cod_for_flagged"]
+    assert list(refused(customers_schemas.CustomerSettingsUpdate, {"rating_channel": "fax"})) == ["rating_channel"]
+    assert customers_schemas.FlagQuery().load({}) == {"status": "active", "limit": 25}
+    assert list(refused(customers_schemas.FlagQuery, {"status": "open"})) == ["status"]
+    assert refused(fields_schemas.NoFields, {"reason": "x"}) == {"reason": ["Unknown field."]}
 
 
 # --- the routes, against fakes of what lies behind the gateway ---------------------------------
 
 
 class FakeIdentity(gateway_fakes.FakeIdentity):
-    def open_customer_session(self, principal, customer_id, idempotency):
-        return 201, {"customer_id": customer_id, "store_id": principal.store_id, "token": "tok_x.y",
-                     "expires_at": "2026-11-24T10:00:00Z"}
+    def open_customer_session(self, caller, customer_id, idempotency):
+        return {"session": {"customer_id": customer_id, "store_id": caller.store_id, "token": "tok_x.y",
+                            "expires_at": "2026-11-24T10:00:00Z"}, "created": True}
 
 
 def card(customer_id=ALI, **changes):
@@ -534,7 +536,7 @@ class FakeTickets:
 
 @pytest.fixture
 def gateway():
-    return worker_factory(GatewayService, identity=FakeIdentity(), customers=FakeCustomers(), tickets=FakeTickets())
+    return gateway_with(identity=FakeIdentity(), customers=FakeCustomers(), tickets=FakeTickets())
 
 
 def test_creating_a_customer_answers_201_with_location_and_etag(gateway):
@@ -542,14 +544,14 @@ def test_creating_a_customer_answers_201_with_location_and_etag(gateway):
     assert response.status_code == 201
     assert response.headers["Location"] == f"/v1/customers/{ALI}"
     assert response.headers["ETag"] == '"3"'
-    assert gateway.customers.calls[0] == ("create", FakeIdentity.PRINCIPALS["owner"].as_caller(), CARD, None)
+    assert gateway.customers.calls[0] == ("create", FakeIdentity.PRINCIPALS["owner"], CARD, None)
 
 
 def test_patch_sends_if_match_as_the_expected_version(gateway):
     response = gateway.update_customer(request("PATCH", f"/v1/customers/{ALI}", {"city": "Riyadh"},
                                                headers={"If-Match": '"3"'}), ALI)
     assert response.status_code == 200 and response.headers["ETag"] == '"4"'
-    assert gateway.customers.calls[0][1:] == (FakeIdentity.PRINCIPALS["owner"].as_caller(), ALI, {"city": "Riyadh"},
+    assert gateway.customers.calls[0][1:] == (FakeIdentity.PRINCIPALS["owner"], ALI, {"city": "Riyadh"},
                                               3, None)
     with pytest.raises(BadRequest) as info:
         gateway.update_customer(request("PATCH", f"/v1/customers/{ALI}", {"city": "Riyadh"},
@@ -690,8 +692,8 @@ def test_the_import_takes_a_declared_utf8_charset(gateway):
     assert json_of(response)["created"] == 1
 
 
-def test_an_import_over_the_size_limit_is_a_413_before_anything_is_read(gateway, monkeypatch):
-    monkeypatch.setenv("IMPORT_MAX_BYTES", "100")
+def test_an_import_over_the_size_limit_is_a_413_before_anything_is_read(gateway):
+    gateway.config = replace(gateway.config, import_max_bytes=100)  # IMPORT_MAX_BYTES=100
     with pytest.raises(PayloadTooLarge) as info:
         gateway.import_customers(csv_request(b"name,mobile\n" + b"Ali,050\n" * 20))
     assert info.value.code == "payload_too_large"

@@ -12,11 +12,12 @@ from seedwork.errors import (
     ConcurrencyConflict, Conflict, DomainError, Forbidden, IdempotencyKeyReused, InvalidCommand, InvalidQuery, NotFound,
     PreconditionFailed, Unauthenticated,
 )
-from services.gateway import schemas
 from services.gateway.http import (
     PROBLEM_JSON, STATUS_OF, BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType, load_json,
     load_query, TITLES, problem, response_for_error,
 )
+from services.gateway.schemas import identity as identity_schemas
+from services.gateway.schemas import tickets as tickets_schemas
 
 PROBLEM_FIELDS = {"type", "title", "status", "code", "detail", "errors"}
 
@@ -166,24 +167,24 @@ def test_an_unexpected_error_is_a_500_that_names_the_request_but_not_the_error(c
 
 @pytest.mark.parametrize("data", [b"", b"   \n"], ids=["empty", "whitespace"])
 def test_an_empty_body_is_an_empty_object(data):
-    assert load_json(FakeRequest(data), schemas.SessionCreate()) == {}
+    assert load_json(FakeRequest(data), identity_schemas.SessionCreate()) == {}
 
 
 def test_an_empty_body_still_meets_the_schemas_required_fields():
     with pytest.raises(BadRequest) as refused:
-        load_json(FakeRequest(b""), schemas.TagRequest())
+        load_json(FakeRequest(b""), tickets_schemas.TagRequest())
     assert "tag" in refused.value.errors
 
 
 def test_a_valid_body_is_returned_validated():
-    assert load_json(json_request({"tag": "vip"}), schemas.TagRequest()) == {"tag": "vip"}
+    assert load_json(json_request({"tag": "vip"}), tickets_schemas.TagRequest()) == {"tag": "vip"}
 
 
 @pytest.mark.parametrize("data", [b"{not json", b'{"tag": "vip"', b'{"tag": "\xff"}', b"{'tag': 'vip'}"],
                          ids=["garbage", "truncated", "not utf-8", "single quotes"])
 def test_a_body_that_is_not_json_is_malformed_json(data):
     with pytest.raises(BadRequest) as refused:
-        load_json(FakeRequest(data), schemas.TagRequest())
+        load_json(FakeRequest(data), tickets_schemas.TagRequest())
     assert refused.value.code == "malformed_json"
     assert response_for_error(refused.value, None).status_code == 400
 
@@ -191,7 +192,7 @@ def test_a_body_that_is_not_json_is_malformed_json(data):
 @pytest.mark.parametrize("body", [[{"tag": "vip"}], "vip", 5, None], ids=["array", "string", "number", "null"])
 def test_a_json_body_that_is_not_an_object_is_a_bad_request(body):
     with pytest.raises(BadRequest) as refused:
-        load_json(json_request(body), schemas.TagRequest())
+        load_json(json_request(body), tickets_schemas.TagRequest())
     assert refused.value.code == "invalid_request"
     assert refused.value.errors == {"_schema": ["expected an object"]}
 
@@ -199,14 +200,14 @@ def test_a_json_body_that_is_not_an_object_is_a_bad_request(body):
 @pytest.mark.parametrize("mimetype", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
 def test_a_body_of_another_media_type_is_refused_with_415(mimetype):
     with pytest.raises(UnsupportedMediaType) as refused:
-        load_json(FakeRequest(b'{"tag": "vip"}', mimetype), schemas.TagRequest())
+        load_json(FakeRequest(b'{"tag": "vip"}', mimetype), tickets_schemas.TagRequest())
     assert response_for_error(refused.value, None).status_code == 415
 
 
 @pytest.mark.parametrize("mimetype", ["application/json", "application/merge-patch+json", "application/vnd.seed+json",
                                       ""], ids=["json", "merge-patch", "vendor", "no content type"])
 def test_json_media_types_and_a_missing_one_are_accepted(mimetype):
-    assert load_json(FakeRequest(b'{"tag": "vip"}', mimetype), schemas.TagRequest()) == {"tag": "vip"}
+    assert load_json(FakeRequest(b'{"tag": "vip"}', mimetype), tickets_schemas.TagRequest()) == {"tag": "vip"}
 
 
 # --- field errors name the field, nested ones with dots --------------------------------------
@@ -214,7 +215,7 @@ def test_json_media_types_and_a_missing_one_are_accepted(mimetype):
 
 def test_field_errors_name_each_bad_field():
     with pytest.raises(BadRequest) as refused:
-        load_json(json_request({"subject": 5, "status": "open"}), schemas.TicketCreate())
+        load_json(json_request({"subject": 5, "status": "open"}), tickets_schemas.TicketCreate())
     errors = refused.value.errors
     assert set(errors) == {"subject", "body", "status"}
     assert all(isinstance(m, list) and all(isinstance(s, str) for s in m) for m in errors.values())
@@ -226,7 +227,7 @@ def test_errors_inside_a_list_of_objects_are_named_with_dotted_paths():
         {"filename": "bad.png", "url": "ftp://example.test/bad.png"},
     ]}
     with pytest.raises(BadRequest) as refused:
-        load_json(json_request(body), schemas.TicketCreate())
+        load_json(json_request(body), tickets_schemas.TicketCreate())
     assert list(refused.value.errors) == ["attachments.1.url"]
     problem_body = body_of(response_for_error(refused.value, None))
     assert problem_body["errors"]["attachments.1.url"]
@@ -234,7 +235,7 @@ def test_errors_inside_a_list_of_objects_are_named_with_dotted_paths():
 
 def test_a_whole_body_error_is_named_schema():
     with pytest.raises(BadRequest) as refused:
-        load_json(json_request({}), schemas.TicketUpdate())
+        load_json(json_request({}), tickets_schemas.TicketUpdate())
     assert list(refused.value.errors) == ["_schema"]
 
 
@@ -242,11 +243,11 @@ def test_a_whole_body_error_is_named_schema():
 
 
 def test_query_parameters_are_validated_and_converted():
-    loaded = load_query(FakeRequest(args={"limit": "10", "sort": "priority"}), schemas.TicketQuery())
+    loaded = load_query(FakeRequest(args={"limit": "10", "sort": "priority"}), tickets_schemas.TicketQuery())
     assert loaded == {"limit": 10, "sort": "priority"}
 
 
 def test_bad_query_parameters_are_a_bad_request_naming_them():
     with pytest.raises(BadRequest) as refused:
-        load_query(FakeRequest(args={"limit": "500", "colour": "red"}), schemas.TicketQuery())
+        load_query(FakeRequest(args={"limit": "500", "colour": "red"}), tickets_schemas.TicketQuery())
     assert set(refused.value.errors) == {"limit", "colour"}

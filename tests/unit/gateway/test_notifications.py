@@ -5,15 +5,17 @@ the gateway; what each route asks the notifications service is recorded."""
 from __future__ import annotations
 
 import pytest
-from nameko.testing.services import worker_factory
 
 from seedwork.errors import Forbidden, NotFound, Unauthenticated
-from services.gateway import notifications_schemas as ns
 from services.gateway.http import BadRequest
-from services.gateway.notifications_routes import NotificationRoutes
-from services.gateway.openapi import openapi_document, openapi_path, routes
-from services.gateway.service import ADMIN, CUSTOMER, STAFF, GatewayService
-from tests.unit.gateway.fakes import ALI, STORE, FakeIdentity, Recorder, json_of, request
+from services.gateway.routes.notifications import NotificationRoutes
+from services.gateway.openapi import openapi_document, openapi_path
+from services.gateway.routing import routes
+from services.gateway.routing import ADMIN, CUSTOMER, STAFF
+from services.gateway.service import GatewayService
+from services.gateway.schemas import fields as fields_schemas
+from services.gateway.schemas import notifications as notifications_schemas
+from tests.unit.gateway.fakes import gateway_with, ALI, STORE, FakeIdentity, Recorder, json_of, request
 
 STRANGER = "0b6e0c55-8a4f-4c43-9d55-1c2f6f7d0a09"  # a UUID no customer of the store has
 HOOK = "2f9d1c7b-6a5e-4d3c-9b2a-1f0e9d8c7b6a"
@@ -100,12 +102,12 @@ class FakeNotifications(Recorder):
 
 @pytest.fixture
 def gateway():
-    return worker_factory(GatewayService, identity=FakeIdentity(), customers=FakeCustomers(),
+    return gateway_with(identity=FakeIdentity(), customers=FakeCustomers(),
                           notifications=FakeNotifications())
 
 
 def caller(token: str) -> dict:
-    return FakeIdentity.PRINCIPALS[token].as_caller()
+    return FakeIdentity.PRINCIPALS[token]
 
 
 def refusal(gateway, route, *args, **sent) -> BadRequest:
@@ -140,17 +142,17 @@ def test_every_setting_is_accepted():
     body = {"support_email": "help@shop.test", "locale": "ar", "brand_color": "#ffffff",
             "logo_url": "https://cdn.shop.test/logo.png", "self_service_channel": "sms",
             "email_quota_per_hour": 100_000, "sms_quota_per_hour": 0}
-    assert ns.NotificationSettingsUpdate().load(body) == body
+    assert notifications_schemas.NotificationSettingsUpdate().load(body) == body
 
 
 def test_null_puts_the_address_the_colour_and_the_logo_back_to_their_defaults():
     body = {"support_email": None, "brand_color": None, "logo_url": None}
-    assert ns.NotificationSettingsUpdate().load(body) == body
+    assert notifications_schemas.NotificationSettingsUpdate().load(body) == body
 
 
 def test_urls_and_addresses_in_settings_are_not_masked_as_card_numbers():
     body = {"logo_url": f"https://cdn.shop.test/{CARD_DIGITS}.png", "support_email": f"{CARD_DIGITS}@shop.test"}
-    assert ns.NotificationSettingsUpdate().load(body) == body
+    assert notifications_schemas.NotificationSettingsUpdate().load(body) == body
 
 
 @pytest.mark.parametrize("field, value", [
@@ -218,7 +220,7 @@ def test_a_replayed_registration_says_so(gateway):
 
 def test_a_webhook_url_is_not_masked_as_a_card_number():
     body = {"url": f"https://hooks.example.test/{CARD_DIGITS}", "events": ["*"]}
-    assert ns.WebhookCreate().load(body)["url"] == body["url"]
+    assert notifications_schemas.WebhookCreate().load(body)["url"] == body["url"]
 
 
 @pytest.mark.parametrize("field, value", [
@@ -373,7 +375,7 @@ def test_the_delivery_log_defaults_to_a_page_of_25(gateway):
     assert gateway.notifications.calls == [("deliveries", caller("owner"), {"limit": 25})]
 
 
-@pytest.mark.parametrize("status", ns.DELIVERY_STATUSES)
+@pytest.mark.parametrize("status", notifications_schemas.DELIVERY_STATUSES)
 def test_every_delivery_status_filters_the_log(gateway, status):
     gateway.list_notifications(request("GET", query={"status": status}))
     assert gateway.notifications.calls[0][2]["status"] == status
@@ -494,7 +496,7 @@ def test_staff_read_the_template_catalogue(gateway):
     assert gateway.notifications.calls == [("templates", caller("agent"))]
 
 
-@pytest.mark.parametrize("locale", ns.LOCALES)
+@pytest.mark.parametrize("locale", fields_schemas.LOCALES)
 def test_an_admin_overrides_a_template(gateway, locale):
     response = gateway.put_notification_template(request("PUT", body=TEMPLATE, token="admin"), "ticket_reply", locale)
     assert response.status_code == 200 and json_of(response)["kind"] == "ticket_reply"
@@ -538,7 +540,7 @@ def test_a_template_needs_its_three_parts(gateway, missing):
 
 
 def test_a_card_number_typed_into_a_template_is_masked():
-    loaded = ns.TemplateWrite().load({**TEMPLATE, "text": f"pay with {CARD_DIGITS}"})
+    loaded = notifications_schemas.TemplateWrite().load({**TEMPLATE, "text": f"pay with {CARD_DIGITS}"})
     assert CARD_DIGITS not in loaded["text"] and loaded["text"].endswith("1111")
 
 
@@ -577,7 +579,7 @@ NOTIFICATION_ROUTES = [
 @pytest.mark.parametrize("method, rule, roles, tag, status", NOTIFICATION_ROUTES,
                          ids=[f"{m} {r}" for m, r, *_ in NOTIFICATION_ROUTES])
 def test_every_notification_route_is_documented_with_its_roles_and_status(method, rule, roles, tag, status):
-    docs = {(m, r): d for m, r, d in routes(GatewayService)}
+    docs = {(d.method, d.rule): d for d in routes(GatewayService)}
     assert docs[(method, rule)].roles == roles and docs[(method, rule)].status == status
     operation = openapi_document(GatewayService)["paths"][openapi_path(rule)][method.lower()]
     assert operation["description"] == f"Allowed: {', '.join(roles)}."
@@ -597,5 +599,5 @@ def test_the_delivery_log_documents_its_filters_and_fields():
         "ticket_id", "customer_id", "channel", "status", "event_id", "cursor", "limit"}
     delivery_fields = openapi_document(GatewayService)["components"]["schemas"]["Delivery"]["properties"]
     assert set(delivery_fields) == {"id", "event_id", "event_type", "channel", "recipient", "kind", "status",
-                                    "reason", "attempts", "ticket_id", "customer_id", "template_fallback",
+                                    "reason", "attempts", "ticket_id", "customer_id", "endpoint_id", "template_fallback",
                                     "created_at", "updated_at", "sent_at"}

@@ -52,3 +52,12 @@ def test_two_calls_can_be_in_flight_at_once():
     assert (first.result(), second.result()) == (((1,), {}), ((2,), {}))
     # Both questions went out before the first answer was awaited.
     assert [step for step, _ in proxy.log] == ["asked", "asked", "answered", "answered"]
+
+
+def test_a_caller_travels_as_the_dict_every_service_reads():
+    from seedwork.caller import Caller
+
+    owner = Caller("agent", "ag-1", "st-1", "owner")
+    tickets = Deadlined(Proxy(0), "tickets", timeout=1)
+    assert tickets.list(owner, query={"caller": owner}) == ((owner.to_dict(),), {"query": {"caller": owner}})
+    assert tickets.get(caller=owner) == ((), {"caller": owner.to_dict()})

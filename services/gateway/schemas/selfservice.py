@@ -1,28 +1,28 @@
-"""Request and response shapes of the self-service flows, canned responses,
-attachments and the platform's ticket list (docs/self-service.md).
+"""The shopper's self-service flows, the store's self-service settings, the
+data-change decision, canned responses, attachments and the platform's
+ticket list (docs/self-service.md).
 
-Types and sizes only, as in ``schemas``: the tickets service owns the rules
-(placeholders, which order may be exchanged, what a setting may hold) and
-answers 409/422 naming the field.
+Types and sizes only: the tickets service owns the rules (placeholders, which
+order may be exchanged, what a setting may hold) and answers 409/422 naming
+the field.
 """
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .common import ORDER_ID
-from .schemas import ID, UUID, Order, StrictBoolean, Ticket, TicketQuery, text
+from .fields import ORDER_ID, ID, UUID, AtLeastOneField, StrictBoolean, listing, text
+from .orders import Order
+from .tickets import Ticket, TicketQuery
 
 PAYMENT_METHODS = ("mada", "credit_card", "apple_pay", "stc_pay", "bank_transfer", "wallet", "other")
 EXCHANGE_REASONS = ("damaged", "wrong_item", "wrong_size", "not_as_described", "changed_mind", "other")
+
 DATA_FIELDS = ("name", "email", "mobile", "city")
+
 ORDER = validate.Regexp(ORDER_ID, error="1 to 100 letters, digits, or . _ : -")
+
 # Never echo what was typed here: it may be a whole card number.
 LAST4 = validate.Regexp(r"^[0-9]{4}\Z", error="exactly four digits: the last four of the card")
-
-
-def _one_field(data: dict, what: str) -> None:
-    if not data:
-        raise ValidationError(f"send at least one {what}", "_schema")
 
 
 # --- settings ---------------------------------------------------------------------------
@@ -35,8 +35,9 @@ class SelfServiceTextsUpdate(Schema):
         "description": "placeholders {order_id}, {status}, {total}, {currency}, {items}, {customer_name}"})
     ticket_opened_message = text(1000, metadata={"description": "placeholders {ticket_number}, {customer_name}"})
 
+class SelfServiceSettingsUpdate(AtLeastOneField):
+    nothing_sent = "send at least one setting"
 
-class SelfServiceSettingsUpdate(Schema):
     enabled = StrictBoolean()
     allow_attachments = StrictBoolean()
     default_reply_template_id = fields.String(validate=UUID, allow_none=True, metadata={
@@ -45,16 +46,10 @@ class SelfServiceSettingsUpdate(Schema):
         "description": "https://…{order_id}…, for orders without a tracking_url of their own"})
     texts = fields.Nested(SelfServiceTextsUpdate, metadata={"description": "merged key by key"})
 
-    @validates_schema
-    def one_field(self, data, **kwargs):
-        _one_field(data, "setting")
-
-
 class SelfServiceTexts(Schema):
     tracking_message = fields.String()
     order_details_message = fields.String()
     ticket_opened_message = fields.String()
-
 
 class SelfServiceSettings(Schema):
     enabled = fields.Boolean()
@@ -66,7 +61,7 @@ class SelfServiceSettings(Schema):
     updated_at = fields.String(allow_none=True)
 
 
-# --- the shopper's flows ------------------------------------------------------------------
+# --- the flows and the data-change decision ---------------------------------------------
 
 
 class ChargedWithoutOrder(Schema):
@@ -75,12 +70,10 @@ class ChargedWithoutOrder(Schema):
         "description": "the last four digits of the card; a full card number is refused"})
     details = text(5000, required=True)
 
-
 class DelayedOrder(Schema):
     order_id = fields.String(required=True, validate=ORDER)
     details = text(5000)
     open_ticket = StrictBoolean(metadata={"description": "open a ticket when one is offered (ticket_available)"})
-
 
 class ProductExchange(Schema):
     order_id = fields.String(required=True, validate=ORDER)
@@ -89,13 +82,11 @@ class ProductExchange(Schema):
     preferred_replacement = text(300)
     details = text(5000)
 
-
 class DataChanges(Schema):
     name = text(200)
     email = text(200)
     mobile = text(200, masked=False)
     city = text(200)
-
 
 class CustomerDataChange(Schema):
     changes = fields.Nested(DataChanges, required=True, metadata={
@@ -107,23 +98,21 @@ class CustomerDataChange(Schema):
         if not data.get("changes"):
             raise ValidationError({"changes": [f"send at least one of {', '.join(DATA_FIELDS)}"]})
 
-
 class FlowResult(Schema):
     outcome = fields.String(metadata={
         "description": "ticket_opened, ticket_exists, ticket_available, track_order, order_details, "
                        "order_in_progress, order_cancelled or order_returned"})
-    message = fields.String()
+    message = fields.String(allow_none=True)
     ticket = fields.Nested(Ticket)
     tracking_url = fields.String(allow_none=True)
     order = fields.Nested(Order)
     expected_contact_by = fields.String()
 
-
 class DataChangeReject(Schema):
     reason = text(2000, required=True)
 
 
-# --- canned responses ------------------------------------------------------------------------
+# --- canned responses ---------------------------------------------------------------------
 
 
 class CannedResponseCreate(Schema):
@@ -132,15 +121,11 @@ class CannedResponseCreate(Schema):
         "description": "placeholders {customer_name}, {order_id}, {ticket_number}, {store_name}, {agent_name}; "
                        "{{ and }} are literal braces"})
 
+class CannedResponseUpdate(CannedResponseCreate, AtLeastOneField):
+    nothing_sent = "send at least one of title and body"
 
-class CannedResponseUpdate(CannedResponseCreate):
     title = text(100, metadata={"description": "unique in the store"})
     body = text(5000)
-
-    @validates_schema
-    def one_field(self, data, **kwargs):
-        _one_field(data, "of title and body")
-
 
 class CannedResponse(Schema):
     id = fields.String()
@@ -151,21 +136,20 @@ class CannedResponse(Schema):
     updated_at = fields.String()
 
 
-class CannedResponseList(Schema):
-    items = fields.List(fields.Nested(CannedResponse))
+CannedResponseList = listing(CannedResponse, "CannedResponseList", paged=False)
 
 
-# --- attachments and the platform ------------------------------------------------------------
+# --- attachments and the platform -------------------------------------------------------
 
 
 class AttachmentRecord(Schema):
     id = fields.String()
+    ticket_id = fields.String()
     filename = fields.String()
     content_type = fields.String()
     size = fields.Integer()
     sha256 = fields.String()
     url = fields.String(metadata={"description": "where to download it; name it in a reply as {\"id\": ...}"})
-
 
 class PlatformTicketQuery(TicketQuery):
     store_id = fields.String(validate=ID, metadata={"description": "one store's tickets"})

@@ -1,0 +1,135 @@
+"""Tickets: opening them, the commands on one, reading one, its history and the list."""
+from __future__ import annotations
+
+from seedwork.errors import Forbidden
+
+from ..routing import ANYONE_IN_STORE, CUSTOMER, PLATFORM, STAFF, route
+from ..schemas import tickets as schemas
+from .base import RouteBase
+
+TAGS = ("tickets",)
+# Every command on a ticket answers the ticket as the command left it.
+TICKET = {"response": schemas.Ticket, "resource": "ticket", "etag": True, "tags": TAGS}
+COMMAND = {**TICKET, "if_match": "ticket"}
+
+
+class TicketRoutes(RouteBase):
+
+    @route("POST", "/v1/tickets", "Open a ticket", roles=ANYONE_IN_STORE, body=schemas.TicketCreate, status=201,
+           location="/v1/tickets/{id}", idempotent=True, **TICKET)
+    def create_ticket(self, call):
+        if "customer_id" in call.body and not call.caller.is_staff:
+            raise Forbidden("field_not_allowed", "customers open tickets for themselves",
+                            {"customer_id": ["only staff may set this field"]})
+        self.check_ticket_customer(call.caller, call.body.get("customer_id"))
+        return self.tickets.open(call.caller, call.body, call.idempotency)
+
+    @route("GET", "/v1/tickets", "List tickets (a customer sees their own)", roles=ANYONE_IN_STORE,
+           query=schemas.TicketQuery, response=schemas.TicketList, tags=TAGS)
+    def list_tickets(self, call):
+        return self.tickets.list(call.caller, ticket_query(call.query))
+
+    @route("GET", "/v1/tickets/<ticket_id>", "A ticket, now or `as_of` a past moment", roles=ANYONE_IN_STORE + PLATFORM,
+           query=schemas.TicketGetQuery, **TICKET)
+    def get_ticket(self, call, ticket_id):
+        as_of = call.query.get("as_of")
+        return {"ticket": self.tickets.get(call.caller, ticket_id, as_of.isoformat() if as_of else None)}
+
+    @route("GET", "/v1/tickets/<ticket_id>/history", "The ticket's events as a timeline",
+           roles=ANYONE_IN_STORE + PLATFORM, response=schemas.History, tags=TAGS)
+    def ticket_history(self, call, ticket_id):
+        return {"items": self.tickets.history(call.caller, ticket_id)}
+
+    @route("PATCH", "/v1/tickets/<ticket_id>", "Set priority and/or type (staff)", roles=STAFF,
+           body=schemas.TicketUpdate, **COMMAND)
+    def update_ticket(self, call, ticket_id):
+        # One transaction: both changes, or neither.
+        steps = [[name, {field: call.body[field]}] for name, field in (("set_priority", "priority"),
+                                                                        ("set_type", "type")) if field in call.body]
+        return self.tickets.execute(call.caller, ticket_id, steps, call.if_match, None)
+
+    @route("POST", "/v1/tickets/<ticket_id>/replies",
+           "Reply publicly: a body and/or attachments; staff may send a canned response instead of a body, "
+           "and an internal note with it", roles=ANYONE_IN_STORE + PLATFORM, body=schemas.MessageCreate,
+           idempotent=True, **COMMAND)
+    def reply(self, call, ticket_id):
+        return self.execute(call, ticket_id, self.reply_steps(call))
+
+    @route("POST", "/v1/tickets/<ticket_id>/notes", "Add an internal note (staff; never shown to the customer)",
+           roles=STAFF + PLATFORM, body=schemas.NoteCreate, idempotent=True, **COMMAND)
+    def note(self, call, ticket_id):
+        return self.execute(call, ticket_id, [["note", call.body]])
+
+    @route("POST", "/v1/tickets/<ticket_id>/assign", "Assign to an agent and/or a team; null unassigns", roles=STAFF,
+           body=schemas.AssignRequest, idempotent=True, **COMMAND)
+    def assign(self, call, ticket_id):
+        if call.body.get("agent_id"):
+            self.require_agent(call.caller, ticket_id, call.body["agent_id"])
+        # A half left out keeps its current value (filled in the command's transaction).
+        fields = {}
+        if "agent_id" in call.body:
+            fields["assignee_id"] = call.body["agent_id"]
+        if "team" in call.body:
+            fields["team"] = call.body["team"]
+        return self.execute(call, ticket_id, [["assign", fields]])
+
+    @route("POST", "/v1/tickets/<ticket_id>/tags", "Add a tag (staff)", roles=STAFF, body=schemas.TagRequest,
+           idempotent=True, **COMMAND)
+    def add_tag(self, call, ticket_id):
+        return self.execute(call, ticket_id, [["add_tag", call.body]])
+
+    @route("DELETE", "/v1/tickets/<ticket_id>/tags/<tag>", "Remove a tag (staff)", roles=STAFF, **COMMAND)
+    def remove_tag(self, call, ticket_id, tag):
+        return self.tickets.execute(call.caller, ticket_id, [["remove_tag", {"tag": tag}]], call.if_match, None)
+
+    @route("POST", "/v1/tickets/<ticket_id>/status",
+           "Change the status (see docs/tickets.md for the transition table)", roles=ANYONE_IN_STORE + PLATFORM,
+           body=schemas.StatusRequest, idempotent=True, **COMMAND)
+    def change_status(self, call, ticket_id):
+        return self.execute(call, ticket_id, [["change_status", call.body]])
+
+    @route("POST", "/v1/tickets/<ticket_id>/rating", "Rate a solved or closed ticket, once (the customer)",
+           roles=CUSTOMER, body=schemas.RatingRequest, idempotent=True, **COMMAND)
+    def rate(self, call, ticket_id):
+        return self.execute(call, ticket_id, [["rate", call.body]])
+
+    # --- shared by the ticket routes --------------------------------------------------
+
+    def execute(self, call, ticket_id: str, steps: list):
+        """Run ``steps`` on the ticket in one transaction (the tickets service decides)."""
+        return self.tickets.execute(call.caller, ticket_id, steps, call.if_match, call.idempotency)
+
+    def reply_steps(self, call) -> list:
+        body, caller = call.body, call.caller
+        # Canned responses belong to a store's staff; the platform's review team may add notes.
+        if "canned_response_id" in body and not caller.is_staff:
+            raise Forbidden("field_not_allowed", "canned responses are sent by the store's staff",
+                            {"canned_response_id": ["only staff may send this field"]})
+        if "note" in body and caller.is_customer:
+            raise Forbidden("field_not_allowed", "notes are internal: only staff write them",
+                            {"note": ["only staff may send this field"]})
+        reply = {k: body[k] for k in ("body", "attachments", "canned_response_id") if k in body}
+        if "canned_response_id" in body:
+            # The placeholders the ticket cannot know; the tickets service fills the others.
+            reply["context"] = {"store_name": self.identity.get_store(caller, caller.store_id)["name"],
+                                "agent_name": self.identity.get_agent(caller, caller.id)["name"]}
+        steps = [["reply", reply]]
+        if "note" in body:
+            steps.append(["note", {"body": body["note"]}])
+        return steps
+
+    def require_agent(self, caller, ticket_id, agent_id):
+        try:
+            self.identity.require_agent(caller.store_id, agent_id)
+        except Exception:
+            # Another store's ticket is a 404 before anything is said about the agent.
+            self.tickets.get(caller, ticket_id)
+            raise
+
+
+def ticket_query(query: dict) -> dict:
+    """A ticket list's query; ``status`` and ``priority`` are comma-separated lists."""
+    query = dict(query)
+    for many in ("status", "priority"):
+        query[many] = [v for v in query.get(many, "").split(",") if v]
+    return query

@@ -1,0 +1,227 @@
+"""Tickets: opening, the commands on a ticket, its views, the list, the history."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from .fields import ID, UUID, AtLeastOneField, FreeText, StrictInteger, cursor, listing, no_nul, page_limit, text
+
+# Mirrors of the ticket domain's values (tests/unit/gateway/test_schemas.py checks they agree).
+# Mirrors of the ticket domain's limits: the domain checks them again.
+STATUSES = ("open", "pending", "on_hold", "under_review", "solved", "closed")
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+SORTS = ("created", "-created", "updated", "-updated", "priority", "-priority")
+TYPE = validate.Regexp(r"^[a-z][a-z0-9_]{0,49}\Z", error="lowercase letters, digits and _ (up to 50)")
+
+
+# --- requests -------------------------------------------------------------------------
+
+
+class Attachment(Schema):
+    filename = text(255, required=True)
+    url = fields.Url(required=True, schemes={"http", "https"}, validate=validate.Length(max=2000))
+    content_type = text(255, allow_none=True)
+    size = StrictInteger(strict=True, validate=validate.Range(min=0), allow_none=True)
+
+def attachments() -> fields.List:
+    return fields.List(fields.Nested(Attachment), validate=validate.Length(max=10))
+
+class UploadedAttachment(Schema):
+    """A file uploaded to the ticket (``POST /v1/tickets/{id}/attachments``), named by its id."""
+
+    id = fields.String(required=True, validate=UUID)
+
+class AttachmentRef(fields.Field):
+    """One attachment of a message: ``{id}`` of an upload, or a link ``{filename, url, ...}``.
+    An object with an ``id`` is read as an upload; errors are named inside the item."""
+
+    def __init__(self, **kwargs):
+        super().__init__(metadata={"oneOf": [{"$ref": "#/components/schemas/UploadedAttachment"},
+                                             {"$ref": "#/components/schemas/Attachment"}]}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("expected an object: {id} of an upload, or a link {filename, url}")
+        schema = UploadedAttachment() if "id" in value else Attachment()
+        return schema.load(value)  # a ValidationError keeps its field messages
+
+def message_attachments() -> fields.List:
+    return fields.List(AttachmentRef(), validate=validate.Length(max=10))
+
+class TicketCreate(Schema):
+    subject = text(200, required=True)
+    body = text(10000, required=True)
+    type = fields.String(validate=TYPE)
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    order_id = fields.String(validate=ID, allow_none=True)
+    customer_id = fields.String(validate=ID, metadata={"description": "staff only: the customer the ticket is for"})
+    attachments = attachments()
+
+class TicketUpdate(AtLeastOneField):
+    nothing_sent = "send priority, type or both"
+
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    type = fields.String(validate=TYPE)
+
+class MessageCreate(Schema):
+    """A public reply. A shopper sends ``body`` and/or ``attachments``; staff send ``body`` or
+    ``canned_response_id`` (not both), and may add an internal ``note``. An empty body is no body."""
+
+    body = FreeText(validate=[validate.Length(max=10000), no_nul],
+                         metadata={"description": "may be empty when files are attached"})
+    canned_response_id = fields.String(validate=UUID, metadata={
+        "description": "staff only: send this canned response, its placeholders filled (instead of body)"})
+    note = text(10000, metadata={"description": "staff only: an internal note recorded right after the reply"})
+    attachments = message_attachments()
+
+    @validates_schema
+    def something_to_send(self, data, **kwargs):
+        has_body = bool(data.get("body"))
+        if has_body and "canned_response_id" in data:
+            message = "send body or canned_response_id, not both"
+            raise ValidationError({"body": [message], "canned_response_id": [message]})
+        if not (has_body or "canned_response_id" in data or data.get("attachments")):
+            # Named after body: what a client most likely left out.
+            raise ValidationError("required: send a body, a canned_response_id or attachments", "body")
+
+    @post_load
+    def drop_empty_body(self, data, **kwargs):
+        if data.get("body") == "":
+            del data["body"]
+        return data
+
+class NoteCreate(Schema):
+    """An internal note: staff only, never shown to the customer."""
+
+    body = text(10000, required=True)
+    attachments = message_attachments()
+
+class AssignRequest(AtLeastOneField):
+    nothing_sent = "send agent_id, team or both (null unassigns)"
+
+    agent_id = fields.String(validate=ID, allow_none=True)
+    team = fields.String(validate=ID, allow_none=True, metadata={"description": "a team's slug, e.g. payments"})
+
+class TagRequest(Schema):
+    tag = text(50, required=True)
+
+class StatusRequest(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    label = text(100, allow_none=True)
+
+class RatingRequest(Schema):
+    score = StrictInteger(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    comment = text(2000, allow_none=True)
+
+
+# --- answers --------------------------------------------------------------------------
+
+
+class Author(Schema):
+    type = fields.String(metadata={"description": "customer, agent or system"})
+    id = fields.String(allow_none=True)
+
+class MessageAttachment(Schema):
+    id = fields.String(metadata={"description": "an uploaded file: download it from its url"})
+    filename = fields.String()
+    url = fields.String()
+    content_type = fields.String(allow_none=True)
+    size = fields.Integer(allow_none=True)
+    sha256 = fields.String(metadata={"description": "an uploaded file's SHA-256"})
+
+class Message(Schema):
+    id = fields.String()
+    author = fields.Nested(Author)
+    body = fields.String()
+    internal = fields.Boolean(metadata={"description": "an internal note: never shown to the customer"})
+    attachments = fields.List(fields.Nested(MessageAttachment))
+    canned_response_id = fields.String(allow_none=True, metadata={
+        "description": "the canned response it was filled from"})
+    automatic = fields.String(allow_none=True, metadata={"description": "tracking_link: sent by a self-service flow"})
+    created_at = fields.String()
+
+class Rating(Schema):
+    score = fields.Integer()
+    comment = fields.String(allow_none=True)
+    rated_at = fields.String()
+
+class TicketCustomerGroup(Schema):
+    id = fields.String()
+    name = fields.String()
+
+class TicketCustomer(Schema):
+    """The ticket's customer, from the tickets service's replica of customer
+    events. A shopper gets only ``id``; staff get the rest (defaults until
+    the first event about the customer arrives)."""
+
+    id = fields.String()
+    name = fields.String(allow_none=True, metadata={"description": "staff only; null until known"})
+    groups = fields.List(fields.Nested(TicketCustomerGroup), metadata={"description": "staff only"})
+    blocked = fields.Boolean(metadata={"description": "staff only"})
+    block_reason = fields.String(allow_none=True, metadata={
+        "description": "staff only: non_serious_orders, abusive_language, fraud_suspicion or other"})
+    flagged = fields.Boolean(metadata={"description": "staff only: an active platform fraud flag"})
+
+class TicketSummary(Schema):
+    id = fields.String()
+    number = fields.Integer()
+    status = fields.String()
+    status_label = fields.String(allow_none=True)
+    priority = fields.String()
+    type = fields.String()
+    subject = fields.String()
+    customer_id = fields.String()
+    customer = fields.Nested(TicketCustomer)
+    order_id = fields.String(allow_none=True)
+    assignee_id = fields.String(allow_none=True)
+    team = fields.String(allow_none=True)
+    tags = fields.List(fields.String())
+    handled_by = fields.String(metadata={"description": "store, or platform (charged_without_order)"})
+    restricted = fields.Boolean(metadata={
+        "description": "the store's view of a ticket the platform handles: no messages, no payment details"})
+    version = fields.Integer()
+    created_at = fields.String()
+    updated_at = fields.String()
+
+class Ticket(TicketSummary):
+    payment = fields.Dict(allow_none=True, metadata={"description": "charged_without_order: {method, card_last4}"})
+    exchange = fields.Dict(allow_none=True, metadata={
+        "description": "product_exchange: {order_id, item: {name, sku, quantity}, reason, preferred_replacement}"})
+    data_change = fields.Dict(allow_none=True, metadata={"description": "customer_data_change: {fields, state}"})
+    rating = fields.Nested(Rating, allow_none=True)
+    messages = fields.List(fields.Nested(Message))
+
+class TicketListItem(TicketSummary):
+    message_count = fields.Integer()
+    store_id = fields.String(metadata={"description": "the platform's queue only: the ticket's store"})
+
+
+TicketList = listing(TicketListItem, "TicketList")
+
+
+class TicketQuery(Schema):
+    status = fields.String(metadata={"description": "comma-separated statuses"})
+    priority = fields.String(metadata={"description": "comma-separated priorities"})
+    assignee_id = fields.String(validate=ID, metadata={"description": "an agent id, or `none`"})
+    team = text(50)
+    type = text(50)
+    tag = text(50)
+    customer_id = fields.String(validate=ID)
+    q = text(200, metadata={"description": "text in the subject or a public message"})
+    sort = fields.String(load_default="-created", validate=validate.OneOf(SORTS))
+    cursor = cursor()
+    limit = page_limit()
+
+class TicketGetQuery(Schema):
+    as_of = fields.AwareDateTime(format="iso", metadata={"description": "the ticket as it was then (ISO-8601)"})
+
+class HistoryEntry(Schema):
+    version = fields.Integer()
+    type = fields.String()
+    at = fields.String()
+    actor = fields.Nested(Author)
+    data = fields.Dict()
+
+
+History = listing(HistoryEntry, "History", paged=False)
