@@ -86,7 +86,7 @@ relay:  ## run one outbox relay in the foreground: make relay SERVICE=tickets
 dlq-list: venv  ## dead-letter queues and their depth
 	$(PY) -m seedwork dlq list
 
-dlq-show: venv  ## dead-lettered messages: make dlq-show QUEUE=seed.notifications.on_ticket_opened
+dlq-show: venv  ## dead-lettered messages: make dlq-show QUEUE=seed.notifications.on_ticket_event
 	$(PY) -m seedwork dlq show $(QUEUE)
 
 dlq-replay: venv  ## move dead-lettered messages back: make dlq-replay QUEUE=...

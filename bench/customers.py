@@ -292,7 +292,7 @@ def load_cards(settings: Settings, schema: str, big_store: str, count: int) -> t
                         log(f"customers: {done:,} cards written ({time.perf_counter() - start:.0f}s)")
         timings["copy"] = time.perf_counter() - start
         start = time.perf_counter()
-        for name, definition in indexes:
+        for _name, definition in indexes:
             conn.execute(definition)
         timings["indexes"] = time.perf_counter() - start
         start = time.perf_counter()
@@ -679,7 +679,8 @@ def import_csv(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Ve
     results: dict[str, list[dict]] = defaultdict(list)
     relay, raw_seconds, memory = [], [], {}
     try:
-        log(f"customers import: starting tickets + customers + gateway on port {system.port}, vhost {system.vhost.name}")
+        log(f"customers import: starting tickets + customers + gateway on port {system.port}, "
+            f"vhost {system.vhost.name}")
         system.start()
         client = Client(system.base_url)
         meter = CpuMeter(system, settings)
@@ -764,7 +765,8 @@ def import_csv(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Ve
                             spread=f"{n / max(seconds[attempt]):,.0f}..{n / min(seconds[attempt]):,.0f}/s; "
                                    f"{median(seconds[attempt]):.1f} s"))
     rows_out.append(Row(section, "raw psycopg executemany INSERT of the same rows, one transaction (baseline)",
-                        f"{raw_rate:,.0f} rows/s", spread=f"{n / max(raw_seconds):,.0f}..{n / min(raw_seconds):,.0f}/s"))
+                        f"{raw_rate:,.0f} rows/s",
+                        spread=f"{n / max(raw_seconds):,.0f}..{n / min(raw_seconds):,.0f}/s"))
     for who in ("gateway", "customers", "client"):
         b, f1, f2, end = (memory[k][who] for k in ("before", "first", "again", "end"))
         if not b:

@@ -565,8 +565,8 @@ def _part2(settings, system, load, big, schema, count, seed_seconds, relay_secon
         ticket = r.json()
         fields = ("number", "status", "tags", "version", "subject", "updated_at")
         if any(ticket[f] != item[f] for f in fields):
-            raise RuntimeError(f"seeded ticket {item['id']}: the stream folds to "
-                               f"{ {f: ticket[f] for f in fields} }, the list row says { {f: item[f] for f in fields} }")
+            folded, listed = {f: ticket[f] for f in fields}, {f: item[f] for f in fields}
+            raise RuntimeError(f"seeded ticket {item['id']}: the stream folds to {folded}, the list row says {listed}")
 
     conn = psycopg.connect(settings.database_url, autocommit=True)
     conn.execute("SET TimeZone TO 'UTC'")

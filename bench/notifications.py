@@ -313,7 +313,7 @@ def latency(settings: Settings, scratch: Scratch, replies: int) -> tuple[list[Ro
                 client.call("POST", f"/v1/tickets/{ticket['id']}/replies", staff, 200,
                             json={"body": f"{marker} {BODY}"})
                 with arrived:
-                    if not arrived.wait_for(lambda: marker in arrivals, WAIT):
+                    if not arrived.wait_for(lambda marker=marker: marker in arrivals, WAIT):
                         raise RuntimeError(f"the reply's email did not arrive within {WAIT:g}s:\n{system.logs()}")
                 if i:
                     samples.append((arrivals[marker] - sent) * 1e3)

@@ -51,8 +51,8 @@ ATTEMPT_HEADER = "x-seed-attempt"
 
 # An RPC caller gets the error itself (a conflict with its stream and
 # versions, a refusal with its code and fields), not a generic RemoteError.
-for _error in (ConcurrencyConflict, DomainError, InvalidCommand, InvalidQuery, NotFound, Forbidden, Conflict, Unauthenticated,
-               PreconditionFailed, IdempotencyKeyReused, ServiceUnavailable):
+for _error in (ConcurrencyConflict, DomainError, InvalidCommand, InvalidQuery, NotFound, Forbidden, Conflict,
+               Unauthenticated, PreconditionFailed, IdempotencyKeyReused, ServiceUnavailable):
     deserialize_to_instance(_error)
 
 

@@ -390,7 +390,8 @@ def test_the_same_event_delivered_twice_by_rabbitmq_is_mailed_once(api, smtp, ht
         # Both copies consumed (no message left anywhere in the consumer's
         # queues), and a later event of the ticket mailed: the copies came first.
         eventually(lambda: queue_counts(http_system.vhost.name, queue),
-                   lambda counts: counts and all(c == (0, 0) for name, c in counts.items() if not name.endswith(".dlq")),
+                   lambda counts: counts and all(c == (0, 0) for name, c in counts.items()
+                                                 if not name.endswith(".dlq")),
                    MAIL_TIMEOUT, f"{queue} drained")
         staff = new_agent(api, store)["token"]
         reply(api, ticket, staff, "AFTER the duplicates")

@@ -61,7 +61,8 @@ def worked_stores(api):
         tickets = []
         for n in range(4):
             _, token = customers[n % 2]
-            tickets.append(api.open_ticket(token, subject=f"{name} ticket {n}", body=f"Body {n} card 4111 1111 1111 1111",
+            tickets.append(api.open_ticket(token, subject=f"{name} ticket {n}",
+                                           body=f"Body {n} card 4111 1111 1111 1111",
                                            **({"order_id": f"ord_{n}"} if n % 2 else {})))
         p = [ticket_path(t) for t in tickets]
         # 0: worked and closed, rated.
@@ -106,8 +107,8 @@ def test_rebuilding_the_list_from_the_log_gives_the_same_rows_and_answers(api, h
     staff = worked_stores[0].owner_token
     assert [i["subject"] for i in ok(api.get("/v1/tickets", staff, params={"tag": "keep"}))["items"]] == \
         ["North ticket 1"]
-    assert [i["subject"] for i in ok(api.get("/v1/tickets", staff, params={"sort": "-priority", "limit": 1}))["items"]] \
-        == ["North ticket 1"]
+    by_priority = ok(api.get("/v1/tickets", staff, params={"sort": "-priority", "limit": 1}))["items"]
+    assert [i["subject"] for i in by_priority] == ["North ticket 1"]
 
 
 def test_rebuilding_repairs_rows_that_drifted_from_the_log(api, http_system, worked_stores):

@@ -104,7 +104,8 @@ def test_only_one_relay_leads_and_a_standby_takes_over(store, database_url, bus)
 def wait_until_all_received(bus, queue, expected_ids, timeout=30.0):
     received, deadline = [], time.monotonic() + timeout
     while not set(expected_ids) <= {cloudevent(m)["id"] for m in received}:
-        assert time.monotonic() < deadline, f"missing {len(set(expected_ids) - {cloudevent(m)['id'] for m in received})}"
+        missing = set(expected_ids) - {cloudevent(m)["id"] for m in received}
+        assert time.monotonic() < deadline, f"missing {len(missing)}"
         received += bus.drain(queue)
         time.sleep(0.05)
     return [cloudevent(m)["id"] for m in received]

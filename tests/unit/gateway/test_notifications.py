@@ -60,7 +60,8 @@ class FakeNotifications(Recorder):
         return {**SETTINGS, **fields}
 
     def _create_webhook(self, caller, fields, idempotency):
-        return {"status": 201, "webhook": webhook(**fields, secret=SECRET), **({"replayed": True} if self.replay else {})}
+        return {"status": 201, "webhook": webhook(**fields, secret=SECRET),
+                **({"replayed": True} if self.replay else {})}
 
     def _list_webhooks(self, caller):
         return {"items": [webhook()]}
@@ -599,5 +600,6 @@ def test_the_delivery_log_documents_its_filters_and_fields():
         "ticket_id", "customer_id", "channel", "status", "event_id", "cursor", "limit"}
     delivery_fields = openapi_document(GatewayService)["components"]["schemas"]["Delivery"]["properties"]
     assert set(delivery_fields) == {"id", "event_id", "event_type", "channel", "recipient", "kind", "status",
-                                    "reason", "attempts", "ticket_id", "customer_id", "endpoint_id", "template_fallback",
+                                    "reason", "attempts", "ticket_id", "customer_id", "endpoint_id",
+                                    "template_fallback",
                                     "created_at", "updated_at", "sent_at"}

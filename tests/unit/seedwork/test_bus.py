@@ -133,7 +133,8 @@ def test_consumer_declare_builds_the_retry_ladder_and_dlq():
     assert declared[f"{name}.dlq"]["arguments"] == {}
     assert all(q["durable"] and not q["auto_delete"] for q in declared.values())
     assert "seed.tickets" in _declared_exchanges(channel)
-    binds = {(c.kwargs["queue"], c.kwargs["exchange"], c.kwargs["routing_key"]) for c in channel.queue_bind.call_args_list}
+    binds = {(c.kwargs["queue"], c.kwargs["exchange"], c.kwargs["routing_key"])
+             for c in channel.queue_bind.call_args_list}
     assert (name, "seed.tickets", "ticket.*") in binds
 
 
