@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .fields import (UUID, Amount, AtLeastOneField, StrictBoolean, StrictInteger, cursor, listing, moment, page_limit,
-                     query_boolean, text)
+from .fields import (UUID, Amount, answer, AtLeastOneField, cursor, listing, moment, page_limit, query_boolean,
+                     StrictBoolean, StrictInteger, text)
 from .tickets import Author
 
 GENDERS = ("male", "female")
@@ -39,26 +39,26 @@ class CustomerCreate(Schema):
     birthday = text(10, allow_none=True, masked=False, metadata={"description": "YYYY-MM-DD"})
     notes = text(2000, allow_none=True)
 
+
 class CustomerUpdate(CustomerCreate, AtLeastOneField):
     nothing_sent = "send at least one field; null clears an optional one"
 
     name = text(200)
     mobile = text(50, masked=False)
 
-class CustomerGroupRef(Schema):
-    id = fields.String()
-    name = fields.String()
 
-class FlagReason(Schema):
-    rule = fields.String()
-    count = fields.Integer()
-    description = fields.String()
+CustomerGroupRef = answer("CustomerGroupRef", "id name")
+
+
+FlagReason = answer("FlagReason", "rule description", count=fields.Integer())
+
 
 class CustomerFlag(Schema):
     id = fields.String()
     code = fields.String(metadata={"description": "non_serious_buyer"})
     reasons = fields.List(fields.Nested(FlagReason))
     raised_at = fields.String()
+
 
 class Customer(Schema):
     id = fields.String()
@@ -95,6 +95,7 @@ class _CustomerSelection(Schema):
     registered_from = moment()
     registered_to = moment("exclusive")
 
+
 class CustomerFilter(_CustomerSelection):
     """The list's filters as a JSON object (a bulk group action's selection)."""
 
@@ -104,6 +105,7 @@ class CustomerFilter(_CustomerSelection):
     orders_max = StrictInteger(strict=True, validate=validate.Range(min=0))
     spent_min = Amount()
     spent_max = Amount()
+
 
 class CustomerQuery(_CustomerSelection):
     blocked = query_boolean()
@@ -116,43 +118,36 @@ class CustomerQuery(_CustomerSelection):
     cursor = cursor()
     limit = page_limit()
 
+
 class BlockRequest(Schema):
     reason = fields.String(required=True, validate=validate.OneOf(BLOCK_REASONS))
     details = text(1000, allow_none=True, metadata={"description": "required when reason is other"})
+
 
 class PaymentOptions(Schema):
     cod_allowed = fields.Boolean()
     reason = fields.String(metadata={"description": "why not: customer_blocked or flagged_non_serious_buyer"})
 
-class CustomerRatingRequest(Schema):
-    id = fields.String()
-    customer_id = fields.String()
-    customer_name = fields.String()
-    channel = fields.String()
-    to = fields.String()
-    sender_name = fields.String(allow_none=True)
-    order_ids = fields.List(fields.String())
-    link = fields.String()
+
+CustomerRatingRequest = answer("CustomerRatingRequest", "id customer_id customer_name channel to link",
+                               sender_name=fields.String(allow_none=True), order_ids=fields.List(fields.String()))
+
 
 class CustomerMessageCreate(Schema):
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     body = text(10000, required=True, metadata={"description": "up to 1,000 characters by SMS"})
     subject = text(200, allow_none=True, metadata={"description": "email only"})
 
-class CustomerMessage(Schema):
-    id = fields.String()
-    customer_id = fields.String()
-    customer_name = fields.String()
-    channel = fields.String()
-    to = fields.String()
-    sender_name = fields.String(allow_none=True)
-    subject = fields.String(allow_none=True)
-    body = fields.String()
+
+CustomerMessage = answer("CustomerMessage", "id customer_id customer_name channel to body",
+                         sender_name=fields.String(allow_none=True), subject=fields.String(allow_none=True))
+
 
 class ImportRejection(Schema):
     line = fields.Integer(metadata={"description": "the line the row starts on; the header is line 1"})
     reason = fields.String()
     field = fields.String(allow_none=True)
+
 
 class ImportResult(Schema):
     created = fields.Integer()
@@ -168,11 +163,8 @@ class ImportResult(Schema):
 class GroupWrite(Schema):
     name = text(100, required=True)
 
-class Group(Schema):
-    id = fields.String()
-    name = fields.String()
-    members_count = fields.Integer()
-    created_at = fields.String()
+
+Group = answer("Group", "id name created_at", members_count=fields.Integer())
 
 
 GroupList = listing(Group, "GroupList", paged=False)
@@ -189,6 +181,7 @@ class GroupMembers(Schema):
         if ("customer_ids" in data) == ("filter" in data):
             message = "send customer_ids or filter, not both" if data else "send customer_ids or filter"
             raise ValidationError({"customer_ids": [message], "filter": [message]})
+
 
 class MembersChanged(Schema):
     changed = fields.Integer()
@@ -208,12 +201,11 @@ class CustomerSettingsUpdate(AtLeastOneField):
     storefront_url = text(500, allow_none=True, masked=False)
     no_cod_for_flagged = StrictBoolean()
 
-class CustomerSettings(Schema):
-    default_country = fields.String()
-    sms_sender_name = fields.String(allow_none=True)
-    rating_channel = fields.String()
-    storefront_url = fields.String(allow_none=True)
-    no_cod_for_flagged = fields.Boolean()
+
+CustomerSettings = answer("CustomerSettings", "default_country rating_channel",
+                          sms_sender_name=fields.String(allow_none=True), storefront_url=fields.String(allow_none=True),
+                          no_cod_for_flagged=fields.Boolean())
+
 
 class FlagQuery(Schema):
     status = fields.String(load_default="active", validate=validate.OneOf(FLAG_STATUSES))
@@ -221,25 +213,14 @@ class FlagQuery(Schema):
     cursor = cursor()
     limit = page_limit()
 
-class FlagEvidence(Schema):
-    kind = fields.String()
-    store_id = fields.String()
-    customer_id = fields.String(allow_none=True)
-    ref = fields.String(allow_none=True)
-    at = fields.String()
 
-class PlatformFlag(Schema):
-    id = fields.String()
-    mobile = fields.String()
-    code = fields.String()
-    rule = fields.String()
-    threshold = fields.Integer()
-    status = fields.String()
-    evidence = fields.List(fields.Nested(FlagEvidence))
-    raised_at = fields.String()
-    cleared_at = fields.String(allow_none=True)
-    cleared_by = fields.String(allow_none=True)
-    note = fields.String(allow_none=True)
+FlagEvidence = answer("FlagEvidence", "kind store_id at", customer_id=fields.String(allow_none=True),
+                      ref=fields.String(allow_none=True))
+
+
+PlatformFlag = answer("PlatformFlag", "id mobile code rule status raised_at", threshold=fields.Integer(),
+                      evidence=fields.List(fields.Nested(FlagEvidence)), cleared_at=fields.String(allow_none=True),
+                      cleared_by=fields.String(allow_none=True), note=fields.String(allow_none=True))
 
 
 FlagList = listing(PlatformFlag, "FlagList")

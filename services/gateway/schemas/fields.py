@@ -115,3 +115,10 @@ def listing(item: type[Schema], name: str, paged: bool = True) -> type[Schema]:
         declared["next_cursor"] = fields.String(allow_none=True, metadata={
             "description": "pass as ?cursor= for the next page; null on the last page"})
     return Schema.from_dict(declared, name=name)
+
+
+def answer(name: str, strings: str, **declared: fields.Field) -> type[Schema]:
+    """A small response schema called ``name``: each of the space-separated
+    ``strings`` is a string field, then the ``declared`` fields."""
+    return type(name, (Schema,), {**{field: fields.String() for field in strings.split()}, **declared})
+

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .fields import listing, text
+from .fields import answer, listing, text
 
 ROLES = ("admin", "agent")  # what an owner or admin may create (the identity store decides who may create which)
 
@@ -13,30 +13,25 @@ class StoreCreate(Schema):
     owner_name = text(100)
     owner_email = fields.Email(validate=validate.Length(max=254))
 
+
 class Store(Schema):
     id = fields.String()
     name = fields.String()
     owner_id = fields.String()
     owner_token = fields.String(metadata={"description": "Bearer token of the store's owner; shown once"})
 
-class StoreView(Schema):
-    id = fields.String()
-    name = fields.String()
-    created_at = fields.String()
+
+StoreView = answer("StoreView", "id name created_at")
+
 
 class AgentCreate(Schema):
     name = text(100, required=True)
     email = fields.Email(required=True, validate=validate.Length(max=254))
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
 
-class Agent(Schema):
-    id = fields.String()
-    store_id = fields.String()
-    name = fields.String()
-    email = fields.String()
-    role = fields.String()
-    token = fields.String(metadata={"description": "Bearer token of the new staff member; shown once"})
-    created_at = fields.String()
+
+Agent = answer("Agent", "id store_id name email role created_at",
+               token=fields.String(metadata={"description": "Bearer token of the new staff member; shown once"}))
 
 
 AgentList = listing(Agent, "AgentList", paged=False)
@@ -45,8 +40,5 @@ AgentList = listing(Agent, "AgentList", paged=False)
 class SessionCreate(Schema):
     """No fields yet: the customer is named in the path."""
 
-class Session(Schema):
-    customer_id = fields.String()
-    store_id = fields.String()
-    token = fields.String()
-    expires_at = fields.String()
+
+Session = answer("Session", "customer_id store_id token expires_at")

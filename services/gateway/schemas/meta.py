@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .fields import ID, StrictInteger
+from .fields import ID, answer, StrictInteger
 
 
 class EventsQuery(Schema):
@@ -11,15 +11,11 @@ class EventsQuery(Schema):
     limit = StrictInteger(load_default=100, validate=validate.Range(min=1, max=1000))
     store_id = fields.String(validate=ID, metadata={"description": "platform key only: one store's events"})
 
+
 class EventPage(Schema):
     items = fields.List(fields.Dict(), metadata={"description": "CloudEvents 1.0, structured JSON"})
     next_after = fields.String(metadata={"description": "pass as ?after= to continue"})
 
-class Problem(Schema):
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    code = fields.String()
-    detail = fields.String()
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
-    request_id = fields.String()
+
+Problem = answer("Problem", "type title code detail request_id", status=fields.Integer(),
+                 errors=fields.Dict(keys=fields.String(), values=fields.List(fields.String())))

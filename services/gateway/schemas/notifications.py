@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .fields import LOCALES, UUID, AtLeastOneField, PageQuery, StrictBoolean, StrictInteger, listing, no_nul, text
+from .fields import (LOCALES, UUID, answer, AtLeastOneField, listing, no_nul, PageQuery, StrictBoolean, StrictInteger,
+                     text)
 
 MESSAGE_CHANNELS = ("email", "sms")
 CHANNELS = ("email", "sms", "webhook")
@@ -27,6 +28,7 @@ ASCII_ADDRESS = validate.Regexp(r"^[\x21-\x7e]+\Z", error="an email address in A
 
 # Quotes, brackets and backslashes would be dropped when the email is built: refused here.
 PLAIN_URL = validate.Regexp(r"^[^\s\"'<>\\]+\Z", error="a URL without spaces, quotes, brackets or backslashes")
+
 
 def _quota() -> StrictInteger:
     return StrictInteger(strict=True, validate=validate.Range(min=0, max=MAX_QUOTA),
@@ -51,6 +53,7 @@ class NotificationSettingsUpdate(AtLeastOneField):
     email_quota_per_hour = _quota()
     sms_quota_per_hour = _quota()
 
+
 class NotificationSettings(Schema):
     support_email = fields.String(allow_none=True, metadata={"description": "default: the owner's email"})
     locale = fields.String(metadata={"description": "ar or en (default ar)"})
@@ -73,14 +76,17 @@ def _url(**kwargs) -> fields.String:
         "description": "https:// (or http://); a host resolving to a private, loopback, link-local or metadata "
                        "address is refused (422 unsafe_url)"}, **kwargs)
 
+
 def _events(**kwargs) -> fields.List:
     return fields.List(text(100, masked=False), validate=validate.Length(min=1, max=50), metadata={
         "description": "event types, or prefixes ending in * (ticket.*, *)"}, **kwargs)
+
 
 class WebhookCreate(Schema):
     url = _url(required=True)
     events = _events(required=True)
     active = StrictBoolean(load_default=True)
+
 
 class WebhookUpdate(AtLeastOneField):
     nothing_sent = "send at least one of url, events and active"
@@ -88,6 +94,7 @@ class WebhookUpdate(AtLeastOneField):
     url = _url()
     events = _events()
     active = StrictBoolean()
+
 
 class Webhook(Schema):
     id = fields.String()
@@ -98,6 +105,7 @@ class Webhook(Schema):
     version = fields.Integer()
     created_at = fields.String()
     updated_at = fields.String()
+
 
 class WebhookCreated(Webhook):
     secret = fields.String(metadata={"description": "whsec_…: the signing secret, shown only here"})
@@ -110,13 +118,16 @@ class SecretRotation(Schema):
     overlap_seconds = StrictInteger(strict=True, validate=validate.Range(min=0, max=MAX_OVERLAP_SECONDS), metadata={
         "description": "how long the previous secret keeps signing (default 86400, at most 7 days)"})
 
+
 class WebhookSecret(Schema):
     id = fields.String()
     secret = fields.String(metadata={"description": "whsec_…: the new secret, shown only here"})
     previous_secret_expires_at = fields.String(allow_none=True)
 
+
 class WebhookDeliveryQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
+
 
 class Redelivery(Schema):
     event_id = fields.String(required=True, validate=UUID, metadata={
@@ -132,6 +143,7 @@ class DeliveryQuery(PageQuery):
     channel = fields.String(validate=validate.OneOf(CHANNELS))
     status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
     event_id = fields.String(validate=UUID)
+
 
 class Delivery(Schema):
     id = fields.String()
@@ -187,6 +199,7 @@ class NotificationPreferencesUpdate(AtLeastOneField):
     email = StrictBoolean(metadata={"description": "false opts out of email"})
     sms = StrictBoolean(metadata={"description": "false opts out of SMS"})
 
+
 class NotificationPreferences(Schema):
     customer_id = fields.String()
     email = fields.Boolean()
@@ -200,6 +213,7 @@ def _template_part(max_length: int) -> fields.String:
     # A helper, not ``text`` itself: the field named ``text`` would hide it in the class body.
     return text(max_length, required=True)
 
+
 class TemplateWrite(Schema):
     """A store's override: Jinja2 (sandboxed, strict undefined, HTML autoescaped)."""
 
@@ -207,18 +221,15 @@ class TemplateWrite(Schema):
     text = _template_part(20_000)
     html = _template_part(100_000)
 
-class TemplateOverride(Schema):
-    kind = fields.String()
-    locale = fields.String()
-    subject = fields.String()
-    text = fields.String()
-    html = fields.String()
-    updated_at = fields.String()
+
+TemplateOverride = answer("TemplateOverride", "kind locale subject text html updated_at")
+
 
 class TemplateKind(Schema):
     kind = fields.String(metadata={"description": "ticket_opened, ticket_reply, …"})
     locales = fields.List(fields.String(), metadata={"description": "ar, en"})
     variables = fields.List(fields.String(), metadata={"description": "what its templates may use"})
+
 
 class TemplateCatalog(Schema):
     kinds = fields.List(fields.Nested(TemplateKind))

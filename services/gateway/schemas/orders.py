@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .fields import UUID, Amount, StrictBoolean, StrictInteger, listing, moment, text
+from .fields import answer, UUID, Amount, StrictBoolean, StrictInteger, listing, moment, text
 
 ORDER_STATUSES = ("awaiting_review", "in_progress", "completed", "delivering", "delivered", "cancelled", "returned",
                   "refused")
@@ -16,6 +16,7 @@ class OrderItem(Schema):
     quantity = StrictInteger(required=True, strict=True, validate=validate.Range(min=1))
     price = Amount(allow_none=True)
     sku = text(100, allow_none=True, masked=False)
+
 
 class OrderPut(Schema):
     customer_id = fields.String(required=True, validate=UUID)
@@ -30,19 +31,10 @@ class OrderPut(Schema):
     tracking_url = text(2000, allow_none=True, masked=False)
     rated = StrictBoolean()
 
-class Order(Schema):
-    id = fields.String()
-    customer_id = fields.String()
-    status = fields.String()
-    created_at = fields.String()
-    updated_at = fields.String()
-    total = fields.String()
-    currency = fields.String()
-    payment_method = fields.String()
-    items = fields.List(fields.Nested(OrderItem))
-    tracking_url = fields.String(allow_none=True)
-    rated = fields.Boolean()
-    version = fields.Integer()
+
+Order = answer("Order", "id customer_id status created_at updated_at total currency payment_method",
+               items=fields.List(fields.Nested(OrderItem)), tracking_url=fields.String(allow_none=True),
+               rated=fields.Boolean(), version=fields.Integer())
 
 
 OrderList = listing(Order, "OrderList")

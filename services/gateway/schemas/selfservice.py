@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .fields import ORDER_ID, ID, UUID, AtLeastOneField, StrictBoolean, listing, text
+from .fields import ID, ORDER_ID, UUID, answer, AtLeastOneField, listing, StrictBoolean, text
 from .orders import Order
 from .tickets import Ticket, TicketQuery
 
@@ -35,6 +35,7 @@ class SelfServiceTextsUpdate(Schema):
         "description": "placeholders {order_id}, {status}, {total}, {currency}, {items}, {customer_name}"})
     ticket_opened_message = text(1000, metadata={"description": "placeholders {ticket_number}, {customer_name}"})
 
+
 class SelfServiceSettingsUpdate(AtLeastOneField):
     nothing_sent = "send at least one setting"
 
@@ -46,10 +47,9 @@ class SelfServiceSettingsUpdate(AtLeastOneField):
         "description": "https://…{order_id}…, for orders without a tracking_url of their own"})
     texts = fields.Nested(SelfServiceTextsUpdate, metadata={"description": "merged key by key"})
 
-class SelfServiceTexts(Schema):
-    tracking_message = fields.String()
-    order_details_message = fields.String()
-    ticket_opened_message = fields.String()
+
+SelfServiceTexts = answer("SelfServiceTexts", "tracking_message order_details_message ticket_opened_message")
+
 
 class SelfServiceSettings(Schema):
     enabled = fields.Boolean()
@@ -70,10 +70,12 @@ class ChargedWithoutOrder(Schema):
         "description": "the last four digits of the card; a full card number is refused"})
     details = text(5000, required=True)
 
+
 class DelayedOrder(Schema):
     order_id = fields.String(required=True, validate=ORDER)
     details = text(5000)
     open_ticket = StrictBoolean(metadata={"description": "open a ticket when one is offered (ticket_available)"})
+
 
 class ProductExchange(Schema):
     order_id = fields.String(required=True, validate=ORDER)
@@ -82,11 +84,13 @@ class ProductExchange(Schema):
     preferred_replacement = text(300)
     details = text(5000)
 
+
 class DataChanges(Schema):
     name = text(200)
     email = text(200)
     mobile = text(200, masked=False)
     city = text(200)
+
 
 class CustomerDataChange(Schema):
     changes = fields.Nested(DataChanges, required=True, metadata={
@@ -98,6 +102,7 @@ class CustomerDataChange(Schema):
         if not data.get("changes"):
             raise ValidationError({"changes": [f"send at least one of {', '.join(DATA_FIELDS)}"]})
 
+
 class FlowResult(Schema):
     outcome = fields.String(metadata={
         "description": "ticket_opened, ticket_exists, ticket_available, track_order, order_details, "
@@ -107,6 +112,7 @@ class FlowResult(Schema):
     tracking_url = fields.String(allow_none=True)
     order = fields.Nested(Order)
     expected_contact_by = fields.String()
+
 
 class DataChangeReject(Schema):
     reason = text(2000, required=True)
@@ -121,19 +127,15 @@ class CannedResponseCreate(Schema):
         "description": "placeholders {customer_name}, {order_id}, {ticket_number}, {store_name}, {agent_name}; "
                        "{{ and }} are literal braces"})
 
+
 class CannedResponseUpdate(CannedResponseCreate, AtLeastOneField):
     nothing_sent = "send at least one of title and body"
 
     title = text(100, metadata={"description": "unique in the store"})
     body = text(5000)
 
-class CannedResponse(Schema):
-    id = fields.String()
-    title = fields.String()
-    body = fields.String()
-    version = fields.Integer()
-    created_at = fields.String()
-    updated_at = fields.String()
+
+CannedResponse = answer("CannedResponse", "id title body created_at updated_at", version=fields.Integer())
 
 
 CannedResponseList = listing(CannedResponse, "CannedResponseList", paged=False)
@@ -142,14 +144,10 @@ CannedResponseList = listing(CannedResponse, "CannedResponseList", paged=False)
 # --- attachments and the platform -------------------------------------------------------
 
 
-class AttachmentRecord(Schema):
-    id = fields.String()
-    ticket_id = fields.String()
-    filename = fields.String()
-    content_type = fields.String()
-    size = fields.Integer()
-    sha256 = fields.String()
-    url = fields.String(metadata={"description": "where to download it; name it in a reply as {\"id\": ...}"})
+AttachmentRecord = answer("AttachmentRecord", "id ticket_id filename content_type sha256", size=fields.Integer(),
+                          url=fields.String(metadata={
+                              "description": "where to download it; name it in a reply as {\"id\": ...}"}))
+
 
 class PlatformTicketQuery(TicketQuery):
     store_id = fields.String(validate=ID, metadata={"description": "one store's tickets"})

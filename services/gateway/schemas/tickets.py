@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from .fields import ID, UUID, AtLeastOneField, FreeText, StrictInteger, cursor, listing, no_nul, page_limit, text
+from .fields import (ID, UUID, answer, AtLeastOneField, cursor, FreeText, listing, no_nul, page_limit, StrictInteger,
+                     text)
 
 # Mirrors of the ticket domain's values (tests/unit/gateway/test_schemas.py checks they agree).
 # Mirrors of the ticket domain's limits: the domain checks them again.
@@ -24,13 +25,16 @@ class Attachment(Schema):
     content_type = text(255, allow_none=True)
     size = StrictInteger(strict=True, validate=validate.Range(min=0), allow_none=True)
 
+
 def attachments() -> fields.List:
     return fields.List(fields.Nested(Attachment), validate=validate.Length(max=10))
+
 
 class UploadedAttachment(Schema):
     """A file uploaded to the ticket (``POST /v1/tickets/{id}/attachments``), named by its id."""
 
     id = fields.String(required=True, validate=UUID)
+
 
 class AttachmentRef(fields.Field):
     """One attachment of a message: ``{id}`` of an upload, or a link ``{filename, url, ...}``.
@@ -46,8 +50,10 @@ class AttachmentRef(fields.Field):
         schema = UploadedAttachment() if "id" in value else Attachment()
         return schema.load(value)  # a ValidationError keeps its field messages
 
+
 def message_attachments() -> fields.List:
     return fields.List(AttachmentRef(), validate=validate.Length(max=10))
+
 
 class TicketCreate(Schema):
     subject = text(200, required=True)
@@ -58,11 +64,13 @@ class TicketCreate(Schema):
     customer_id = fields.String(validate=ID, metadata={"description": "staff only: the customer the ticket is for"})
     attachments = attachments()
 
+
 class TicketUpdate(AtLeastOneField):
     nothing_sent = "send priority, type or both"
 
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
     type = fields.String(validate=TYPE)
+
 
 class MessageCreate(Schema):
     """A public reply. A shopper sends ``body`` and/or ``attachments``; staff send ``body`` or
@@ -91,11 +99,13 @@ class MessageCreate(Schema):
             del data["body"]
         return data
 
+
 class NoteCreate(Schema):
     """An internal note: staff only, never shown to the customer."""
 
     body = text(10000, required=True)
     attachments = message_attachments()
+
 
 class AssignRequest(AtLeastOneField):
     nothing_sent = "send agent_id, team or both (null unassigns)"
@@ -103,12 +113,15 @@ class AssignRequest(AtLeastOneField):
     agent_id = fields.String(validate=ID, allow_none=True)
     team = fields.String(validate=ID, allow_none=True, metadata={"description": "a team's slug, e.g. payments"})
 
+
 class TagRequest(Schema):
     tag = text(50, required=True)
+
 
 class StatusRequest(Schema):
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     label = text(100, allow_none=True)
+
 
 class RatingRequest(Schema):
     score = StrictInteger(required=True, strict=True, validate=validate.Range(min=1, max=5))
@@ -122,6 +135,7 @@ class Author(Schema):
     type = fields.String(metadata={"description": "customer, agent or system"})
     id = fields.String(allow_none=True)
 
+
 class MessageAttachment(Schema):
     id = fields.String(metadata={"description": "an uploaded file: download it from its url"})
     filename = fields.String()
@@ -129,6 +143,7 @@ class MessageAttachment(Schema):
     content_type = fields.String(allow_none=True)
     size = fields.Integer(allow_none=True)
     sha256 = fields.String(metadata={"description": "an uploaded file's SHA-256"})
+
 
 class Message(Schema):
     id = fields.String()
@@ -141,14 +156,15 @@ class Message(Schema):
     automatic = fields.String(allow_none=True, metadata={"description": "tracking_link: sent by a self-service flow"})
     created_at = fields.String()
 
+
 class Rating(Schema):
     score = fields.Integer()
     comment = fields.String(allow_none=True)
     rated_at = fields.String()
 
-class TicketCustomerGroup(Schema):
-    id = fields.String()
-    name = fields.String()
+
+TicketCustomerGroup = answer("TicketCustomerGroup", "id name")
+
 
 class TicketCustomer(Schema):
     """The ticket's customer, from the tickets service's replica of customer
@@ -162,6 +178,7 @@ class TicketCustomer(Schema):
     block_reason = fields.String(allow_none=True, metadata={
         "description": "staff only: non_serious_orders, abusive_language, fraud_suspicion or other"})
     flagged = fields.Boolean(metadata={"description": "staff only: an active platform fraud flag"})
+
 
 class TicketSummary(Schema):
     id = fields.String()
@@ -184,6 +201,7 @@ class TicketSummary(Schema):
     created_at = fields.String()
     updated_at = fields.String()
 
+
 class Ticket(TicketSummary):
     payment = fields.Dict(allow_none=True, metadata={"description": "charged_without_order: {method, card_last4}"})
     exchange = fields.Dict(allow_none=True, metadata={
@@ -191,6 +209,7 @@ class Ticket(TicketSummary):
     data_change = fields.Dict(allow_none=True, metadata={"description": "customer_data_change: {fields, state}"})
     rating = fields.Nested(Rating, allow_none=True)
     messages = fields.List(fields.Nested(Message))
+
 
 class TicketListItem(TicketSummary):
     message_count = fields.Integer()
@@ -213,15 +232,13 @@ class TicketQuery(Schema):
     cursor = cursor()
     limit = page_limit()
 
+
 class TicketGetQuery(Schema):
     as_of = fields.AwareDateTime(format="iso", metadata={"description": "the ticket as it was then (ISO-8601)"})
 
-class HistoryEntry(Schema):
-    version = fields.Integer()
-    type = fields.String()
-    at = fields.String()
-    actor = fields.Nested(Author)
-    data = fields.Dict()
+
+HistoryEntry = answer("HistoryEntry", "type at", version=fields.Integer(), actor=fields.Nested(Author),
+                      data=fields.Dict())
 
 
 History = listing(HistoryEntry, "History", paged=False)
