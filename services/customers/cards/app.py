@@ -69,13 +69,13 @@ class Cards:
 
     def update(self, caller: Caller, customer_id: str, fields: dict, expected_version: int | None = None,
                idempotency=None) -> dict:
-        def update(conn: psycopg.Connection, state: CustomerState) -> CustomerState:
+        def change(conn: psycopg.Connection, state: CustomerState) -> CustomerState:
             expect_version(f"customer {state.id}", expected_version, state.version)
-            region = self.settings.default_region(conn, caller.store_id)
-            return self.stream.run(conn, state, UpdateCustomer(actor=caller.actor, fields=fields,
-                                                               default_region=region), state.id, self.clock())
+            command = UpdateCustomer(actor=caller.actor, fields=fields,
+                                     default_region=self.settings.default_region(conn, caller.store_id))
+            return self.stream.run(conn, state, command, self.clock())
 
-        return self._command(caller, customer_id, update, idempotency)
+        return self._command(caller, customer_id, change, idempotency)
 
     def block(self, caller: Caller, customer_id: str, fields: dict, idempotency=None) -> dict:
         command = BlockCustomer(actor=caller.actor, reason=fields.get("reason"), details=fields.get("details"))
@@ -86,7 +86,7 @@ class Cards:
 
     def _simple(self, caller: Caller, customer_id: str, command: Command, idempotency) -> dict:
         return self._command(caller, customer_id,
-                             lambda conn, state: self.stream.run(conn, state, command, state.id, self.clock()),
+                             lambda conn, state: self.stream.run(conn, state, command, self.clock()),
                              idempotency)
 
     def _command(self, caller: Caller, customer_id: str,
@@ -141,7 +141,7 @@ class Cards:
         customer_id = self.stream.lock(conn, existing[0])
         state = self.stream.load(conn, caller.store_id, customer_id)
         after = self.stream.run(conn, state, UpdateCustomer(actor=caller.actor, fields=fields, default_region=region),
-                                state.id, self.clock())
+                                self.clock())
         return ("updated" if after.version != state.version else "unchanged"), mobile
 
     # --- reads ----------------------------------------------------------------------

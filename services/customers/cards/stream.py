@@ -64,10 +64,9 @@ class CardStream:
             raise mobile_taken(state.mobile) from None
         return state
 
-    def run(self, conn: psycopg.Connection, state: CustomerState | None, command: Command, stream_id: str,
-            now: datetime) -> CustomerState:
+    def run(self, conn: psycopg.Connection, state: CustomerState, command: Command, now: datetime) -> CustomerState:
         """decide, append, project; then the flags of the card's (maybe new) mobile."""
-        state = self.write(conn, state, stream_id, decide(state, command, now))
+        state = self.write(conn, state, state.id, decide(state, command, now))
         return self.sync_flags(conn, state, now)
 
     def sync_flags(self, conn: psycopg.Connection, state: CustomerState, now: datetime) -> CustomerState:

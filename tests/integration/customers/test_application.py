@@ -1,6 +1,7 @@
-"""The customers service layer on the real PostgreSQL, in process (no broker):
-cards, groups, orders, blocking, the fraud watch and its flags. The same
-behaviour through HTTP and the bus is in tests/e2e/test_customers.py."""
+"""The customers applications on the real PostgreSQL, in process (no broker,
+no Nameko): cards, groups, orders, blocking, settings, outreach, the fraud
+watch and its flags. The same service through Nameko and the bus is in
+test_service.py; through HTTP in tests/e2e/test_customers.py."""
 from __future__ import annotations
 
 import uuid
@@ -56,6 +57,9 @@ def replay(customers, store_id, types=None):
                         customers.fraud.observe(conn, event)
 
 
+# --- cards ----------------------------------------------------------------------------------------
+
+
 def test_a_card_is_created_normalised_and_read_back(customers):
     owner = staff()
     card = new_customer(customers, owner, name="  فاطمة   الزهراء ", mobile="٠٥٠١٢٣٤٥٦٧", email="F@Example.COM",
@@ -100,6 +104,36 @@ def test_update_changes_only_what_differs_and_detects_stale_versions(customers):
     assert cleared["email"] is None
     with pytest.raises(InvalidCommand):
         customers.cards.update(owner, card["id"], {"name": None})
+
+
+def test_the_clock_passed_in_is_the_time_of_every_event(pool, database_url):
+    name = new_schema(database_url, [("customers", MIGRATIONS)])
+    try:
+        customers = Customers(EventStore(pool, name), clock=lambda: T0)
+        owner = staff()
+        card = new_customer(customers, owner)
+        assert (card["created_at"], card["registered_at"]) == ("2026-11-01T09:00:00Z", "2026-11-01T09:00:00Z")
+        customers.settings.update(owner, {"rating_channel": "sms"})
+        events = customers.store.load(card["id"]) + customers.store.load(f"customer-settings:{owner.store_id}")
+        assert [(e.type, e.occurred_at) for e in events] == [("customer.created", T0),
+                                                             ("customer_settings.updated", T0)]
+    finally:
+        drop_schema(database_url, name)
+
+
+def test_another_aggregates_id_is_no_customer(customers):
+    owner = staff()
+    group = customers.groups.create(owner, {"name": "VIP"})["group"]
+    with pytest.raises(NotFound):
+        customers.cards.update(owner, group["id"], {"city": "Jeddah"})
+    with pytest.raises(NotFound):
+        customers.outreach.send_message(owner, group["id"], {"channel": "sms", "body": "hello"})
+    with pytest.raises(InvalidCommand) as refused:
+        customers.orders.put(owner, "1001", order(group["id"]))
+    assert "customer_id" in refused.value.errors
+
+
+# --- search and lists -----------------------------------------------------------------------------
 
 
 def test_search_finds_arabic_names_however_typed_and_mobiles_by_any_part(customers):
@@ -148,6 +182,9 @@ def test_filters_sorts_and_cursor_pages(customers):
         customers.cards.list(owner, {"sort": "-name", "cursor": by_name})
 
 
+# --- groups ---------------------------------------------------------------------------------------
+
+
 def test_groups_bulk_by_ids_and_by_filter(customers):
     owner = staff()
     ids = [new_customer(customers, owner, name=f"C{i}", mobile=f"05000001{i:02}",
@@ -180,6 +217,24 @@ def test_groups_bulk_by_ids_and_by_filter(customers):
                       "customer_group.deleted"]
 
 
+def test_a_taken_group_name_is_refused_and_writes_nothing(customers):
+    owner = staff()
+    vip = customers.groups.create(owner, {"name": "VIP"})["group"]
+    gold = customers.groups.create(owner, {"name": "Gold"})["group"]
+    with pytest.raises(Conflict) as refused:
+        customers.groups.rename(owner, gold["id"], {"name": "vip"})
+    assert refused.value.code == "group_name_taken"
+    assert [e.type for e in customers.store.load(gold["id"])] == ["customer_group.created"]
+    customers.groups.delete(owner, vip["id"])
+    assert customers.groups.rename(owner, gold["id"], {"name": "VIP"})["group"]["name"] == "VIP"  # the name is free
+    assert [g["name"] for g in customers.groups.list(owner)["items"]] == ["VIP"]
+    with pytest.raises(NotFound):
+        customers.groups.get(staff(), gold["id"])  # another store
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+
 def test_orders_latest_update_wins_and_figures_are_derived(customers):
     owner = staff()
     card = new_customer(customers, owner)
@@ -202,6 +257,9 @@ def test_orders_latest_update_wins_and_figures_are_derived(customers):
     assert "customer_id" in refused.value.errors
 
 
+# --- blocking and payment options -----------------------------------------------------------------
+
+
 def test_block_unblock_and_payment_options(customers):
     owner = staff()
     card = new_customer(customers, owner)
@@ -218,6 +276,9 @@ def test_block_unblock_and_payment_options(customers):
     with pytest.raises(Conflict):
         customers.cards.unblock(owner, card["id"])
     assert customers.cards.payment_options(owner, card["id"]) == {"cod_allowed": True}
+
+
+# --- the fraud watch and its flags ----------------------------------------------------------------
 
 
 def test_fraud_flag_from_two_stores_seen_by_a_third_and_cleared_for_good(customers):
@@ -296,6 +357,9 @@ def test_cod_refusals_and_charged_without_order_claims_raise_flags(customers):
     assert customers.cards.get(other, shopper["id"])["flags"][0]["reasons"][0]["rule"] == "charged_without_order_claims"
 
 
+# --- CSV import -----------------------------------------------------------------------------------
+
+
 def test_csv_rows_import_idempotently_with_bad_rows_reported(customers):
     owner = staff()
     new_customer(customers, owner, name="Old name", mobile="0500000100")
@@ -319,6 +383,9 @@ def test_csv_rows_import_idempotently_with_bad_rows_reported(customers):
     assert len(second["rejected"]) == 4
     assert customers.store.head_position() == before  # the same file again writes nothing
     assert customers.cards.list(owner, {"q": "noura"})["items"][0]["city"] == "Riyadh"
+
+
+# --- outreach -------------------------------------------------------------------------------------
 
 
 def test_rating_requests_and_messages(customers):
