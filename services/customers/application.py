@@ -47,7 +47,7 @@ class Customers:
         self.orders = Orders(store, stream, cards, orders, clock)
         self.outreach = Outreach(store, stream, orders, settings, keys, config.storefront_base_url, clock)
         self.settings = StoreSettings(store, settings, clock)
-        self.fraud = FraudWatch(store, stream, cards, fraud, config.fraud_rules, clock)
+        self.fraud = FraudWatch(store, stream, cards, fraud, tuple(config.fraud_rules), clock)
 
     def events(self, store_id: str | None, after: int, limit: int) -> dict:
         """The service's events in global order, as CloudEvents (one store's, or all for the platform)."""

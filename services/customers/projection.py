@@ -9,6 +9,7 @@ never moved back) plus what other streams derive: group membership
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Sequence
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -25,7 +26,7 @@ CARD_STATE_COLUMNS = (
     "blocked_by", "flags", "flagged", "version", "search_text",
 )
 # registered_at is the card's creation until an older order moves it back.
-NOT_UPDATED = ("id", "store_id", "created_at", "registered_at")
+NOT_UPDATED = ("store_id", "created_at", "registered_at")
 
 CARD_SELECT = (
     "c.id, c.name, c.mobile, c.email, c.city, c.gender, c.birthday, c.notes, c.registered_at, c.orders_count, "
@@ -34,6 +35,15 @@ CARD_SELECT = (
     "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', g.id, 'name', g.name) ORDER BY g.name_key), '[]') "
     " FROM {s}.groups g WHERE g.id = ANY(c.groups) AND NOT g.deleted)"
 )
+
+
+def versioned_upsert(table: str, columns: Sequence[str], key: Sequence[str], kept: Sequence[str] = ()) -> str:
+    """Insert a row of ``columns`` into ``table``, or update the row with the
+    same ``key`` (every column but the key and ``kept``), never back to an
+    older ``version``: a projection row only moves forward."""
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in (*key, *kept))
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} WHERE {table}.version < EXCLUDED.version")
 
 
 def money(value: Decimal | None) -> str:
@@ -58,12 +68,7 @@ def card_view(row) -> dict:
 class CardsProjection:
     def __init__(self, schema: str):
         self.schema = s = checked_name(schema, "schema")
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in CARD_STATE_COLUMNS if c not in NOT_UPDATED)
-        self._upsert_card = (
-            f"INSERT INTO {s}.cards ({', '.join(CARD_STATE_COLUMNS)}) "
-            f"VALUES ({', '.join(['%s'] * len(CARD_STATE_COLUMNS))}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates} WHERE {s}.cards.version < EXCLUDED.version"
-        )
+        self._upsert_card = versioned_upsert(f"{s}.cards", CARD_STATE_COLUMNS, ("id",), NOT_UPDATED)
         self.card_select = CARD_SELECT.format(s=s)
 
     # --- cards ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
@@ -26,15 +27,14 @@ from .stream import CardStream, mobile_taken
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
 class Cards:
-    def __init__(self, store: EventStore, stream: CardStream, projection: CardsProjection,
-                 settings: SettingsProjection, keys: IdempotencyKeys, clock: Callable[[], datetime]):
-        self.store = store
-        self.stream = stream
-        self.projection = projection
-        self.settings = settings
-        self.keys = keys
-        self.clock = clock
+    store: EventStore
+    stream: CardStream
+    projection: CardsProjection
+    settings: SettingsProjection
+    keys: IdempotencyKeys
+    clock: Callable[[], datetime]
 
     def _view(self, conn: psycopg.Connection, store_id: str, customer_id: str) -> dict:
         view = self.projection.card(conn, store_id, customer_id)

@@ -9,7 +9,6 @@ the customer id) also records the outreach sent to the customer
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
@@ -17,6 +16,7 @@ from typing import Any, Iterable, Mapping
 from seedwork.envelope import Actor, Envelope, NewEvent
 from seedwork.errors import Conflict, InvalidCommand, NotFound
 
+from ..ids import uuid_or_not_found
 from .fields import PROFILE_FIELDS, block_details, block_reason, clean_fields
 
 SCHEMA_VERSION = 1
@@ -29,11 +29,8 @@ def not_found(customer_id: Any) -> NotFound:
 
 
 def customer_id_of(value: Any) -> str:
-    """A customer id as the streams spell it; anything else is a customer that does not exist."""
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, TypeError, AttributeError):
-        raise not_found(value) from None
+    """A customer id as its stream spells it; anything else is a customer that does not exist."""
+    return uuid_or_not_found(value, not_found)
 
 
 # --- state ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ mobile).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
@@ -26,11 +27,11 @@ def mobile_taken(mobile: str) -> Conflict:
                     {"mobile": ["another customer of this store has this mobile"]})
 
 
+@dataclass(frozen=True)
 class CardStream:
-    def __init__(self, store: EventStore, cards: CardsProjection, fraud: FraudProjection):
-        self.store = store
-        self.cards = cards
-        self.fraud = fraud
+    store: EventStore
+    cards: CardsProjection
+    fraud: FraudProjection
 
     def lock(self, conn: psycopg.Connection, customer_id: str) -> str:
         """Queue behind the card's other writers; the id as its stream spells it."""

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 from seedwork.envelope import SYSTEM, Actor, Envelope, NewEvent
 from seedwork.errors import Conflict, InvalidCommand, NotFound
 
+from ..ids import uuid_or_not_found
 from .rules import FLAG_CODE, Decision, full_evidence
 
 NOTE_LIMIT = 1000
@@ -22,6 +23,11 @@ NOTE_LIMIT = 1000
 
 def not_found(flag_id: Any) -> NotFound:
     return NotFound("flag_not_found", f"no flag {flag_id}")
+
+
+def flag_id_of(value: Any) -> str:
+    """A flag id as its stream spells it; anything else is a flag that does not exist."""
+    return uuid_or_not_found(value, not_found)
 
 
 @dataclass(frozen=True)

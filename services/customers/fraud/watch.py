@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import Callable
 
 import psycopg
 
@@ -27,7 +28,7 @@ from seedwork.store import EventStore, lock
 from ..cards.stream import CardStream
 from ..normalise import normalise_mobile
 from ..projection import CardsProjection
-from .domain import ClearFlag, FlagState, RaiseFlag, clean_note, decide, fold, not_found
+from .domain import ClearFlag, FlagState, RaiseFlag, clean_note, decide, flag_id_of, fold, not_found
 from .projection import FraudProjection, flag_view
 from .rules import Decision, Rule, classify, evaluate, store_safe_reason
 
@@ -36,15 +37,14 @@ log = logging.getLogger(__name__)
 FLAG_STATUSES = ("active", "cleared", "all")
 
 
+@dataclass(frozen=True)
 class FraudWatch:
-    def __init__(self, store: EventStore, cards: CardStream, card_rows: CardsProjection, projection: FraudProjection,
-                 rules: Sequence[Rule], clock: Callable[[], datetime]):
-        self.store = store
-        self.cards = cards
-        self.card_rows = card_rows
-        self.projection = projection
-        self.rules = tuple(rules)
-        self.clock = clock
+    store: EventStore
+    cards: CardStream
+    card_rows: CardsProjection
+    projection: FraudProjection
+    rules: tuple[Rule, ...]
+    clock: Callable[[], datetime]
 
     def _lock_mobile(self, conn: psycopg.Connection, mobile: str) -> None:
         # One shopper's evidence and flags change one transaction at a time.
@@ -118,10 +118,7 @@ class FraudWatch:
 
     def clear_flag(self, caller: Caller, flag_id: str, fields: dict) -> dict:
         """Platform staff reviewed the flag: it stops showing; its evidence stays spent."""
-        try:
-            flag_id = str(uuid.UUID(flag_id))
-        except (ValueError, TypeError, AttributeError):
-            raise not_found(flag_id) from None
+        flag_id = flag_id_of(flag_id)
         note = clean_note(fields.get("note"))
         with self.store.transaction() as conn:
             self.store.lock_stream(conn, flag_id)

@@ -3,6 +3,7 @@ read its head, decide, append, project (``groups/projection.py``)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
@@ -21,13 +22,12 @@ from .projection import GroupsProjection
 MAX_BULK_IDS = 10000
 
 
+@dataclass(frozen=True)
 class Groups:
-    def __init__(self, store: EventStore, projection: GroupsProjection, keys: IdempotencyKeys,
-                 clock: Callable[[], datetime]):
-        self.store = store
-        self.projection = projection
-        self.keys = keys
-        self.clock = clock
+    store: EventStore
+    projection: GroupsProjection
+    keys: IdempotencyKeys
+    clock: Callable[[], datetime]
 
     def _load(self, conn: psycopg.Connection, store_id: str, group_id: str) -> GroupState:
         """The group (locked for this transaction) as its stream's last event names it."""

@@ -11,13 +11,14 @@ one bulk action changes up to 10,000 cards in one statement; the
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 from seedwork.envelope import Actor, Envelope, NewEvent
 from seedwork.errors import Conflict, InvalidCommand, NotFound
+
+from ..ids import uuid_or_not_found
 
 NAME_LIMIT = 100
 # A group event names at most this many customers; a bulk action writes several.
@@ -32,10 +33,7 @@ def not_found(group_id: Any) -> NotFound:
 
 def group_id_of(value: Any) -> str:
     """A group id as its stream spells it; anything else is a group that does not exist."""
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, TypeError, AttributeError):
-        raise not_found(value) from None
+    return uuid_or_not_found(value, not_found)
 
 
 def group_name(value: Any) -> str:

@@ -2,6 +2,7 @@
 read one, list a customer's."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
@@ -17,14 +18,13 @@ from .domain import RecordOrder, clean_order, decide, evolve, stream_id
 from .projection import OrdersProjection, order_view
 
 
+@dataclass(frozen=True)
 class Orders:
-    def __init__(self, store: EventStore, cards: CardStream, card_rows: CardsProjection,
-                 projection: OrdersProjection, clock: Callable[[], datetime]):
-        self.store = store
-        self.cards = cards
-        self.card_rows = card_rows
-        self.projection = projection
-        self.clock = clock
+    store: EventStore
+    cards: CardStream
+    card_rows: CardsProjection
+    projection: OrdersProjection
+    clock: Callable[[], datetime]
 
     def put(self, caller: Caller, order_id: str, fields: dict) -> dict:
         """Record the store platform's order; an older push answers the newer order, unchanged."""

@@ -13,7 +13,7 @@ from seedwork.config import checked_name
 from seedwork.envelope import Envelope
 from seedwork.instants import iso
 
-from ..projection import money
+from ..projection import money, versioned_upsert
 
 ORDER_COLUMNS = ("order_id", "customer_id", "status", "created_at", "updated_at", "total", "currency",
                  "payment_method", "items", "tracking_url", "rated", "version")
@@ -36,12 +36,7 @@ class OrdersProjection:
     def __init__(self, schema: str):
         self.schema = s = checked_name(schema, "schema")
         self._select = f"SELECT {', '.join(ORDER_COLUMNS)} FROM {s}.orders "
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in ORDER_COLUMNS[1:])
-        self._upsert = (
-            f"INSERT INTO {s}.orders (store_id, {', '.join(ORDER_COLUMNS)}) "
-            f"VALUES (%s, {', '.join(['%s'] * len(ORDER_COLUMNS))}) "
-            f"ON CONFLICT (store_id, order_id) DO UPDATE SET {updates} WHERE {s}.orders.version < EXCLUDED.version"
-        )
+        self._upsert = versioned_upsert(f"{s}.orders", ("store_id", *ORDER_COLUMNS), ("store_id", "order_id"))
 
     # --- writing --------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ idempotency key. The notifications service sends what the events ask for."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
@@ -19,16 +20,15 @@ from ..store_settings.projection import SettingsProjection
 from .domain import MAX_RATING_ORDERS, RequestRating, SendMessage, decide, message_fields
 
 
+@dataclass(frozen=True)
 class Outreach:
-    def __init__(self, store: EventStore, cards: CardStream, orders: OrdersProjection, settings: SettingsProjection,
-                 keys: IdempotencyKeys, storefront_base_url: str, clock: Callable[[], datetime]):
-        self.store = store
-        self.cards = cards
-        self.orders = orders
-        self.settings = settings
-        self.keys = keys
-        self.storefront_base_url = storefront_base_url
-        self.clock = clock
+    store: EventStore
+    cards: CardStream
+    orders: OrdersProjection
+    settings: SettingsProjection
+    keys: IdempotencyKeys
+    storefront_base_url: str
+    clock: Callable[[], datetime]
 
     def request_rating(self, caller: Caller, customer_id: str, idempotency=None) -> dict:
         """Ask the customer to rate their delivered, unrated orders (on the store's rating channel)."""

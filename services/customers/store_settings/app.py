@@ -2,6 +2,7 @@
 gateway checks the role)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
@@ -12,11 +13,11 @@ from .domain import SettingsState, UpdateSettings, decide, fold, stream_id
 from .projection import SettingsProjection
 
 
+@dataclass(frozen=True)
 class StoreSettings:
-    def __init__(self, store: EventStore, projection: SettingsProjection, clock: Callable[[], datetime]):
-        self.store = store
-        self.projection = projection
-        self.clock = clock
+    store: EventStore
+    projection: SettingsProjection
+    clock: Callable[[], datetime]
 
     def get(self, caller: Caller) -> dict:
         with self.store.pool.connection() as conn:
