@@ -15,8 +15,8 @@ from seedwork.idempotency import IdempotencyKeys
 from seedwork.store import EventStore
 
 from ..listing import CustomerFilter
-from .domain import (ChangeMembers, CreateGroup, DeleteGroup, GroupState, RenameGroup, decide, evolve, group_id_of,
-                     group_name, member_op, not_found)
+from .domain import (EVENT_TYPES, ChangeMembers, CreateGroup, DeleteGroup, GroupState, RenameGroup, decide, evolve,
+                     group_id_of, group_name, member_op, not_found)
 from .projection import GroupsProjection
 
 MAX_BULK_IDS = 10000
@@ -34,7 +34,7 @@ class Groups:
         group_id = group_id_of(group_id)
         self.store.lock_stream(conn, group_id)
         head = self.store.latest_event(group_id, conn=conn)
-        if head is None or not head.type.startswith("customer_group."):
+        if head is None or head.type not in EVENT_TYPES:  # no stream, or another aggregate's
             raise not_found(group_id)
         state = evolve(None, head)
         if state.store_id != store_id or state.deleted:
