@@ -6,29 +6,25 @@ the keyset cursor, so page 500 costs what page 1 costs.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
 import psycopg
 
-from seedwork.envelope import iso
 from seedwork.errors import InvalidQuery
+from seedwork.instants import parse_instant
+from seedwork.pagination import DEFAULT_LIMIT, decimal, decode_cursor, encode_cursor, exactly, instant, integer, \
+    page_limit, text, uuid_text
 
 from .normalise import fold_text, like_pattern, query_terms
-from .orders import moment
 
-# sort name -> column (ties broken by id).
+# sort name -> column (ties broken by id), and how a cursor holds its value.
 SORT_KEYS = {"registered": "registered_at", "name": "name_key", "orders": "orders_count", "spent": "total_spent"}
+CURSOR_READERS = {"registered_at": instant, "name_key": text, "orders_count": integer, "total_spent": decimal}
 DEFAULT_SORT = "-registered"
-MAX_LIMIT = 100
-DEFAULT_LIMIT = 25
 
 
 def _uuid(name: str, value: Any) -> str:
@@ -101,8 +97,10 @@ class CustomerFilter:
             elif name in ("blocked", "flagged"):
                 value = _bool(name, value)
             elif name in ("registered_from", "registered_to"):
-                value = moment(name, value, InvalidQuery)
-            elif name in ("orders_min", "orders_max", "limit"):
+                value = parse_instant(value, name, InvalidQuery)
+            elif name == "limit":
+                value = page_limit(value)
+            elif name in ("orders_min", "orders_max"):
                 value = _int(name, value)
             elif name in ("spent_min", "spent_max"):
                 value = _money(name, value)
@@ -152,41 +150,7 @@ class CustomerQuery:
         if query.sort.removeprefix("-") not in SORT_KEYS:
             options = ", ".join(f"{k}, -{k}" for k in SORT_KEYS)
             raise InvalidQuery.field("sort", f"{query.sort!r} is not one of {options}")
-        if not 1 <= query.limit <= MAX_LIMIT:
-            raise InvalidQuery.field("limit", f"must be between 1 and {MAX_LIMIT}")
         return query
-
-
-def encode_cursor(sort: str, key: Any, row_id: str) -> str:
-    if isinstance(key, datetime):
-        key = iso(key)
-    elif isinstance(key, Decimal):
-        key = str(key)
-    raw = json.dumps([sort, key, row_id])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, sort: str) -> tuple:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        cursor_sort, key, row_id = json.loads(base64.urlsafe_b64decode(padded))
-        if cursor_sort != sort:
-            raise ValueError("sort changed")
-        column = SORT_KEYS[sort.removeprefix("-")]
-        if column == "registered_at":
-            key = datetime.fromisoformat(key.replace("Z", "+00:00"))
-        elif column == "orders_count":
-            if type(key) is not int:  # noqa: E721 - a bool is not a count
-                raise ValueError("a count is an integer")
-        elif column == "total_spent":
-            key = Decimal(key)
-        elif not isinstance(key, str):
-            raise ValueError("a name is text")
-        return key, str(uuid.UUID(row_id))
-    except (ValueError, TypeError, KeyError, binascii.Error, json.JSONDecodeError, AttributeError,
-            InvalidOperation):
-        raise InvalidQuery.field(
-            "cursor", "not a cursor from this list with this sort: start again without it") from None
 
 
 def list_cards(conn: psycopg.Connection, schema: str, card_select: str, store_id: str, q: CustomerQuery,
@@ -195,7 +159,7 @@ def list_cards(conn: psycopg.Connection, schema: str, card_select: str, store_id
     descending = q.sort.startswith("-")
     key = SORT_KEYS[q.sort.removeprefix("-")]
     if q.cursor:
-        after_key, after_id = decode_cursor(q.cursor, q.sort)
+        _, after_key, after_id = decode_cursor(q.cursor, exactly(q.sort), CURSOR_READERS[key], uuid_text)
         where.append(f"(c.{key}, c.id) {'<' if descending else '>'} (%s, %s)")
         params += [after_key, after_id]
     direction = "DESC" if descending else "ASC"
@@ -207,5 +171,5 @@ def list_cards(conn: psycopg.Connection, schema: str, card_select: str, store_id
     more = len(rows) > q.limit
     rows = rows[: q.limit]
     items = [view(r[:-1]) for r in rows]
-    next_cursor = encode_cursor(q.sort, rows[-1][-1], str(rows[-1][0])) if more else None
+    next_cursor = encode_cursor(q.sort, rows[-1][-1], rows[-1][0]) if more else None
     return {"items": items, "next_cursor": next_cursor}

@@ -1,26 +1,24 @@
-"""The customers read side: SQL over the projection tables.
+"""The ``cards`` projection: one row per customer card, read by every part
+of the service (lists, groups, orders, outreach, the fraud watch).
 
-Each write runs in the transaction of the append it reflects. Card rows hold
-the customer's folded state (written by ``upsert_card`` with the stream
-version, never moved back) plus what other streams derive: group membership
-(group events) and the order figures (order events).
+Each write runs in the transaction of the append it reflects. A row holds the
+customer's folded state (written by ``upsert_card`` with the stream version,
+never moved back) plus what other streams derive: group membership
+(``groups/projection.py``) and the order figures (``orders/projection.py``).
 """
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Sequence
 
-from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
 import psycopg
 from psycopg.types.json import Jsonb
 
 from seedwork.config import checked_name
-from seedwork.envelope import iso
+from seedwork.instants import iso, iso_or_none
 
-from .domain import CustomerState, flags_view
+from .cards.domain import CustomerState, flags_view
 from .normalise import fold_text, search_text
-
-# Statuses whose money the store did not keep: they do not count as spent.
-NOT_SPENT = ("cancelled", "returned", "refused")
 
 CARD_STATE_COLUMNS = (
     "id", "store_id", "name", "name_key", "mobile", "email", "city", "city_key", "gender", "birthday", "notes",
@@ -28,7 +26,7 @@ CARD_STATE_COLUMNS = (
     "blocked_by", "flags", "flagged", "version", "search_text",
 )
 # registered_at is the card's creation until an older order moves it back.
-NOT_UPDATED = ("id", "store_id", "created_at", "registered_at")
+NOT_UPDATED = ("store_id", "created_at", "registered_at")
 
 CARD_SELECT = (
     "c.id, c.name, c.mobile, c.email, c.city, c.gender, c.birthday, c.notes, c.registered_at, c.orders_count, "
@@ -38,8 +36,14 @@ CARD_SELECT = (
     " FROM {s}.groups g WHERE g.id = ANY(c.groups) AND NOT g.deleted)"
 )
 
-ORDER_COLUMNS = ("order_id", "customer_id", "status", "created_at", "updated_at", "total", "currency",
-                 "payment_method", "items", "tracking_url", "rated", "version")
+
+def versioned_upsert(table: str, columns: Sequence[str], key: Sequence[str], kept: Sequence[str] = ()) -> str:
+    """Insert a row of ``columns`` into ``table``, or update the row with the
+    same ``key`` (every column but the key and ``kept``), never back to an
+    older ``version``: a projection row only moves forward."""
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in (*key, *kept))
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} WHERE {table}.version < EXCLUDED.version")
 
 
 def money(value: Decimal | None) -> str:
@@ -55,32 +59,16 @@ def card_view(row) -> dict:
         "birthday": birthday.isoformat() if birthday else None, "notes": notes,
         "registered_at": iso(registered_at), "orders_count": orders_count, "total_spent": money(total_spent),
         "groups": groups, "blocked": blocked, "block_reason": block_reason, "block_details": block_details,
-        "blocked_at": iso(blocked_at) if blocked_at else None, "blocked_by": blocked_by,
+        "blocked_at": iso_or_none(blocked_at), "blocked_by": blocked_by,
         "flagged": flagged, "flags": flags, "created_at": iso(created_at), "updated_at": iso(updated_at),
         "version": version,
     }
 
 
-def order_view(row) -> dict:
-    values = dict(zip(ORDER_COLUMNS, row))
-    return {
-        "id": values["order_id"], "customer_id": str(values["customer_id"]), "status": values["status"],
-        "created_at": iso(values["created_at"]), "updated_at": iso(values["updated_at"]),
-        "total": money(values["total"]), "currency": values["currency"],
-        "payment_method": values["payment_method"], "items": values["items"],
-        "tracking_url": values["tracking_url"], "rated": values["rated"], "version": values["version"],
-    }
-
-
-class Projection:
+class CardsProjection:
     def __init__(self, schema: str):
         self.schema = s = checked_name(schema, "schema")
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in CARD_STATE_COLUMNS if c not in NOT_UPDATED)
-        self._upsert_card = (
-            f"INSERT INTO {s}.cards ({', '.join(CARD_STATE_COLUMNS)}) "
-            f"VALUES ({', '.join(['%s'] * len(CARD_STATE_COLUMNS))}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates} WHERE {s}.cards.version < EXCLUDED.version"
-        )
+        self._upsert_card = versioned_upsert(f"{s}.cards", CARD_STATE_COLUMNS, ("id",), NOT_UPDATED)
         self.card_select = CARD_SELECT.format(s=s)
 
     # --- cards ----------------------------------------------------------------------
@@ -116,33 +104,11 @@ class Projection:
                            (store_id, customer_id)).fetchone()
         return row[0] if row else None
 
-    def refresh_order_figures(self, conn: psycopg.Connection, store_id: str, customer_id: str) -> None:
-        """Orders count, total spent and registration date, from the store's orders."""
-        s = self.schema
-        conn.execute(
-            f"UPDATE {s}.cards c SET orders_count = o.n, total_spent = o.spent, "
-            f"registered_at = LEAST(c.created_at, coalesce(o.first, c.created_at)) "
-            f"FROM (SELECT count(*) AS n, coalesce(sum(total) FILTER (WHERE status <> ALL(%s)), 0) AS spent, "
-            f"      min(created_at) AS first FROM {s}.orders WHERE store_id = %s AND customer_id = %s) o "
-            f"WHERE c.id = %s AND c.store_id = %s",
-            (list(NOT_SPENT), store_id, customer_id, customer_id, store_id),
-        )
+    def exists(self, conn: psycopg.Connection, store_id: str, customer_id: str) -> bool:
+        return conn.execute(f"SELECT 1 FROM {self.schema}.cards WHERE store_id = %s AND id = %s",
+                            (store_id, customer_id)).fetchone() is not None
 
-    # --- orders ---------------------------------------------------------------------
-
-    def order_row(self, conn: psycopg.Connection, store_id: str, order_id: str):
-        return conn.execute(f"SELECT {', '.join(ORDER_COLUMNS)} FROM {self.schema}.orders "
-                            "WHERE store_id = %s AND order_id = %s", (store_id, order_id)).fetchone()
-
-    def upsert_order(self, conn: psycopg.Connection, store_id: str, data: dict, version: int) -> None:
-        values = [data["order_id"], data["customer_id"], data["status"], data["created_at"], data["updated_at"],
-                  Decimal(data["total"]), data["currency"], data["payment_method"], Jsonb(data["items"]),
-                  data["tracking_url"], data["rated"], version]
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in ORDER_COLUMNS[1:])
-        conn.execute(
-            f"INSERT INTO {self.schema}.orders (store_id, {', '.join(ORDER_COLUMNS)}) "
-            f"VALUES (%s, {', '.join(['%s'] * len(ORDER_COLUMNS))}) "
-            f"ON CONFLICT (store_id, order_id) DO UPDATE SET {updates} "
-            f"WHERE {self.schema}.orders.version < EXCLUDED.version",
-            [store_id, *values],
-        )
+    def standing(self, conn: psycopg.Connection, store_id: str, customer_id: str) -> dict | None:
+        row = conn.execute(f"SELECT blocked, block_reason, flagged FROM {self.schema}.cards "
+                           "WHERE store_id = %s AND id = %s", (store_id, customer_id)).fetchone()
+        return None if row is None else {"blocked": row[0], "block_reason": row[1], "flagged": row[2]}

@@ -1,6 +1,7 @@
-"""The customers service layer on the real PostgreSQL, in process (no broker):
-cards, groups, orders, blocking, the fraud watch and its flags. The same
-behaviour through HTTP and the bus is in tests/e2e/test_customers.py."""
+"""The customers applications on the real PostgreSQL, in process (no broker,
+no Nameko): cards, groups, orders, blocking, settings, outreach, the fraud
+watch and its flags. The same service through Nameko and the bus is in
+test_service.py; through HTTP in tests/e2e/test_customers.py."""
 from __future__ import annotations
 
 import uuid
@@ -8,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from seedwork.caller import PLATFORM, Caller
 from seedwork.envelope import Actor, Envelope
 from seedwork.errors import Conflict, InvalidCommand, InvalidQuery, NotFound, PreconditionFailed
 from seedwork.store import EventStore
@@ -26,13 +28,12 @@ def customers(pool, database_url):
     drop_schema(database_url, name)
 
 
-def staff(store_id=None, role="owner"):
-    return {"store_id": store_id or f"st_{uuid.uuid4().hex[:8]}", "kind": "agent", "id": f"ag_{uuid.uuid4().hex[:6]}",
-            "role": role}
+def staff(store_id=None, role="owner") -> Caller:
+    return Caller("agent", f"ag_{uuid.uuid4().hex[:6]}", store_id or f"st_{uuid.uuid4().hex[:8]}", role)
 
 
 def new_customer(customers, caller, name="محمد أحمد", mobile="0501234567", **fields):
-    return customers.create(caller, {"name": name, "mobile": mobile, **fields})["customer"]
+    return customers.cards.create(caller, {"name": name, "mobile": mobile, **fields})["customer"]
 
 
 def order(customer_id, status="delivered", updated=T0, payment="mada", total="100.00", **extra):
@@ -53,7 +54,10 @@ def replay(customers, store_id, types=None):
             for event in store.load(stream_id, conn=conn):
                 if types is None or event.type in types:
                     with conn.transaction():
-                        customers.observe(conn, event)
+                        customers.fraud.observe(conn, event)
+
+
+# --- cards ----------------------------------------------------------------------------------------
 
 
 def test_a_card_is_created_normalised_and_read_back(customers):
@@ -65,9 +69,9 @@ def test_a_card_is_created_normalised_and_read_back(customers):
     assert card["email"] == "F@example.com"
     assert (card["orders_count"], card["total_spent"], card["blocked"], card["flagged"]) == (0, "0.00", False, False)
     assert card["version"] == 1
-    assert customers.get(owner, card["id"]) == card
+    assert customers.cards.get(owner, card["id"]) == card
     with pytest.raises(NotFound):
-        customers.get(staff(), card["id"])  # another store
+        customers.cards.get(staff(), card["id"])  # another store
 
 
 def test_mobile_is_unique_per_store_not_across_stores(customers):
@@ -82,24 +86,54 @@ def test_mobile_is_unique_per_store_not_across_stores(customers):
 def test_bad_fields_are_named_and_nothing_is_stored(customers):
     owner = staff()
     with pytest.raises(InvalidCommand) as refused:
-        customers.create(owner, {"name": "", "mobile": "123", "email": "nope", "gender": "x"})
+        customers.cards.create(owner, {"name": "", "mobile": "123", "email": "nope", "gender": "x"})
     assert set(refused.value.errors) == {"name", "mobile", "email", "gender"}
-    assert customers.list(owner, {})["items"] == []
+    assert customers.cards.list(owner, {})["items"] == []
 
 
 def test_update_changes_only_what_differs_and_detects_stale_versions(customers):
     owner = staff()
     card = new_customer(customers, owner)
-    same = customers.update(owner, card["id"], {"name": "محمد أحمد"})["customer"]
+    same = customers.cards.update(owner, card["id"], {"name": "محمد أحمد"})["customer"]
     assert same["version"] == 1  # nothing changed: no event
-    updated = customers.update(owner, card["id"], {"city": "جدة", "email": "m@example.com"}, expected_version=1)
+    updated = customers.cards.update(owner, card["id"], {"city": "جدة", "email": "m@example.com"}, expected_version=1)
     assert updated["customer"]["version"] == 2 and updated["customer"]["city"] == "جدة"
     with pytest.raises(PreconditionFailed):
-        customers.update(owner, card["id"], {"city": "مكة"}, expected_version=1)
-    cleared = customers.update(owner, card["id"], {"email": None})["customer"]
+        customers.cards.update(owner, card["id"], {"city": "مكة"}, expected_version=1)
+    cleared = customers.cards.update(owner, card["id"], {"email": None})["customer"]
     assert cleared["email"] is None
     with pytest.raises(InvalidCommand):
-        customers.update(owner, card["id"], {"name": None})
+        customers.cards.update(owner, card["id"], {"name": None})
+
+
+def test_the_clock_passed_in_is_the_time_of_every_event(pool, database_url):
+    name = new_schema(database_url, [("customers", MIGRATIONS)])
+    try:
+        customers = Customers(EventStore(pool, name), clock=lambda: T0)
+        owner = staff()
+        card = new_customer(customers, owner)
+        assert (card["created_at"], card["registered_at"]) == ("2026-11-01T09:00:00Z", "2026-11-01T09:00:00Z")
+        customers.settings.update(owner, {"rating_channel": "sms"})
+        events = customers.store.load(card["id"]) + customers.store.load(f"customer-settings:{owner.store_id}")
+        assert [(e.type, e.occurred_at) for e in events] == [("customer.created", T0),
+                                                             ("customer_settings.updated", T0)]
+    finally:
+        drop_schema(database_url, name)
+
+
+def test_another_aggregates_id_is_no_customer(customers):
+    owner = staff()
+    group = customers.groups.create(owner, {"name": "VIP"})["group"]
+    with pytest.raises(NotFound):
+        customers.cards.update(owner, group["id"], {"city": "Jeddah"})
+    with pytest.raises(NotFound):
+        customers.outreach.send_message(owner, group["id"], {"channel": "sms", "body": "hello"})
+    with pytest.raises(InvalidCommand) as refused:
+        customers.orders.put(owner, "1001", order(group["id"]))
+    assert "customer_id" in refused.value.errors
+
+
+# --- search and lists -----------------------------------------------------------------------------
 
 
 def test_search_finds_arabic_names_however_typed_and_mobiles_by_any_part(customers):
@@ -109,7 +143,7 @@ def test_search_finds_arabic_names_however_typed_and_mobiles_by_any_part(custome
     new_customer(customers, owner, name="Sara Smith", mobile="0569998877")
 
     def found(q):
-        return {c["id"] for c in customers.list(owner, {"q": q})["items"]}
+        return {c["id"] for c in customers.cards.list(owner, {"q": q})["items"]}
 
     assert found("احمد") == {ahmad["id"]}
     assert found("إحمد") == {ahmad["id"]}
@@ -126,173 +160,204 @@ def test_filters_sorts_and_cursor_pages(customers):
     owner = staff()
     ids = [new_customer(customers, owner, name=f"Customer {i:02}", mobile=f"05000000{i:02}",
                         city="Riyadh" if i % 2 else "Jeddah")["id"] for i in range(12)]
-    customers.block(owner, ids[0], {"reason": "abusive_language"})
+    customers.cards.block(owner, ids[0], {"reason": "abusive_language"})
     for n, cid in enumerate(ids[:3]):
-        customers.put_order(owner, f"o-{n}", order(cid, total=str(100 * (n + 1))))
-    assert {c["id"] for c in customers.list(owner, {"blocked": True})["items"]} == {ids[0]}
-    assert len(customers.list(owner, {"city": "riyadh"})["items"]) == 6
-    assert [c["id"] for c in customers.list(owner, {"spent_min": "150", "sort": "-spent"})["items"]] == [ids[2], ids[1]]
-    assert len(customers.list(owner, {"orders_min": 1})["items"]) == 3
+        customers.orders.put(owner, f"o-{n}", order(cid, total=str(100 * (n + 1))))
+    assert {c["id"] for c in customers.cards.list(owner, {"blocked": True})["items"]} == {ids[0]}
+    assert len(customers.cards.list(owner, {"city": "riyadh"})["items"]) == 6
+    by_spent = customers.cards.list(owner, {"spent_min": "150", "sort": "-spent"})["items"]
+    assert [c["id"] for c in by_spent] == [ids[2], ids[1]]
+    assert len(customers.cards.list(owner, {"orders_min": 1})["items"]) == 3
 
     seen, cursor = [], None
     while True:
-        page = customers.list(owner, {"sort": "name", "limit": 5, **({"cursor": cursor} if cursor else {})})
+        page = customers.cards.list(owner, {"sort": "name", "limit": 5, **({"cursor": cursor} if cursor else {})})
         seen += [c["name"] for c in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert seen == sorted(seen) and len(seen) == 12
+    by_name = customers.cards.list(owner, {"sort": "name", "limit": 1})["next_cursor"]
     with pytest.raises(InvalidQuery):
-        customers.list(owner, {"sort": "-name", "cursor": customers.list(owner, {"sort": "name", "limit": 1})
-                               ["next_cursor"]})
+        customers.cards.list(owner, {"sort": "-name", "cursor": by_name})
+
+
+# --- groups ---------------------------------------------------------------------------------------
 
 
 def test_groups_bulk_by_ids_and_by_filter(customers):
     owner = staff()
     ids = [new_customer(customers, owner, name=f"C{i}", mobile=f"05000001{i:02}",
                         city="Riyadh" if i < 4 else "Dammam")["id"] for i in range(10)]
-    vip = customers.create_group(owner, {"name": "VIP"})["group"]
+    vip = customers.groups.create(owner, {"name": "VIP"})["group"]
     with pytest.raises(Conflict):
-        customers.create_group(owner, {"name": " vip "})  # same folded name
-    assert customers.change_members(owner, vip["id"], "add", {"customer_ids": ids[:3]})["changed"] == 3
-    assert customers.change_members(owner, vip["id"], "add", {"customer_ids": ids[:3]})["changed"] == 0
-    assert customers.change_members(owner, vip["id"], "add", {"filter": {"city": "Riyadh"}})["changed"] == 1
-    assert customers.get_group(owner, vip["id"])["members_count"] == 4
-    assert customers.get(owner, ids[0])["groups"] == [{"id": vip["id"], "name": "VIP"}]
-    assert len(customers.list(owner, {"group": vip["id"]})["items"]) == 4
+        customers.groups.create(owner, {"name": " vip "})  # same folded name
+    assert customers.groups.change_members(owner, vip["id"], "add", {"customer_ids": ids[:3]})["changed"] == 3
+    assert customers.groups.change_members(owner, vip["id"], "add", {"customer_ids": ids[:3]})["changed"] == 0
+    assert customers.groups.change_members(owner, vip["id"], "add", {"filter": {"city": "Riyadh"}})["changed"] == 1
+    assert customers.groups.get(owner, vip["id"])["members_count"] == 4
+    assert customers.cards.get(owner, ids[0])["groups"] == [{"id": vip["id"], "name": "VIP"}]
+    assert len(customers.cards.list(owner, {"group": vip["id"]})["items"]) == 4
     with pytest.raises(InvalidCommand):
-        customers.change_members(owner, vip["id"], "add", {"customer_ids": [str(uuid.uuid4())]})
+        customers.groups.change_members(owner, vip["id"], "add", {"customer_ids": [str(uuid.uuid4())]})
     other_store = new_customer(customers, staff())
     with pytest.raises(InvalidCommand):
-        customers.change_members(owner, vip["id"], "add", {"customer_ids": [other_store["id"]]})
-    assert customers.change_members(owner, vip["id"], "remove", {"filter": {}})["changed"] == 4
-    customers.rename_group(owner, vip["id"], {"name": "Gold"})
-    customers.change_members(owner, vip["id"], "add", {"customer_ids": ids[:1]})
-    assert customers.get(owner, ids[0])["groups"] == [{"id": vip["id"], "name": "Gold"}]
-    customers.delete_group(owner, vip["id"])
-    assert customers.get(owner, ids[0])["groups"] == []
+        customers.groups.change_members(owner, vip["id"], "add", {"customer_ids": [other_store["id"]]})
+    assert customers.groups.change_members(owner, vip["id"], "remove", {"filter": {}})["changed"] == 4
+    customers.groups.rename(owner, vip["id"], {"name": "Gold"})
+    customers.groups.change_members(owner, vip["id"], "add", {"customer_ids": ids[:1]})
+    assert customers.cards.get(owner, ids[0])["groups"] == [{"id": vip["id"], "name": "Gold"}]
+    customers.groups.delete(owner, vip["id"])
+    assert customers.cards.get(owner, ids[0])["groups"] == []
     with pytest.raises(NotFound):
-        customers.get_group(owner, vip["id"])
+        customers.groups.get(owner, vip["id"])
     events = [e.type for e in customers.store.load(vip["id"])]
     assert events == ["customer_group.created", "customer_group.members_added", "customer_group.members_added",
                       "customer_group.members_removed", "customer_group.renamed", "customer_group.members_added",
                       "customer_group.deleted"]
 
 
+def test_a_taken_group_name_is_refused_and_writes_nothing(customers):
+    owner = staff()
+    vip = customers.groups.create(owner, {"name": "VIP"})["group"]
+    gold = customers.groups.create(owner, {"name": "Gold"})["group"]
+    with pytest.raises(Conflict) as refused:
+        customers.groups.rename(owner, gold["id"], {"name": "vip"})
+    assert refused.value.code == "group_name_taken"
+    assert [e.type for e in customers.store.load(gold["id"])] == ["customer_group.created"]
+    customers.groups.delete(owner, vip["id"])
+    assert customers.groups.rename(owner, gold["id"], {"name": "VIP"})["group"]["name"] == "VIP"  # the name is free
+    assert [g["name"] for g in customers.groups.list(owner)["items"]] == ["VIP"]
+    with pytest.raises(NotFound):
+        customers.groups.get(staff(), gold["id"])  # another store
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+
 def test_orders_latest_update_wins_and_figures_are_derived(customers):
     owner = staff()
     card = new_customer(customers, owner)
-    first = customers.put_order(owner, "1001", order(card["id"], status="delivering", updated=T0 + timedelta(hours=1)))
+    first = customers.orders.put(owner, "1001", order(card["id"], status="delivering", updated=T0 + timedelta(hours=1)))
     assert first["status"] == 201 and first["applied"]
-    newer = customers.put_order(owner, "1001", order(card["id"], status="delivered", updated=T0 + timedelta(hours=3)))
+    newer = customers.orders.put(owner, "1001", order(card["id"], status="delivered", updated=T0 + timedelta(hours=3)))
     assert newer["applied"] and newer["order"]["status"] == "delivered"
-    older = customers.put_order(owner, "1001", order(card["id"], status="delivering", updated=T0 + timedelta(hours=2)))
+    older = customers.orders.put(owner, "1001", order(card["id"], status="delivering", updated=T0 + timedelta(hours=2)))
     assert not older["applied"] and older["order"]["status"] == "delivered"
-    again = customers.put_order(owner, "1001", order(card["id"], status="delivered", updated=T0 + timedelta(hours=3)))
+    again = customers.orders.put(owner, "1001", order(card["id"], status="delivered", updated=T0 + timedelta(hours=3)))
     assert not again["applied"]
-    customers.put_order(owner, "1002", order(card["id"], status="cancelled", total="50"))
-    seen = customers.get(owner, card["id"])
+    customers.orders.put(owner, "1002", order(card["id"], status="cancelled", total="50"))
+    seen = customers.cards.get(owner, card["id"])
     assert (seen["orders_count"], seen["total_spent"]) == (2, "100.00")
     assert seen["registered_at"] == "2026-11-01T09:00:00Z"  # the first order is older than the card
-    assert [o["id"] for o in customers.orders(owner, card["id"], {})["items"]] == ["1002", "1001"]
-    assert len(customers.store.load(f"order:{owner['store_id']}:1001")) == 2
+    assert [o["id"] for o in customers.orders.of_customer(owner, card["id"], {})["items"]] == ["1002", "1001"]
+    assert len(customers.store.load(f"order:{owner.store_id}:1001")) == 2
     with pytest.raises(InvalidCommand) as refused:
-        customers.put_order(owner, "1003", order(str(uuid.uuid4())))
+        customers.orders.put(owner, "1003", order(str(uuid.uuid4())))
     assert "customer_id" in refused.value.errors
+
+
+# --- blocking and payment options -----------------------------------------------------------------
 
 
 def test_block_unblock_and_payment_options(customers):
     owner = staff()
     card = new_customer(customers, owner)
-    assert customers.payment_options(owner, card["id"]) == {"cod_allowed": True}
-    blocked = customers.block(owner, card["id"], {"reason": "non_serious_orders", "details": "3 refused orders"})
+    assert customers.cards.payment_options(owner, card["id"]) == {"cod_allowed": True}
+    blocked = customers.cards.block(owner, card["id"], {"reason": "non_serious_orders", "details": "3 refused orders"})
     view = blocked["customer"]
     assert view["blocked"] and view["block_reason"] == "non_serious_orders"
-    assert view["blocked_by"] == {"type": "agent", "id": owner["id"]} and view["blocked_at"]
-    assert customers.standing(owner["store_id"], card["id"])["blocked"] is True
-    assert customers.payment_options(owner, card["id"]) == {"cod_allowed": False, "reason": "customer_blocked"}
+    assert view["blocked_by"] == {"type": "agent", "id": owner.id} and view["blocked_at"]
+    assert customers.cards.standing(owner.store_id, card["id"])["blocked"] is True
+    assert customers.cards.payment_options(owner, card["id"]) == {"cod_allowed": False, "reason": "customer_blocked"}
     with pytest.raises(InvalidCommand):
-        customers.block(owner, card["id"], {"reason": "other"})  # "other" needs details
-    customers.unblock(owner, card["id"])
+        customers.cards.block(owner, card["id"], {"reason": "other"})  # "other" needs details
+    customers.cards.unblock(owner, card["id"])
     with pytest.raises(Conflict):
-        customers.unblock(owner, card["id"])
-    assert customers.payment_options(owner, card["id"]) == {"cod_allowed": True}
+        customers.cards.unblock(owner, card["id"])
+    assert customers.cards.payment_options(owner, card["id"]) == {"cod_allowed": True}
+
+
+# --- the fraud watch and its flags ----------------------------------------------------------------
 
 
 def test_fraud_flag_from_two_stores_seen_by_a_third_and_cleared_for_good(customers):
     stores = [staff() for _ in range(4)]
     cards = [new_customer(customers, s, mobile="+966500000999") for s in stores[:3]]
-    customers.block(stores[0], cards[0]["id"], {"reason": "non_serious_orders"})
-    customers.block(stores[0], cards[0]["id"], {"reason": "non_serious_orders", "details": "again"})
-    replay(customers, stores[0]["store_id"])
-    assert not customers.get(stores[2], cards[2]["id"])["flagged"]  # one store is not enough
-    customers.block(stores[1], cards[1]["id"], {"reason": "non_serious_orders"})
-    replay(customers, stores[1]["store_id"])
-    replay(customers, stores[1]["store_id"])  # the bus may deliver twice: still one flag
+    customers.cards.block(stores[0], cards[0]["id"], {"reason": "non_serious_orders"})
+    customers.cards.block(stores[0], cards[0]["id"], {"reason": "non_serious_orders", "details": "again"})
+    replay(customers, stores[0].store_id)
+    assert not customers.cards.get(stores[2], cards[2]["id"])["flagged"]  # one store is not enough
+    customers.cards.block(stores[1], cards[1]["id"], {"reason": "non_serious_orders"})
+    replay(customers, stores[1].store_id)
+    replay(customers, stores[1].store_id)  # the bus may deliver twice: still one flag
 
-    third = customers.get(stores[2], cards[2]["id"])
+    third = customers.cards.get(stores[2], cards[2]["id"])
     assert third["flagged"] and len(third["flags"]) == 1
     reason = third["flags"][0]["reasons"][0]
     assert reason["rule"] == "blocked_by_stores" and reason["count"] == 2
-    assert stores[0]["store_id"] not in str(third["flags"])  # no other store's private data
-    flags = customers.list_flags({})["items"]
-    assert len(flags) == 1 and {e["store_id"] for e in flags[0]["evidence"]} == {stores[0]["store_id"],
-                                                                                   stores[1]["store_id"]}
+    assert stores[0].store_id not in str(third["flags"])  # no other store's private data
+    flags = customers.fraud.list_flags({})["items"]
+    assert len(flags) == 1 and {e["store_id"] for e in flags[0]["evidence"]} == {stores[0].store_id,
+                                                                                   stores[1].store_id}
     # A card created later for the same mobile shows the flag at once.
     late = new_customer(customers, stores[3], mobile="0500000999")
     assert late["flagged"]
-    customers.update_settings(stores[2], {"no_cod_for_flagged": True})
-    assert customers.payment_options(stores[2], cards[2]["id"]) == {"cod_allowed": False,
+    customers.settings.update(stores[2], {"no_cod_for_flagged": True})
+    assert customers.cards.payment_options(stores[2], cards[2]["id"]) == {"cod_allowed": False,
                                                                     "reason": "flagged_non_serious_buyer"}
-    assert customers.payment_options(stores[3], late["id"]) == {"cod_allowed": True}  # its setting is off
+    assert customers.cards.payment_options(stores[3], late["id"]) == {"cod_allowed": True}  # its setting is off
 
-    cleared = customers.clear_flag({"kind": "platform", "id": None}, flags[0]["id"], {"note": "reviewed"})
+    cleared = customers.fraud.clear_flag(PLATFORM, flags[0]["id"], {"note": "reviewed"})
     assert cleared["status"] == "cleared"
-    assert not customers.get(stores[2], cards[2]["id"])["flagged"]
+    assert not customers.cards.get(stores[2], cards[2]["id"])["flagged"]
     with pytest.raises(Conflict):
-        customers.clear_flag({"kind": "platform", "id": None}, flags[0]["id"], {})
+        customers.fraud.clear_flag(PLATFORM, flags[0]["id"], {})
     # The same evidence again does not raise it again...
-    replay(customers, stores[0]["store_id"])
-    replay(customers, stores[1]["store_id"])
-    assert customers.list_flags({"status": "active"})["items"] == []
+    replay(customers, stores[0].store_id)
+    replay(customers, stores[1].store_id)
+    assert customers.fraud.list_flags({"status": "active"})["items"] == []
     # ...new evidence from two more stores does.
-    customers.block(stores[2], cards[2]["id"], {"reason": "non_serious_orders"})
-    customers.block(stores[3], late["id"], {"reason": "non_serious_orders"})
-    replay(customers, stores[2]["store_id"])
-    replay(customers, stores[3]["store_id"])
-    assert len(customers.list_flags({"status": "active"})["items"]) == 1
+    customers.cards.block(stores[2], cards[2]["id"], {"reason": "non_serious_orders"})
+    customers.cards.block(stores[3], late["id"], {"reason": "non_serious_orders"})
+    replay(customers, stores[2].store_id)
+    replay(customers, stores[3].store_id)
+    assert len(customers.fraud.list_flags({"status": "active"})["items"]) == 1
 
 
 def test_unblocking_withdraws_unused_evidence(customers):
     a, b = staff(), staff()
     ca, cb = new_customer(customers, a, mobile="0500000888"), new_customer(customers, b, mobile="0500000888")
-    customers.block(a, ca["id"], {"reason": "non_serious_orders"})
-    customers.unblock(a, ca["id"])
-    replay(customers, a["store_id"])
-    customers.block(b, cb["id"], {"reason": "non_serious_orders"})
-    replay(customers, b["store_id"])
-    assert customers.list_flags({})["items"] == []
+    customers.cards.block(a, ca["id"], {"reason": "non_serious_orders"})
+    customers.cards.unblock(a, ca["id"])
+    replay(customers, a.store_id)
+    customers.cards.block(b, cb["id"], {"reason": "non_serious_orders"})
+    replay(customers, b.store_id)
+    assert customers.fraud.list_flags({})["items"] == []
 
 
 def test_cod_refusals_and_charged_without_order_claims_raise_flags(customers):
     owner = staff()
     card = new_customer(customers, owner, mobile="0500000777")
     for n in range(3):
-        customers.put_order(owner, f"cod-{n}", order(card["id"], status="refused", payment="cod"))
-    replay(customers, owner["store_id"], {"order.recorded"})
-    assert [f["rule"] for f in customers.list_flags({})["items"]] == ["cod_refusals"]
+        customers.orders.put(owner, f"cod-{n}", order(card["id"], status="refused", payment="cod"))
+    replay(customers, owner.store_id, {"order.recorded"})
+    assert [f["rule"] for f in customers.fraud.list_flags({})["items"]] == ["cod_refusals"]
 
     other = staff()
     shopper = new_customer(customers, other, mobile="0500000666")
     with customers.store.pool.connection() as conn:
         for n in range(3):
-            ticket = Envelope(uuid.uuid4(), "ticket.opened", 1, str(uuid.uuid4()), 1, n + 1, other["store_id"],
+            ticket = Envelope(uuid.uuid4(), "ticket.opened", 1, str(uuid.uuid4()), 1, n + 1, other.store_id,
                               Actor("customer", shopper["id"]), None, None, T0,
                               {"ticket_id": str(uuid.uuid4()), "customer_id": shopper["id"],
                                "type": "charged_without_order"})
             with conn.transaction():
-                customers.observe(conn, ticket)
-    assert customers.get(other, shopper["id"])["flags"][0]["reasons"][0]["rule"] == "charged_without_order_claims"
+                customers.fraud.observe(conn, ticket)
+    assert customers.cards.get(other, shopper["id"])["flags"][0]["reasons"][0]["rule"] == "charged_without_order_claims"
+
+
+# --- CSV import -----------------------------------------------------------------------------------
 
 
 def test_csv_rows_import_idempotently_with_bad_rows_reported(customers):
@@ -307,35 +372,38 @@ def test_csv_rows_import_idempotently_with_bad_rows_reported(customers):
         [7, {"name": "", "mobile": "0500000103"}],
         [8, {"name": "Reem", "mobile": "0500000103"}],  # line 7 was refused: this one is the first
     ]
-    first = customers.import_rows(owner, rows)
+    first = customers.cards.import_rows(owner, rows)
     assert (first["created"], first["updated"], first["unchanged"]) == (2, 1, 0)
     assert [(r["line"], r["field"]) for r in first["rejected"]] == [(4, "mobile"), (5, "name"), (6, "mobile"),
                                                                     (7, "name")]
     assert "line 2" in first["rejected"][2]["reason"]
     before = customers.store.head_position()
-    second = customers.import_rows(owner, rows)
+    second = customers.cards.import_rows(owner, rows)
     assert (second["created"], second["updated"], second["unchanged"]) == (0, 0, 3)
     assert len(second["rejected"]) == 4
     assert customers.store.head_position() == before  # the same file again writes nothing
-    assert customers.list(owner, {"q": "noura"})["items"][0]["city"] == "Riyadh"
+    assert customers.cards.list(owner, {"q": "noura"})["items"][0]["city"] == "Riyadh"
+
+
+# --- outreach -------------------------------------------------------------------------------------
 
 
 def test_rating_requests_and_messages(customers):
     owner = staff()
     card = new_customer(customers, owner, email="s@example.com")
     with pytest.raises(Conflict) as refused:
-        customers.request_rating(owner, card["id"])
+        customers.outreach.request_rating(owner, card["id"])
     assert refused.value.code == "no_unrated_orders"
-    customers.put_order(owner, "r-1", order(card["id"], status="delivered"))
-    customers.put_order(owner, "r-2", order(card["id"], status="delivered", rated=True))
-    customers.put_order(owner, "r-3", order(card["id"], status="delivering"))
-    request = customers.request_rating(owner, card["id"])["request"]
+    customers.orders.put(owner, "r-1", order(card["id"], status="delivered"))
+    customers.orders.put(owner, "r-2", order(card["id"], status="delivered", rated=True))
+    customers.orders.put(owner, "r-3", order(card["id"], status="delivering"))
+    request = customers.outreach.request_rating(owner, card["id"])["request"]
     assert request["order_ids"] == ["r-1"] and request["channel"] == "email" and "orders=r-1" in request["link"]
     with pytest.raises(Conflict) as refused:
-        customers.send_message(owner, card["id"], {"channel": "sms", "body": "hello"})
+        customers.outreach.send_message(owner, card["id"], {"channel": "sms", "body": "hello"})
     assert refused.value.code == "sms_sender_missing"
-    customers.update_settings(owner, {"sms_sender_name": "MyStore"})
-    sent = customers.send_message(owner, card["id"], {"channel": "sms", "body": "hello"})
+    customers.settings.update(owner, {"sms_sender_name": "MyStore"})
+    sent = customers.outreach.send_message(owner, card["id"], {"channel": "sms", "body": "hello"})
     assert sent["status"] == 202 and sent["message"]["to"] == "+966501234567"
     types = [e.type for e in customers.store.load(card["id"])]
     assert types[-2:] == ["customer.rating_requested", "customer.message_requested"]

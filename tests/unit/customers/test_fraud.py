@@ -1,4 +1,4 @@
-"""Fraud rules (services.customers.fraud): when evidence from stores flags a shopper."""
+"""Fraud rules (services.customers.fraud.rules): when evidence from stores flags a shopper."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.customers.fraud import (
+from services.customers.fraud.rules import (
     DEFAULT_RULES, EVIDENCE_KINDS, FLAG_CODE, Decision, Evidence, Rule, classify, evaluate, full_evidence,
     load_rules, store_safe_reason,
 )

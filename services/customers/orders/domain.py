@@ -1,13 +1,22 @@
-"""The orders snapshot the store platform pushes: field rules and the
-"latest write by updated_at wins" decision. Plain Python."""
+"""An order as the store platform pushes it: field rules, and the "latest
+write by ``updated_at`` wins" decision. Plain Python.
+
+Stream ``order:<store_id>:<order_id>``. Every ``order.recorded`` carries the
+whole order, so the order's state is its stream's last event (the service
+reads only the head, ``EventStore.latest_event``); an older or identical push
+decides no event.
+"""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
+from seedwork.envelope import Actor, Envelope, NewEvent
 from seedwork.errors import InvalidCommand
+from seedwork.instants import parse_instant
 
 STATUSES = ("awaiting_review", "in_progress", "completed", "delivering", "delivered", "cancelled", "returned",
             "refused")
@@ -17,21 +26,6 @@ ORDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}\Z")
 MAX_ITEMS = 500
 MAX_TOTAL = Decimal("99999999999999.99")
 REQUIRED = ("customer_id", "status", "created_at", "updated_at", "total", "currency", "payment_method", "items")
-
-
-def moment(name: str, value: Any, error: type[InvalidCommand] = InvalidCommand) -> datetime:
-    """An ISO 8601 date-time with a UTC offset; ``error`` names the field
-    (``InvalidQuery`` for list filters, a 400; ``InvalidCommand`` for bodies, a 422)."""
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise error.field(name, "an ISO 8601 date-time with a UTC offset") from None
-    if parsed.tzinfo is None:
-        raise error.field(name, "an ISO 8601 date-time with a UTC offset")
-    return parsed
 
 
 def _amount(name: str, value: Any) -> Decimal:
@@ -88,8 +82,8 @@ def clean_order(order_id: str, fields: Mapping[str, Any]) -> dict:
     currency = fields["currency"]
     if not isinstance(currency, str) or not CURRENCY.match(currency.upper()):
         raise InvalidCommand.field("currency", "an ISO 4217 code like SAR")
-    created_at = moment("created_at", fields["created_at"])
-    updated_at = moment("updated_at", fields["updated_at"])
+    created_at = parse_instant(fields["created_at"], "created_at")
+    updated_at = parse_instant(fields["updated_at"], "updated_at")
     if updated_at < created_at:
         raise InvalidCommand.field("updated_at", "not before created_at")
     tracking_url = fields.get("tracking_url")
@@ -108,25 +102,55 @@ def clean_order(order_id: str, fields: Mapping[str, Any]) -> dict:
     }
 
 
-def supersedes(new: dict, current: dict | None) -> bool:
+COMPARED = ("customer_id", "status", "total", "currency", "payment_method", "items", "tracking_url", "rated")
+
+
+def supersedes(new: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
     """Whether ``new`` should replace ``current``: the latest ``updated_at``
     wins; an older update never overwrites a newer one, and the same update
     twice changes nothing."""
     if current is None:
         return True
-    new_at, current_at = datetime.fromisoformat(new["updated_at"]), datetime.fromisoformat(current["updated_at"])
+    new_at, current_at = parse_instant(new["updated_at"]), parse_instant(current["updated_at"])
     if new_at != current_at:
         return new_at > current_at
-    comparable = ("customer_id", "status", "created_at", "total", "currency", "payment_method", "items",
-                  "tracking_url", "rated")
     # Same instant, different content: the later write wins (the platform corrected itself).
-    return any(_same(new[k]) != _same(current[k]) for k in comparable)
+    return (parse_instant(new["created_at"]) != parse_instant(current["created_at"])
+            or any(new[k] != current[k] for k in COMPARED))
 
 
-def _same(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    return value
+def stream_id(store_id: str, order_id: str) -> str:
+    return f"order:{store_id}:{order_id}"
+
+
+@dataclass(frozen=True)
+class OrderState:
+    order: Mapping[str, Any]  # as the stream's last order.recorded carries it
+    version: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordOrder:
+    actor: Actor
+    store_id: str
+    order: Mapping[str, Any]  # clean_order's result, its customer_id the card's id
+
+
+def decide(state: OrderState | None, command: RecordOrder, now: datetime) -> list[NewEvent]:
+    if state is not None and not supersedes(command.order, state.order):
+        return []
+    data = {**command.order, "previous_status": state.order["status"] if state else None}
+    return [NewEvent("order.recorded", data, command.actor, command.store_id, occurred_at=now)]
+
+
+def evolve(state: OrderState | None, event: Envelope) -> OrderState:
+    """The order the event carries: whatever came before, it is the whole order."""
+    if event.type != "order.recorded":
+        raise ValueError(f"unknown event type {event.type!r} on an order's stream")
+    return OrderState(dict(event.data), event.version)
+
+
+def fold(events: Iterable[Envelope], state: OrderState | None = None) -> OrderState | None:
+    for event in events:
+        state = evolve(state, event)
+    return state

@@ -1,9 +1,10 @@
 """Fraud rules: when the platform flags a shopper as a non-serious buyer.
 
-Plain Python, no database: ``FraudWatch`` turns events into ``Evidence`` rows
-(``classify``), loads the shopper's fresh evidence and active flags, and asks
-``evaluate`` which rules now fire. The rules are configuration
-(``FRAUD_RULES``, JSON), checked once at start-up by ``load_rules``.
+Plain Python, no database: the fraud watch (``watch.py``) turns events into
+``Evidence`` rows (``classify``), loads the shopper's fresh evidence and active
+flags, and asks ``evaluate`` which rules now fire. The rules are
+configuration (``FRAUD_RULES``, JSON), checked once at start-up by
+``load_rules`` (``config.py``).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from seedwork.envelope import iso
+from seedwork.instants import iso
 
 EVIDENCE_KINDS = ("blocked_non_serious", "cod_refused_or_returned", "charged_without_order_claim")
 FLAG_CODE = "non_serious_buyer"

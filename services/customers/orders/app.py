@@ -1,0 +1,69 @@
+"""The store platform's orders: record one (the latest ``updated_at`` wins),
+read one, list a customer's."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from seedwork.caller import Caller
+from seedwork.errors import InvalidCommand, NotFound
+from seedwork.pagination import decode_cursor, encode_cursor, instant, page_limit, text
+from seedwork.store import EventStore
+
+from ..cards.domain import customer_id_of, not_found as customer_not_found
+from ..cards.stream import CardStream
+from ..projection import CardsProjection
+from .domain import RecordOrder, clean_order, decide, evolve, stream_id
+from .projection import OrdersProjection, order_view
+
+
+@dataclass(frozen=True)
+class Orders:
+    store: EventStore
+    cards: CardStream
+    card_rows: CardsProjection
+    projection: OrdersProjection
+    clock: Callable[[], datetime]
+
+    def put(self, caller: Caller, order_id: str, fields: dict) -> dict:
+        """Record the store platform's order; an older push answers the newer order, unchanged."""
+        store_id = caller.store_id
+        order = clean_order(order_id, fields)
+        stream = stream_id(store_id, order_id)
+        with self.store.transaction() as conn:
+            try:
+                customer = self.cards.load(conn, store_id, order["customer_id"])
+            except NotFound:
+                raise InvalidCommand.field("customer_id", "no such customer in this store") from None
+            self.store.lock_stream(conn, stream)
+            head = self.store.latest_event(stream, conn=conn)
+            state = evolve(None, head) if head else None
+            command = RecordOrder(actor=caller.actor, store_id=store_id, order={**order, "customer_id": customer.id})
+            events = decide(state, command, self.clock())
+            if not events:
+                return {"status": 200, "order": self.projection.order(conn, store_id, order_id), "applied": False}
+            stored = self.store.append(stream, state.version if state else 0, events, conn=conn)
+            self.projection.apply(conn, stored[0])
+            recorded = self.projection.order(conn, store_id, order_id)
+        return {"status": 201 if state is None else 200, "order": recorded, "applied": True}
+
+    def get(self, caller: Caller, order_id: str) -> dict:
+        with self.store.pool.connection() as conn:
+            order = self.projection.order(conn, caller.store_id, order_id)
+        if order is None:
+            raise NotFound("order_not_found", f"no order {order_id}")
+        return order
+
+    def of_customer(self, caller: Caller, customer_id: str, query: dict) -> dict:
+        limit = page_limit(query.get("limit"))
+        customer_id = customer_id_of(customer_id)
+        after = decode_cursor(query["cursor"], instant, text) if query.get("cursor") else None
+        with self.store.pool.connection() as conn:
+            if not self.card_rows.exists(conn, caller.store_id, customer_id):
+                raise customer_not_found(customer_id)
+            rows = self.projection.customer_orders(conn, caller.store_id, customer_id, after, limit + 1)
+        page = rows[:limit]
+        more = len(rows) > limit
+        return {"items": [order_view(r) for r in page],
+                "next_cursor": encode_cursor(page[-1][3], page[-1][0]) if more else None}
