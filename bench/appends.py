@@ -38,6 +38,20 @@ TARGET_VS_RAW = 0.7
 TARGET_VS_ES = 4.0
 
 
+
+class Streams:
+    """A writer's streams: ``EVENTS_PER_STREAM`` events each, then a new one.
+    ``next()`` is the stream to write to and the version it is at."""
+
+    def __init__(self):
+        self.stream, self.version = "", EVENTS_PER_STREAM
+
+    def next(self) -> tuple[str, int]:
+        if self.version >= EVENTS_PER_STREAM:
+            self.stream, self.version = f"ticket-{uuid.uuid4().hex}", 0
+        self.version += 1
+        return self.stream, self.version - 1
+
 class Ours:
     name = "ours"
 
@@ -48,16 +62,11 @@ class Ours:
         self.store = EventStore(self.pool, self.schema)
 
     def worker(self, i: int):
-        store = self.store
-        counter = itertools.count()
-        stream, version = "", EVENTS_PER_STREAM
+        store, streams, counter = self.store, Streams(), itertools.count()
 
         def op():
-            nonlocal stream, version
-            if version >= EVENTS_PER_STREAM:
-                stream, version = f"ticket-{uuid.uuid4().hex}", 0
+            stream, version = streams.next()
             store.append(stream, version, [new_event(next(counter))])
-            version += 1
 
         return op
 
@@ -95,15 +104,11 @@ class Raw:
 
     def worker(self, i: int):
         conn, insert, positions = self.conns[i], self.insert, self.positions
-        counter = itertools.count()
-        stream, version = "", EVENTS_PER_STREAM
+        streams, counter = Streams(), itertools.count()
 
         def op():
-            nonlocal stream, version
-            if version >= EVENTS_PER_STREAM:
-                stream, version = f"ticket-{uuid.uuid4().hex}", 0
-            version += 1
-            raw_append(conn, insert, stream, version, next(positions), next(counter))
+            stream, version = streams.next()
+            raw_append(conn, insert, stream, version + 1, next(positions), next(counter))
 
         return op
 

@@ -15,7 +15,7 @@ before the ``COPY`` and rebuilt after it from their own definitions (a bulk
 load's usual order; the result is the same indexes), then ``VACUUM ANALYZE``.
 The cards have no events behind them: a list reads only ``cards``.
 
-Then the service's own path, ``Customers(EventStore(pool, schema)).list(caller,
+Then the service's own path, ``Customers(EventStore(pool, schema)).cards.list(caller,
 query)``, is timed for each query kind in ``KINDS``, with varied values, the
 kinds rotated every round. Baselines on the same table, same run: the raw
 first page ``SELECT id ... ORDER BY registered_at DESC, id DESC LIMIT 25`` (an
@@ -56,6 +56,7 @@ from seedwork import db
 from seedwork.cli import service_migrations
 from seedwork.migrations import migrate
 from seedwork.store import EventStore
+from seedwork.caller import Caller
 from services.customers.application import Customers
 from services.customers.listing import CustomerQuery, list_cards
 from services.customers.normalise import fold_text, like_pattern, search_text
@@ -431,7 +432,8 @@ def search(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdic
     values = kind_values(cards, rng)
     pool = db.make_pool(settings.database_url, min_size=1, max_size=1, name="bench-customers")
     customers = Customers(EventStore(pool, schema))
-    caller = {"store_id": store_id, "kind": "agent", "id": str(uuid.uuid4()), "role": "owner"}
+    cards_app = customers.cards
+    caller = Caller("agent", str(uuid.uuid4()), store_id, "owner")
     raw = psycopg.connect(settings.database_url, autocommit=True)
     first_page = f"SELECT id FROM {schema}.cards WHERE store_id = %s ORDER BY registered_at DESC, id DESC LIMIT 25"
     count_like = f"SELECT count(*) FROM {schema}.cards WHERE store_id = %s AND search_text LIKE %s"
@@ -447,7 +449,7 @@ def search(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdic
         i = cursors[kind] % len(values[kind])
         cursors[kind] += 1
         start = time.perf_counter()
-        page = customers.list(caller, values[kind][i])
+        page = cards_app.list(caller, values[kind][i])
         took = time.perf_counter() - start
         found[kind].append(len(page["items"]))
         by_value[(kind, i)].append(took * 1e3)

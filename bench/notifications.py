@@ -178,12 +178,17 @@ def raw_smtp(port: int, n: int, counter: Counter) -> float:
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
             smtp.send_message(m)
 
-    counter.expecting(n)
+    return timed_sends(counter, messages, send, "the sink")
+
+
+def timed_sends(arrivals, items: list, send, who: str) -> float:
+    """Seconds to ``send`` every item from ``SEND_THREADS`` threads until ``arrivals`` saw them all."""
+    arrivals.expecting(len(items))
     started = time.perf_counter()
     with ThreadPoolExecutor(SEND_THREADS) as pool:
-        list(pool.map(send, messages))
-    if not counter.done.wait(WAIT):
-        raise RuntimeError("the sink did not get every raw message")
+        list(pool.map(send, items))
+    if not arrivals.done.wait(WAIT):
+        raise RuntimeError(f"{who} did not get every raw send")
     return time.perf_counter() - started
 
 
@@ -203,13 +208,7 @@ def raw_posts(receiver: Receiver, n: int, secret: str) -> float:
             session.trust_env = False
         session.post(receiver.url, data=item[0], headers=item[1], timeout=10).raise_for_status()
 
-    receiver.expecting(n)
-    started = time.perf_counter()
-    with ThreadPoolExecutor(SEND_THREADS) as pool:
-        list(pool.map(post, bodies))
-    if not receiver.done.wait(WAIT):
-        raise RuntimeError("the receiver did not get every raw post")
-    return time.perf_counter() - started
+    return timed_sends(receiver, bodies, post, "the receiver")
 
 
 def throughput(settings: Settings, scratch: Scratch, n: int) -> tuple[list[Row], list[str]]:

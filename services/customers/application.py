@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
-from seedwork.caller import Caller
 from seedwork.envelope import to_cloudevent, utcnow
 from seedwork.idempotency import IdempotencyKeys
 from seedwork.store import EventStore
@@ -54,7 +53,3 @@ class Customers:
         batch = self.store.read_all(after, limit, store_id=store_id)
         return {"items": [to_cloudevent(e, "customers") for e in batch],
                 "next_after": str(batch[-1].position) if batch else str(after)}
-
-    def list(self, caller: Caller | dict, query: dict) -> dict:
-        """The card list. bench/customers.py measures this path and passes the caller as a dict."""
-        return self.cards.list(Caller.of(caller), query)

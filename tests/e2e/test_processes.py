@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.polling import eventually
 from tests.support.processes import Services
-from tests.support.servers import PLATFORM_KEY, Vhost, drop_schema, free_port, vhosts_unavailable
+from tests.support.servers import PLATFORM_KEY, drop_schema, free_port, private_vhost
 from tests.support.system import system_env
 
 BACKENDS = ("tickets", "customers", "notifications")
@@ -23,12 +23,8 @@ BACKENDS = ("tickets", "customers", "notifications")
 
 @pytest.fixture
 def vhost():
-    why_not = vhosts_unavailable()
-    if why_not:
-        pytest.skip(f"cannot create an isolated RabbitMQ virtual host: {why_not}")
-    vhost = Vhost().create()
-    yield vhost
-    vhost.delete()
+    with private_vhost() as vhost:
+        yield vhost
 
 
 def get_health(port):

@@ -17,7 +17,8 @@ from seedwork import db
 from seedwork.store import EventStore
 from tests.support.bus import Bus
 from tests.support.processes import Process
-from tests.support.servers import AMQP_URI, PLATFORM_KEY, ROOT, Vhost, drop_schema, new_schema, vhosts_unavailable
+from tests.support.servers import AMQP_URI, PLATFORM_KEY, ROOT, drop_schema, new_schema
+from tests.support.servers import private_vhost as new_vhost
 
 PROBE = Path(__file__).with_name("probe")
 
@@ -99,12 +100,8 @@ def processes(tmp_path, service_env):
 def private_vhost():
     """A RabbitMQ virtual host for this module's service containers: their RPC
     queues (``rpc-<service>``, not prefixed) answer nobody else's calls."""
-    why_not = vhosts_unavailable()
-    if why_not:
-        pytest.skip(f"cannot create an isolated RabbitMQ virtual host: {why_not}")
-    vhost = Vhost().create()
-    yield vhost
-    vhost.delete()
+    with new_vhost() as vhost:
+        yield vhost
 
 
 @pytest.fixture

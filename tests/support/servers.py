@@ -8,7 +8,10 @@ import shutil
 import socket
 import subprocess
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from seedwork import db, migrations
 
@@ -79,3 +82,18 @@ class Vhost:
         self.made = False
         result = rabbitmqctl("delete_vhost", self.name)
         return result.stderr.strip()[:200] if result.returncode != 0 else None
+
+
+@contextmanager
+def private_vhost():
+    """``with private_vhost() as vhost:`` a virtual host made for the test and
+    deleted after it; the test is skipped where none can be made."""
+    why_not = vhosts_unavailable()
+    if why_not:
+        pytest.skip(f"cannot create an isolated RabbitMQ virtual host: {why_not}")
+    vhost = Vhost().create()
+    try:
+        yield vhost
+    finally:
+        vhost.delete()
+
