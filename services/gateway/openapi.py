@@ -9,6 +9,7 @@ from functools import lru_cache
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from .attachments import ALLOWED_TYPES
 from .routing import routes
 from .schemas.meta import Problem
 from .schemas.tickets import Attachment, UploadedAttachment
@@ -72,9 +73,12 @@ def openapi_document(service_cls) -> dict:
             if doc.response is not None and status != 204:
                 success["content"] = {"application/json": {"schema": doc.response}}
             elif doc.download:
-                success["content"] = {"application/octet-stream": {"schema": BINARY}}
+                success["content"] = {kind: {"schema": BINARY} for kind in ALLOWED_TYPES}
                 success["description"] = "The file, with its own Content-Type"
             operation["responses"][str(status)] = success
+        if doc.degraded:
+            operation["responses"]["503"] = {"description": "Something it reports on does not answer",
+                                             "content": {"application/json": {"schema": doc.response}}}
         errors = {**ERROR_STATUSES, **(UPLOAD_STATUSES if doc.upload or doc.raw_body else {})}
         for status, text in errors.items():
             if status == 401 and not doc.roles:

@@ -130,10 +130,12 @@ class Call:
 
 @dataclass
 class Answer:
-    """A handler's answer with headers of its own (``X-Order-Applied``)."""
+    """A handler's answer with headers of its own (``X-Order-Applied``), or
+    a status of its own (a health check's 503)."""
 
     result: Any
     headers: dict[str, str] = field(default_factory=dict)
+    status: int | None = None
 
 
 # Flags a service's result carries beside the resource; never sent as such.
@@ -169,6 +171,7 @@ class Route:
     tags: tuple[str, ...] = ()
     upload: str | None = None  # the multipart/form-data part carrying a file, instead of a JSON body
     download: bool = False  # the answer is a file's bytes, not JSON
+    degraded: bool = False  # answers 503 with the same body when something it reports on is down
     raw_body: str | None = None  # a body the handler streams itself (text/csv)
     handler: Callable | None = field(default=None, compare=False, repr=False)
 
@@ -200,9 +203,9 @@ class Route:
         """The HTTP answer to what the handler returned."""
         if isinstance(returned, Response):
             return returned
-        headers = {}
+        headers, status_of_its_own = {}, None
         if isinstance(returned, Answer):
-            returned, headers = returned.result, dict(returned.headers)
+            returned, headers, status_of_its_own = returned.result, dict(returned.headers), returned.status
         if returned is None:
             return Response(status=self.status if self.status == 204 else 200, headers=headers)
         status, body = self.status, returned
@@ -216,6 +219,7 @@ class Route:
                 headers["Idempotent-Replayed"] = "true"
             body = returned[self.resource] if self.resource != WHOLE else {
                 k: v for k, v in returned.items() if k not in FLAGS}
+        status = status_of_its_own or status
         if self.etag:
             headers["ETag"] = f'"{body["version"]}"'
         if self.location and status == 201:

@@ -5,9 +5,9 @@ import kombu
 
 from seedwork.errors import Forbidden, ServiceUnavailable
 
-from ..http import ApiRoute, json_response, problem
+from ..http import ApiRoute, problem
 from ..openapi import openapi_document
-from ..routing import PLATFORM, STAFF, route
+from ..routing import PLATFORM, STAFF, Answer, route
 from ..schemas import meta as schemas
 from .base import RouteBase
 
@@ -30,15 +30,16 @@ class MetaRoutes(RouteBase):
             store_id = call.caller.store_id
         return self.tickets.events(store_id, query["after"], query["limit"])
 
-    @route("GET", "/v1/openapi.json", "This document", tags=("meta",))
+    @route("GET", "/v1/openapi.json", "This document", response=schemas.Document, tags=("meta",))
     def openapi(self, call):
         return openapi_document(type(self))
 
-    @route("GET", "/health/live", "The process answers", tags=("meta",))
+    @route("GET", "/health/live", "The process answers", response=schemas.HealthLive, tags=("meta",))
     def live(self, call):
         return {"status": "ok"}
 
-    @route("GET", "/health/ready", "The database and RabbitMQ answer", tags=("meta",))
+    @route("GET", "/health/ready", "The database and RabbitMQ answer (503 when one does not)",
+           response=schemas.HealthReady, degraded=True, tags=("meta",))
     def ready(self, call):
         checks = {}
         try:
@@ -53,9 +54,10 @@ class MetaRoutes(RouteBase):
         except Exception as exc:  # noqa: BLE001
             checks["rabbitmq"] = f"error: {exc.__class__.__name__}"
         ok = all(v == "ok" for v in checks.values())
-        return json_response(200 if ok else 503, {"status": "ok" if ok else "unavailable", "checks": checks})
+        return Answer({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
 
-    @route("GET", "/health", "Every service's health, over RPC", tags=("meta",))
+    @route("GET", "/health", "Every service's health, over RPC (503 when one does not answer)",
+           response=schemas.Health, degraded=True, tags=("meta",))
     def health(self, call):
         report, calls = {}, {}
         for name in BACKENDS:  # asked at once: the slowest answer is the wait
@@ -71,8 +73,7 @@ class MetaRoutes(RouteBase):
             except Exception as exc:  # the service answered with an error
                 report[name] = {"error": repr(exc)}
         healthy = not any("error" in r for r in report.values())
-        return json_response(200 if healthy else 503,
-                             {"status": "ok" if healthy else "degraded", "services": report})
+        return Answer({"status": "ok" if healthy else "degraded", "services": report}, status=200 if healthy else 503)
 
     @ApiRoute.decorator("GET,POST,PUT,PATCH,DELETE", "/<path:path>")
     def no_route(self, request, path):

@@ -17,5 +17,13 @@ class EventPage(Schema):
     next_after = fields.String(metadata={"description": "pass as ?after= to continue"})
 
 
+HealthLive = answer("HealthLive", "status")
+HealthReady = answer("HealthReady", "status", checks=fields.Dict(
+    keys=fields.String(), values=fields.String(), metadata={"description": "database, rabbitmq: ok or error: <kind>"}))
+Health = answer("Health", "status", services=fields.Dict(metadata={
+    "description": "each service's own health report (its schema, its relay's role), or {error}"}))
+Document = answer("Document", "openapi", info=fields.Dict(), paths=fields.Dict(), components=fields.Dict())
+
+
 Problem = answer("Problem", "type title code detail request_id", status=fields.Integer(),
                  errors=fields.Dict(keys=fields.String(), values=fields.List(fields.String())))
