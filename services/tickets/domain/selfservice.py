@@ -196,7 +196,7 @@ def clean_exchange(order: dict, fields: dict) -> dict:
         "item": {"name": item["name"], "sku": item.get("sku"), "quantity": item.get("quantity")},
         "reason": reason,
         "preferred_replacement": rules.text(fields.get("preferred_replacement"), "preferred_replacement",
-                                               PREFERRED_MAX, optional=True),
+                                            PREFERRED_MAX, optional=True),
     }
 
 
