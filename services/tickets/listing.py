@@ -2,25 +2,20 @@
 keyset (cursor) pagination, so page 500 costs what page 1 costs."""
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass, replace
-from datetime import datetime
 
-from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
 import psycopg
 
-from seedwork.envelope import iso
 from seedwork.errors import InvalidQuery
+from seedwork.instants import iso
+from seedwork.pagination import (CURSOR_HELP, DEFAULT_LIMIT, decode_cursor, encode_cursor, exactly, instant, integer,
+                                 page_limit)
 
-from .domain import PRIORITIES, STATUSES
+from .domain.fields import PRIORITIES, STATUSES
 
 # sort name -> the projection column it orders by (ties broken by number).
 SORT_KEYS = {"created": "created_at", "updated": "updated_at", "priority": "priority_rank"}
 DEFAULT_SORT = "-created"
-MAX_LIMIT = 100
-DEFAULT_LIMIT = 25
 
 
 @dataclass(frozen=True)
@@ -39,7 +34,8 @@ class TicketQuery:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "TicketQuery":
-        query = cls(**{k: tuple(v) if k in ("status", "priority") else v for k, v in raw.items()})
+        query = cls(**{k: tuple(v) if k in ("status", "priority") else page_limit(v) if k == "limit" else v
+                       for k, v in raw.items()})
         query.check()
         return query
 
@@ -51,37 +47,26 @@ class TicketQuery:
         if self.sort.removeprefix("-") not in SORT_KEYS:
             options = ", ".join(f"{k}, -{k}" for k in SORT_KEYS)
             raise InvalidQuery.field("sort", f"{self.sort!r} is not one of {options}")
-        if not 1 <= self.limit <= MAX_LIMIT:
-            raise InvalidQuery.field("limit", f"must be between 1 and {MAX_LIMIT}")
+        page_limit(self.limit)
 
     def only_customer(self, customer_id: str) -> "TicketQuery":
         return replace(self, customer_id=customer_id)
 
 
-def encode_cursor(sort: str, key, number: int) -> str:
-    raw = json.dumps([sort, iso(key) if isinstance(key, datetime) else key, number])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def next_cursor(sort: str, key, number: int) -> str:
+    """The cursor of the page after a row: the sort, the row's sort key and its number."""
+    return encode_cursor(sort, key, number)
 
 
-def decode_cursor(cursor: str, sort: str) -> tuple:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        cursor_sort, key, number = json.loads(base64.urlsafe_b64decode(padded))
-        if cursor_sort != sort:
-            raise ValueError("sort changed")
-        if SORT_KEYS[sort.removeprefix("-")] == "priority_rank":
-            if type(key) is not int:  # noqa: E721 - bool is an int too, and is not a rank
-                raise ValueError("a priority rank is an integer")
-        else:
-            key = datetime.fromisoformat(key.replace("Z", "+00:00"))
-            if key.tzinfo is None:
-                raise ValueError("a cursor's time has a UTC offset")
-        if type(number) is not int:  # noqa: E721
-            raise ValueError("a ticket number is an integer")
-        return key, number
-    except (ValueError, TypeError, KeyError, binascii.Error, json.JSONDecodeError, AttributeError):
-        raise InvalidQuery.field(
-            "cursor", "not a cursor from this list with this sort: start again without it") from None
+def after(cursor: str, sort: str) -> tuple:
+    """``(sort key, number)`` of the row a cursor of this sort continues after;
+    ``InvalidQuery`` naming ``cursor`` for any other cursor."""
+    column = SORT_KEYS.get(sort.removeprefix("-"))
+    if column is None:  # no list has this sort, so no cursor is of it
+        raise InvalidQuery.field("cursor", CURSOR_HELP)
+    key = integer if column == "priority_rank" else instant  # a rank, or a time with its offset
+    _, key_value, number = decode_cursor(cursor, exactly(sort), key, integer)
+    return key_value, number
 
 
 def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q: TicketQuery,
@@ -122,7 +107,7 @@ def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q:
     descending = q.sort.startswith("-")
     key = SORT_KEYS[q.sort.removeprefix("-")]
     if q.cursor:
-        after_key, after_number = decode_cursor(q.cursor, q.sort)
+        after_key, after_number = after(q.cursor, q.sort)
         where.append(f"({key}, number) {'<' if descending else '>'} (%s, %s)")
         params += [after_key, after_number]
     direction = "DESC" if descending else "ASC"
@@ -144,5 +129,4 @@ def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q:
         }
         for r in rows
     ]
-    next_cursor = encode_cursor(q.sort, rows[-1][18], rows[-1][1]) if more else None
-    return {"items": items, "next_cursor": next_cursor}
+    return {"items": items, "next_cursor": next_cursor(q.sort, rows[-1][18], rows[-1][1]) if more else None}

@@ -1,20 +1,24 @@
-"""The ticket list: one row per ticket, derived from the ticket's folded state.
+"""The ticket list: one row per ticket, derived from the ticket's folded state,
+and the per-store ticket numbers.
 
 Live, ``upsert`` runs in the transaction of every append, with the state the
 command handler just folded. ``rebuild`` folds every stream from the event log
 again and rewrites the table; both go through ``row_from_state``, so the list
 can only differ from the fold if an event was lost, which the tests check.
+The list's pages are ``listing.py``'s; the few other lookups of the table are here.
 """
 from __future__ import annotations
 
 import logging
-from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
+from typing import Iterable
+
 import psycopg
 
 from seedwork.config import checked_name
 from seedwork.store import EventStore
 
-from .domain import PRIORITY_RANK, TicketState, fold
+from .domain.fields import PRIORITY_RANK
+from .domain.ticket import TicketState, fold
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,30 @@ class TicketList:
             # Never move a row back to an older version of the ticket.
             f"WHERE {s}.ticket_list.version < EXCLUDED.version"
         )
+        self._next_number = (
+            f"INSERT INTO {s}.ticket_numbers (store_id, last) VALUES (%s, 1001) "
+            f"ON CONFLICT (store_id) DO UPDATE SET last = {s}.ticket_numbers.last + 1 RETURNING last"
+        )
+        self._platform_handled = (f"SELECT ticket_id FROM {s}.ticket_list "
+                                  "WHERE ticket_id = ANY(%s) AND handled_by = 'platform'")
+        self._open_delayed = (
+            f"SELECT ticket_id FROM {s}.ticket_list WHERE store_id = %s AND customer_id = %s "
+            "AND order_id = %s AND type = 'order_delayed' AND status <> 'closed' ORDER BY created_at DESC LIMIT 1"
+        )
+
+    def next_number(self, conn: psycopg.Connection, store_id: str) -> int:
+        """The store's next ticket number (#1042), drawn in the opening's transaction."""
+        return conn.execute(self._next_number, (store_id,)).fetchone()[0]
+
+    def platform_handled(self, conn: psycopg.Connection, ticket_ids: Iterable[str]) -> set[str]:
+        """Which of these tickets the platform handles."""
+        return {row[0] for row in conn.execute(self._platform_handled, (list(ticket_ids),))}
+
+    def open_delayed_ticket(self, conn: psycopg.Connection, store_id: str, customer_id: str,
+                            order_id: str) -> str | None:
+        """The shopper's late-order ticket for this order that is not closed yet, if any."""
+        row = conn.execute(self._open_delayed, (store_id, customer_id, order_id)).fetchone()
+        return row and row[0]
 
     def upsert(self, conn: psycopg.Connection, state: TicketState) -> None:
         conn.execute(self._upsert, row_from_state(state))

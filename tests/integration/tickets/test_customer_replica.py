@@ -18,10 +18,11 @@ import pytest
 
 from seedwork import db
 from seedwork.bus import ConfirmingPublisher, event_message, exchange_name
+from seedwork.caller import Caller
 from seedwork.envelope import Actor, Envelope
 from seedwork.store import EventStore
-from services.tickets.application import Tickets
-from services.tickets.customers import CustomerSummaries
+from services.tickets.application import build
+from services.tickets.customer_replica import CustomerSummaries
 from tests.support.processes import Process
 from tests.support.polling import eventually
 from tests.support.servers import ROOT, Vhost, drop_schema, new_schema, vhosts_unavailable
@@ -324,11 +325,11 @@ def test_a_deleted_group_stays_gone_even_if_an_older_add_arrives_late(replica):
 
 
 def staff_of(store_id):
-    return {"store_id": store_id, "kind": "agent", "id": "agent-1", "role": "agent"}
+    return Caller("agent", "agent-1", store_id, "agent")
 
 
 def shopper(store_id, customer_id):
-    return {"store_id": store_id, "kind": "customer", "id": customer_id, "role": None}
+    return Caller("customer", customer_id, store_id, "customer")
 
 
 INTERNAL = {"name", "groups", "blocked", "block_reason", "flagged"}
@@ -338,12 +339,12 @@ def test_staff_see_the_customer_on_every_ticket_view_and_the_shopper_sees_only_t
     store_id = new_store_id()
     customer_id, created, then = customer(store_id, "Noura")
     group_id, group_event = group(store_id, "VIP")
-    app = Tickets(tickets.store)
+    app = build(tickets.store)
     staff, me = staff_of(store_id), shopper(store_id, customer_id)
 
     # A ticket opened before anything is known about its customer: empty defaults.
-    opened = app.open(me, {"subject": "Parcel?", "body": "Where is it?"})["ticket"]
-    unknown = app.get(staff, opened["id"])["customer"]
+    opened = app.writes.open(me, {"subject": "Parcel?", "body": "Where is it?"})["ticket"]
+    unknown = app.reads.get(staff, opened["id"])["customer"]
     assert unknown == {"id": customer_id, "name": None, "groups": [], "blocked": False, "block_reason": None,
                        "flagged": False}
 
@@ -358,30 +359,30 @@ def test_staff_see_the_customer_on_every_ticket_view_and_the_shopper_sees_only_t
              "block_reason": "non_serious_orders", "flagged": True}
 
     # Staff: get, execute, open and list all carry it.
-    assert app.get(staff, opened["id"])["customer"] == known
-    noted = app.execute(staff, opened["id"], [["note", {"body": "Careful: COD refusals."}]])["ticket"]
+    assert app.reads.get(staff, opened["id"])["customer"] == known
+    noted = app.writes.execute(staff, opened["id"], [["note", {"body": "Careful: COD refusals."}]])["ticket"]
     assert noted["customer"] == known
-    second = app.open(staff, {"subject": "Refund", "body": "On behalf", "customer_id": customer_id})["ticket"]
+    second = app.writes.open(staff, {"subject": "Refund", "body": "On behalf", "customer_id": customer_id})["ticket"]
     assert second["customer"] == known
-    items = app.list(staff, {})["items"]
+    items = app.reads.list(staff, {})["items"]
     assert {i["id"] for i in items} == {opened["id"], second["id"]}
     assert all(i["customer"] == known for i in items)
 
     # The shopper: their id, nothing the store keeps about them.
-    for view in (app.get(me, opened["id"]),
-                 app.execute(me, opened["id"], [["reply", {"body": "Any news?"}]])["ticket"],
-                 *app.list(me, {})["items"]):
+    for view in (app.reads.get(me, opened["id"]),
+                 app.writes.execute(me, opened["id"], [["reply", {"body": "Any news?"}]])["ticket"],
+                 *app.reads.list(me, {})["items"]):
         assert view["customer"] == {"id": customer_id}
         assert not any(word in repr(view) for word in ("VIP", "non_serious_orders", "Noura", group_id))
 
 
 def test_a_list_page_reads_its_customers_in_one_query(tickets, monkeypatch):
     store_id = new_store_id()
-    app = Tickets(tickets.store)
+    app = build(tickets.store)
     people = [customer(store_id, name) for name in ("Ann", "Bob", "Cy")]
     tickets.deliver(*(created for _, created, _ in people))
     for customer_id, _, _ in people:
-        app.open(staff_of(store_id), {"subject": "Hi", "body": "Help", "customer_id": customer_id})
+        app.writes.open(staff_of(store_id), {"subject": "Hi", "body": "Help", "customer_id": customer_id})
 
     calls = []
     real = CustomerSummaries.for_ticket
@@ -391,6 +392,6 @@ def test_a_list_page_reads_its_customers_in_one_query(tickets, monkeypatch):
         return real(self, conn, store, calls[-1])
 
     monkeypatch.setattr(CustomerSummaries, "for_ticket", counting)
-    items = app.list(staff_of(store_id), {})["items"]
+    items = app.reads.list(staff_of(store_id), {})["items"]
     assert len(calls) == 1 and sorted(calls[0]) == sorted(c for c, _, _ in people)
     assert sorted(i["customer"]["name"] for i in items) == ["Ann", "Bob", "Cy"]

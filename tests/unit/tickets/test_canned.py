@@ -1,11 +1,11 @@
-"""Canned responses (services.tickets.canned): what may be saved, and filling
+"""Canned responses (services.tickets.domain.canned): what may be saved, and filling
 placeholders when an agent sends one."""
 from __future__ import annotations
 
 import pytest
 
 from seedwork.errors import InvalidCommand
-from services.tickets import canned
+from services.tickets.domain import canned
 
 CARD = "4111 1111 1111 1111"
 VALUES = {"customer_name": "نورة", "order_id": "ORD-1001", "ticket_number": 1042, "store_name": "متجر الورد",

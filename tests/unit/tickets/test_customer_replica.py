@@ -1,5 +1,5 @@
-"""The customer on a ticket (services.tickets.domain.customer_view, to_view and
-services.tickets.customers): what staff see, what a shopper never sees."""
+"""The customer on a ticket (services.tickets.views: customer_view, to_view; and
+services.tickets.customer_replica): what staff see, what a shopper never sees."""
 from __future__ import annotations
 
 import uuid
@@ -8,9 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from seedwork.envelope import Actor, Envelope
-from services.tickets import customers
-from services.tickets.domain import OpenTicket, customer_view, decide, fold, stored, to_view
+from services.tickets import customer_replica as customers
+from services.tickets.domain.commands import OpenTicket
+from services.tickets.domain.decisions import decide
+from services.tickets.domain.ticket import fold, stored
 from services.tickets.service import TicketsService
+from services.tickets.views import customer_view, to_view
 
 CUSTOMER = Actor("customer", "cust-1")
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
@@ -20,9 +23,9 @@ INTERNAL = {"name", "groups", "blocked", "block_reason", "flagged"}
 
 
 def ticket():
-    command = OpenTicket(actor=CUSTOMER, ticket_id="t-1", store_id="store-1", number=1001, customer_id="cust-1",
+    command = OpenTicket(actor=CUSTOMER, ticket_id="t-1", store_id="store-1", number=1001,
                          subject="Where is my parcel?", body="Ordered a week ago, nothing yet.")
-    return fold(stored(decide(None, command), 0, T0))
+    return fold(stored(decide(None, command, T0), 0))
 
 
 # --- staff see the summary ------------------------------------------------------------

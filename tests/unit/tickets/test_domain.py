@@ -6,14 +6,18 @@ from types import SimpleNamespace
 
 import pytest
 
+from seedwork.cards import redact_card_numbers
 from seedwork.envelope import Actor, Envelope
 from seedwork.errors import Conflict, DomainError, Forbidden, InvalidCommand
-from services.tickets.domain import (
-    ApproveDataChange, RejectDataChange,
-    EVENT_TYPES, PRIORITIES, PRIORITY_RANK, STATUSES, TRANSITIONS, AddNote, AddTag, Assign, Attachment,
-    ChangeStatus, Close, OpenTicket, PostReply, Rate, RemoveTag, Reopen, SetPriority, SetType, Solve,
-    TicketState, Unassign, decide, evolve, fold, is_visible_to_customer, redact_card_numbers, stored, to_view,
+from services.tickets.domain.commands import (
+    AddNote, AddTag, ApproveDataChange, Assign, Attachment, ChangeStatus, Close, OpenTicket, PostReply, Rate,
+    RejectDataChange, RemoveTag, Reopen, SetPriority, SetType, Solve, Unassign,
 )
+from services.tickets.domain.decisions import TRANSITIONS, decide
+from services.tickets.domain.fields import PRIORITIES, PRIORITY_RANK, STATUSES
+from services.tickets.domain.policy import is_visible_to_customer
+from services.tickets.domain.ticket import EVENT_TYPES, TicketState, evolve, fold, stored
+from services.tickets.views import to_view
 
 CUSTOMER = Actor("customer", "cust-1")
 OTHER_CUSTOMER = Actor("customer", "cust-2")
@@ -35,7 +39,7 @@ class Ticket:
 
     def do(self, command) -> list[Envelope]:
         self.clock += timedelta(minutes=1)
-        new = stored(decide(self.state, command), len(self.events), self.clock, stream_id="t-1")
+        new = stored(decide(self.state, command, self.clock), len(self.events), stream_id="t-1")
         self.state = fold(new, self.state)
         self.events += new
         return new
@@ -53,8 +57,11 @@ class Ticket:
 
 
 def open_command(actor=CUSTOMER, **overrides) -> OpenTicket:
-    fields = dict(actor=actor, ticket_id="t-1", store_id="store-1", number=1001, customer_id="cust-1",
+    """The customer cust-1's ticket: opened by them, or by staff naming them."""
+    fields = dict(actor=actor, ticket_id="t-1", store_id="store-1", number=1001,
                   subject="Where is my parcel?", body="Ordered a week ago, nothing yet.")
+    if actor.kind != "customer":
+        fields["customer_id"] = "cust-1"
     fields.update(overrides)
     return OpenTicket(**fields)
 
@@ -123,13 +130,42 @@ def test_staff_open_a_ticket_on_behalf_of_any_customer(actor):
     assert ticket.state.messages[0].author_kind == actor.kind
 
 
-def test_a_customer_cannot_open_a_ticket_for_someone_else():
-    Ticket().refuses(open_command(actor=OTHER_CUSTOMER), Forbidden, "forbidden")
-    Ticket().refuses(open_command(actor=Actor("customer")), Forbidden, "forbidden")
+def test_a_customer_opens_tickets_for_themselves_and_names_nobody():
+    error = Ticket().refuses(open_command(customer_id="cust-2"), Forbidden, "field_not_allowed")
+    assert error.errors == {"customer_id": ["only staff may set this field"]}
+    Ticket().refuses(open_command(customer_id="cust-1"), Forbidden, "field_not_allowed")  # even their own id
+    Ticket().refuses(open_command(actor=Actor("customer")), Forbidden, "forbidden")  # a shopper with no id
+
+
+def test_staff_name_the_customer_they_open_a_ticket_for():
+    error = Ticket().refuses(open_command(actor=AGENT, customer_id=None), InvalidCommand, "invalid_field")
+    assert list(error.errors) == ["customer_id"]
+
+
+def test_a_blocked_customer_opens_no_new_ticket():
+    error = Ticket().refuses(open_command(customer_blocked=True), Forbidden, "customer_blocked")
+    assert "your open tickets stay open" in error.detail
+
+
+def test_naming_a_customer_is_refused_before_the_block_is_mentioned():
+    Ticket().refuses(open_command(customer_id="cust-1", customer_blocked=True), Forbidden, "field_not_allowed")
+
+
+@pytest.mark.parametrize("actor", [AGENT, SYSTEM])
+def test_staff_still_open_tickets_for_a_blocked_customer(actor):
+    assert opened(actor=actor, customer_blocked=True).state.customer_id == "cust-1"
 
 
 def test_the_platform_cannot_open_tickets():
     Ticket().refuses(open_command(actor=PLATFORM), Forbidden, "forbidden")
+
+
+def test_decide_stamps_the_events_with_the_time_it_is_given():
+    at = datetime(2030, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
+    [event] = decide(None, open_command(), at)
+    assert event.occurred_at == at
+    with pytest.raises(TypeError):
+        decide(None, open_command(), at.replace(tzinfo=None))  # a naive clock is a bug
 
 
 def test_a_ticket_opens_once():
@@ -277,6 +313,68 @@ def test_tags_are_staff_labels_the_customer_does_not_see():
     assert to_view(ticket.state, False)["tags"] == []
 
 
+def test_staff_reply_with_an_internal_note_in_one_command():
+    ticket = opened()
+    reply, note = ticket.do(PostReply(actor=AGENT, body="On its way.", message_id="m-2", note="  courier called ",
+                                      note_id="n-2"))
+    assert (reply.type, note.type) == ("ticket.replied", "ticket.note_added")
+    assert reply.data == {"message_id": "m-2", "body": "On its way.", "attachments": []}
+    assert note.data == {"message_id": "n-2", "body": "courier called", "attachments": []}
+    assert note.occurred_at == reply.occurred_at and note.actor == AGENT
+    assert [m.internal for m in ticket.state.messages] == [False, False, True]
+
+
+def test_a_reply_with_a_note_records_what_a_reply_then_a_note_would():
+    one, two = opened(), opened()
+    together = one.do(PostReply(actor=AGENT, body="hi", message_id="m-2", note="psst", note_id="n-2"))
+    apart = two.do(PostReply(actor=AGENT, body="hi", message_id="m-2")) + two.do(
+        AddNote(actor=AGENT, body="psst", message_id="n-2"))
+    assert [(e.type, e.data, e.actor) for e in together] == [(e.type, e.data, e.actor) for e in apart]
+    def messages(ticket):
+        return [(m.id, m.author_kind, m.body, m.internal) for m in ticket.state.messages]
+    assert messages(one)[1:] == messages(two)[1:]
+
+
+def test_notes_are_internal_so_only_staff_send_one_with_a_reply():
+    error = opened().refuses(PostReply(actor=CUSTOMER, body="hi", note="let me in"), Forbidden, "field_not_allowed")
+    assert error.errors == {"note": ["only staff may send this field"]}
+
+
+def test_a_note_with_a_reply_follows_the_note_rules():
+    ticket = opened(message_id="m-1")
+    assert list(ticket.refuses(PostReply(actor=AGENT, body="hi", note="  "), InvalidCommand,
+                               "invalid_field").errors) == ["note"]
+    ticket.refuses(PostReply(actor=AGENT, body="hi", note="x" * 10_001), InvalidCommand, "invalid_field")
+    ticket.refuses(PostReply(actor=AGENT, body="hi", note="n", note_id="m-1"), Conflict, "duplicate_message")
+    ticket.refuses(PostReply(actor=AGENT, body="hi", message_id="m-9", note="n", note_id="m-9"), Conflict,
+                   "duplicate_message")
+    in_status("closed").refuses(PostReply(actor=AGENT, body="hi", note="n"), Conflict, "ticket_closed")
+
+
+def test_canned_responses_are_the_stores_staffs():
+    ticket = opened()
+    [reply] = ticket.do(PostReply(actor=AGENT, body="Filled in.", canned_response_id="c-1"))
+    assert reply.data["canned_response_id"] == "c-1" and ticket.state.messages[-1].canned_response_id == "c-1"
+    for actor in (CUSTOMER, SYSTEM):
+        error = ticket.refuses(PostReply(actor=actor, body="x", canned_response_id="c-1"), Forbidden,
+                               "field_not_allowed")
+        assert error.errors == {"canned_response_id": ["only staff may send this field"]}
+
+
+def test_the_platform_writes_notes_but_sends_no_canned_response_on_the_tickets_it_handles():
+    ticket = opened(type="charged_without_order", handled_by="platform",
+                    flow={"payment": {"method": "mada", "card_last4": "1234"}})
+    assert ticket.types(ticket.do(PostReply(actor=PLATFORM, body="checking", note="bank asked"))) == [
+        "ticket.replied", "ticket.note_added"]
+    ticket.refuses(PostReply(actor=PLATFORM, body="x", canned_response_id="c-1"), Forbidden, "field_not_allowed")
+
+
+def test_only_staff_send_automatic_replies():
+    opened().refuses(PostReply(actor=CUSTOMER, body="x", automatic="tracking_link"), Forbidden, "staff_only")
+    assert opened().do(PostReply(actor=SYSTEM, body="x", automatic="tracking_link"))[0].data["automatic"] == \
+        "tracking_link"
+
+
 def test_a_reply_needs_a_body_and_a_fresh_message_id():
     ticket = opened(message_id="m-1")
     ticket.refuses(PostReply(actor=AGENT, body="   "), InvalidCommand, "invalid_field")
@@ -294,16 +392,27 @@ def test_assigning_sets_assignee_and_team_together():
     [first] = ticket.do(Assign(actor=AGENT, assignee_id="agent-1", team="billing"))
     assert first.data == {"assignee_id": "agent-1", "team": "billing",
                           "previous_assignee_id": None, "previous_team": None}
-    [second] = ticket.do(Assign(actor=AGENT_2, assignee_id="agent-2"))
+    [second] = ticket.do(Assign(actor=AGENT_2, assignee_id="agent-2", team=None))
     assert second.data == {"assignee_id": "agent-2", "team": None,
                            "previous_assignee_id": "agent-1", "previous_team": "billing"}
     assert (ticket.state.assignee_id, ticket.state.team) == ("agent-2", None)
+
+
+def test_assigning_only_an_agent_keeps_the_team_and_the_other_way_round():
+    ticket = opened()
+    ticket.do(Assign(actor=AGENT, assignee_id="agent-1", team="billing"))
+    [agent] = ticket.do(Assign(actor=AGENT, assignee_id="agent-2"))
+    assert (agent.data["assignee_id"], agent.data["team"]) == ("agent-2", "billing")
+    [team] = ticket.do(Assign(actor=AGENT, team="shipping"))
+    assert (team.data["assignee_id"], team.data["team"]) == ("agent-2", "shipping")
+    assert ticket.do(Assign(actor=AGENT)) == []  # nothing sent: nothing changes
 
 
 def test_assigning_what_is_already_assigned_changes_nothing():
     ticket = opened()
     ticket.do(Assign(actor=AGENT, assignee_id=None, team="billing"))
     assert ticket.do(Assign(actor=AGENT, team="billing")) == []
+    assert ticket.do(Assign(actor=AGENT, assignee_id=None, team="billing")) == []
     assert ticket.state.version == 2
 
 
@@ -320,6 +429,8 @@ def test_unassigning():
 def test_assigning_nobody_is_an_unassignment():
     ticket = opened()
     ticket.do(Assign(actor=AGENT, assignee_id="agent-1"))
+    assert ticket.types(ticket.do(Assign(actor=AGENT, assignee_id=None))) == ["ticket.unassigned"]  # no team kept
+    ticket.do(Assign(actor=AGENT, assignee_id="agent-1", team="billing"))
     assert ticket.types(ticket.do(Assign(actor=AGENT, assignee_id=None, team=None))) == ["ticket.unassigned"]
 
 
@@ -660,13 +771,13 @@ def test_evolve_refuses_a_broken_stream():
 def test_decide_is_pure():
     ticket = in_status("pending")
     before = fold(ticket.events)
-    decide(ticket.state, PostReply(actor=CUSTOMER, body="x"))
+    decide(ticket.state, PostReply(actor=CUSTOMER, body="x"), T0)
     assert ticket.state == before  # deciding changes nothing; only evolve makes a new state
 
 
 def test_stored_numbers_events_after_the_current_version():
     ticket = opened()
-    new = stored(decide(ticket.state, PostReply(actor=CUSTOMER, body="x")), 7)
+    new = stored(decide(ticket.state, PostReply(actor=CUSTOMER, body="x"), T0), 7)
     assert [(e.version, e.stream_id) for e in new] == [(8, "ticket")]
-    first = stored(decide(None, open_command(ticket_id="t-9")), 0)
+    first = stored(decide(None, open_command(ticket_id="t-9"), T0), 0)
     assert (first[0].stream_id, first[0].version, first[0].store_id) == ("t-9", 1, "store-1")

@@ -13,9 +13,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from seedwork.errors import InvalidQuery
-from services.tickets.listing import (
-    DEFAULT_LIMIT, DEFAULT_SORT, MAX_LIMIT, TicketQuery, decode_cursor, encode_cursor, list_tickets,
-)
+from seedwork.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from services.tickets.listing import DEFAULT_SORT, TicketQuery, after, list_tickets, next_cursor
 
 UTC = timezone.utc
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -67,7 +66,7 @@ def packed(value) -> str:
 
 def refused_cursor(cursor: str, sort: str) -> InvalidQuery:
     with pytest.raises(InvalidQuery) as info:
-        decode_cursor(cursor, sort)
+        after(cursor, sort)
     assert list(info.value.errors) == ["cursor"]
     return info.value
 
@@ -77,7 +76,7 @@ def refused_cursor(cursor: str, sort: str) -> InvalidQuery:
 
 @pytest.mark.parametrize("sort", ["created", "-created", "updated", "-updated"])
 def test_a_time_cursor_comes_back_to_the_microsecond_in_utc(sort):
-    key, number = decode_cursor(encode_cursor(sort, T0, 42), sort)
+    key, number = after(next_cursor(sort, T0, 42), sort)
     assert (key, number) == (T0, 42)
     assert key.microsecond == 123456
     assert key.utcoffset() == timedelta(0)
@@ -85,19 +84,19 @@ def test_a_time_cursor_comes_back_to_the_microsecond_in_utc(sort):
 
 def test_a_time_in_another_zone_comes_back_as_the_same_instant_in_utc():
     paris = datetime(2024, 5, 1, 14, 0, 0, 500, tzinfo=timezone(timedelta(hours=2)))
-    key, _ = decode_cursor(encode_cursor("-created", paris, 1), "-created")
+    key, _ = after(next_cursor("-created", paris, 1), "-created")
     assert key == paris
     assert key.utcoffset() == timedelta(0)
 
 
 @pytest.mark.parametrize("sort", ["priority", "-priority"])
 def test_a_priority_cursor_comes_back_as_the_rank(sort):
-    assert decode_cursor(encode_cursor(sort, 3, 7), sort) == (3, 7)
+    assert after(next_cursor(sort, 3, 7), sort) == (3, 7)
 
 
 def test_a_cursor_is_url_safe_without_padding():
     for sort in SORTS:
-        cursor = encode_cursor(sort, 2 if "priority" in sort else T0, 123)
+        cursor = next_cursor(sort, 2 if "priority" in sort else T0, 123)
         assert "=" not in cursor and "+" not in cursor and "/" not in cursor
 
 
@@ -105,7 +104,7 @@ def test_a_cursor_is_url_safe_without_padding():
                                                  ("priority", "-priority"), ("-created", "-priority")])
 def test_a_cursor_used_with_another_sort_is_refused(made_for, used_with):
     key = 1 if "priority" in made_for else T0
-    error = refused_cursor(encode_cursor(made_for, key, 5), used_with)
+    error = refused_cursor(next_cursor(made_for, key, 5), used_with)
     assert error.code == "invalid_request"
 
 
@@ -186,6 +185,14 @@ def test_limits_at_the_bounds_are_accepted(limit):
     assert TicketQuery.from_dict({"limit": limit}).limit == limit
 
 
+def test_a_limit_is_a_whole_number_as_every_list_reads_it():
+    assert TicketQuery.from_dict({"limit": "10"}).limit == 10  # a query string's digits
+    for limit in (True, 2.5, "ten"):
+        with pytest.raises(InvalidQuery) as info:
+            TicketQuery.from_dict({"limit": limit})
+        assert list(info.value.errors) == ["limit"]
+
+
 def test_a_customer_sees_only_their_own_tickets_whatever_they_asked_for():
     asked = TicketQuery.from_dict({"customer_id": "cus_other", "status": ["open"]})
     scoped = asked.only_customer("cus_me")
@@ -261,7 +268,7 @@ def test_each_sort_orders_by_its_column_then_number(sort, order):
 
 @pytest.mark.parametrize("sort, comparison", [("-created", "<"), ("created", ">")])
 def test_a_cursor_continues_after_the_last_row_in_the_sort_direction(sort, comparison):
-    conn, _ = listed(TicketQuery(sort=sort, cursor=encode_cursor(sort, T0, 17)))
+    conn, _ = listed(TicketQuery(sort=sort, cursor=next_cursor(sort, T0, 17)))
     assert f"(created_at, number) {comparison} (%s, %s)" in conn.sql
     assert conn.params[-3:] == [T0, 17, DEFAULT_LIMIT + 1]
     assert_placeholders_match(conn)
@@ -271,7 +278,7 @@ def test_a_cursor_from_another_sort_is_refused_before_any_sql():
     conn = FakeConnection()
     with pytest.raises(InvalidQuery):
         list_tickets(conn, "helpdesk_tickets", "store-1", TicketQuery(sort="created",
-                                                                      cursor=encode_cursor("-created", T0, 1)))
+                                                                      cursor=next_cursor("-created", T0, 1)))
     assert conn.statements == []
 
 
@@ -294,13 +301,13 @@ def test_one_row_more_than_a_page_means_a_cursor_after_the_last_row_shown():
     rows = [row(9, T0), row(8, T0 - timedelta(hours=1)), row(7, T0 - timedelta(hours=2))]
     _, page = listed(TicketQuery(limit=2), rows=rows)
     assert [item["number"] for item in page["items"]] == [9, 8]
-    assert decode_cursor(page["next_cursor"], "-created") == (T0 - timedelta(hours=1), 8)
+    assert after(page["next_cursor"], "-created") == (T0 - timedelta(hours=1), 8)
 
 
 def test_the_next_cursor_of_a_priority_list_carries_the_rank():
     rows = [row(3, sort_key=3), row(2, sort_key=2)]
     _, page = listed(TicketQuery(sort="-priority", limit=1), rows=rows)
-    assert decode_cursor(page["next_cursor"], "-priority") == (3, 3)
+    assert after(page["next_cursor"], "-priority") == (3, 3)
 
 
 def test_following_the_next_cursor_asks_for_rows_after_the_last_one_shown():

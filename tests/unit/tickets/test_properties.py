@@ -1,8 +1,10 @@
 """The ticket domain under random command sequences (hypothesis stateful testing).
 
 One ticket, a handful of actors, every command with valid and invalid
-arguments. After every step: a refusal changed nothing, the state is the fold
-of the events, and the rules that must always hold still hold.
+arguments (replies with and without a note or a canned response,
+assignments with a half left out). After every step: a refusal changed
+nothing, the state is the fold of the events, and the rules that must always
+hold still hold.
 """
 from __future__ import annotations
 
@@ -12,13 +14,17 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from seedwork.cards import luhn_valid
 from seedwork.envelope import Actor
 from seedwork.errors import DomainError
-from services.tickets.commands import luhn_valid
-from services.tickets.domain import (
-    PRIORITIES, STATUSES, TRANSITIONS, AddNote, AddTag, Assign, Attachment, ChangeStatus, Close, OpenTicket,
-    PostReply, Rate, RemoveTag, Reopen, SetPriority, SetType, Solve, Unassign, decide, fold, stored, to_view,
+from services.tickets.domain.commands import (
+    KEEP, AddNote, AddTag, Assign, Attachment, ChangeStatus, Close, OpenTicket, PostReply, Rate, RemoveTag, Reopen,
+    SetPriority, SetType, Solve, Unassign,
 )
+from services.tickets.domain.decisions import TRANSITIONS, decide
+from services.tickets.domain.fields import PRIORITIES, STATUSES
+from services.tickets.domain.ticket import fold, stored
+from services.tickets.views import to_view
 
 OWNER = Actor("customer", "cust-1")
 OTHER_CUSTOMER = Actor("customer", "cust-2")
@@ -86,6 +92,9 @@ priorities = st.sampled_from(PRIORITIES + ("critical", None, ""))
 statuses = mostly(st.sampled_from(STATUSES), st.sampled_from(["archived", None]))
 labels = mostly(st.none(), texts, odds=2)
 ids = st.sampled_from([None, "agent-a", "agent-b", "billing", "", 7])
+halves = st.one_of(ids, st.just(KEEP))  # an assignment's half, or left out
+notes = mostly(st.none(), texts, odds=2)
+canned_ids = mostly(st.none(), st.sampled_from(["canned-1", ""]), odds=3)
 
 
 # --- the machine -------------------------------------------------------------------------
@@ -106,8 +115,9 @@ class TicketMachine(RuleBasedStateMachine):
         self.cards += [c.replace(" ", "").replace("-", "") for c in cards]
         before, count = self.state, len(self.events)
         before_version = 0 if before is None else before.version
+        self.clock += timedelta(minutes=1)
         try:
-            new = decide(self.state, command)
+            new = decide(self.state, command, self.clock)
         except DomainError:
             assert self.state is before and len(self.events) == count
             return
@@ -115,10 +125,11 @@ class TicketMachine(RuleBasedStateMachine):
         if command.actor.kind == "customer":
             assert {e.type for e in new} <= {"ticket.opened", "ticket.replied", "ticket.status_changed",
                                              "ticket.rated"}
+        if command.actor.kind != "agent":
+            assert not any("canned_response_id" in e.data for e in new), "only the store's staff send canned ones"
         if before is not None and before.status == "closed":
             assert [e.type for e in new] in ([], ["ticket.rated"])
-        self.clock += timedelta(minutes=1)
-        envelopes = stored(new, len(self.events), self.clock, stream_id="t-1")
+        envelopes = stored(new, len(self.events), stream_id="t-1")
         self.state = fold(envelopes, self.state)
         self.events += envelopes
         for value in _strings([e.data for e in envelopes]):
@@ -133,22 +144,30 @@ class TicketMachine(RuleBasedStateMachine):
     @initialize(opener=st.sampled_from([OWNER, AGENT_A, SYSTEM]), subject=valid_texts, body=valid_texts,
                 priority=st.sampled_from(PRIORITIES), type=st.sampled_from(["question", "refund"]))
     def open_ticket(self, opener, subject, body, priority, type):
-        command = OpenTicket(actor=opener, ticket_id="t-1", store_id="store-1", number=1001, customer_id="cust-1",
+        # A shopper opens one for themselves; staff name the shopper.
+        customer_id = None if opener.kind == "customer" else "cust-1"
+        command = OpenTicket(actor=opener, ticket_id="t-1", store_id="store-1", number=1001, customer_id=customer_id,
                              subject=subject[:200], body=body, priority=priority, type=type)
         self.run(command, self.cards_in(subject, body))
         assert self.state is not None and self.state.version == 1
 
-    @rule(actor=actors, body=texts, files=attachments)
-    def reply(self, actor, body, files):
-        self.run(PostReply(actor=actor, body=body, attachments=files), self.cards_in(body, files=files))
+    @rule(actor=actors, body=texts, files=attachments, note=notes, canned=canned_ids)
+    def reply(self, actor, body, files, note, canned):
+        self.run(PostReply(actor=actor, body=body, attachments=files, note=note, canned_response_id=canned),
+                 self.cards_in(body, note, files=files))
 
     @rule(actor=staff_mostly, body=texts, files=attachments)
     def note(self, actor, body, files):
         self.run(AddNote(actor=actor, body=body, attachments=files), self.cards_in(body, files=files))
 
-    @rule(actor=staff_mostly, assignee_id=ids, team=ids)
+    @rule(actor=staff_mostly, assignee_id=halves, team=halves)
     def assign(self, actor, assignee_id, team):
+        before = self.state
         self.run(Assign(actor=actor, assignee_id=assignee_id, team=team))
+        if assignee_id is KEEP:  # a half left out is kept, whatever else happened
+            assert self.state.assignee_id == before.assignee_id
+        if team is KEEP:
+            assert self.state.team == before.team
 
     @rule(actor=staff_mostly)
     def unassign(self, actor):

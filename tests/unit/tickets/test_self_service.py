@@ -1,5 +1,6 @@
-"""The shopper's self-service flows (services.tickets.selfservice): settings,
-templates, the delayed-order table with its 48-hour line, and each flow's input."""
+"""The shopper's self-service flows in the domain (services.tickets.domain:
+selfservice, selfservice_settings, templates): settings, templates, who may
+use a flow, the delayed-order table with its 48-hour line, and each flow's input."""
 from __future__ import annotations
 
 import copy
@@ -7,9 +8,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from seedwork.errors import Conflict, InvalidCommand
-from services.tickets import selfservice as ss
-from services.tickets.selfservice import DelayedOrderDecision
+from seedwork.errors import Conflict, InvalidCommand, NotFound
+from services.tickets.domain import selfservice as ss
+from services.tickets.domain.selfservice_settings import (
+    DEFAULT_SETTINGS, TEXT_PLACEHOLDERS, clean_settings_patch, merge_settings, with_defaults,
+)
+from services.tickets.domain import templates
+from services.tickets.domain.selfservice import DelayedOrderDecision
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=timezone.utc)
 CARD = "4111 1111 1111 1111"  # Luhn-valid test numbers
@@ -40,43 +45,43 @@ def refused(call, *args, **kwargs) -> InvalidCommand:
 
 
 def test_placeholders_are_the_names_in_braces():
-    assert ss.placeholders("مرحباً {customer_name}، طلبك {order_id} و{order_id}") == {"customer_name", "order_id"}
-    assert ss.placeholders("no placeholders") == set()
+    assert templates.placeholders("مرحباً {customer_name}، طلبك {order_id} و{order_id}") == {"customer_name", "order_id"}
+    assert templates.placeholders("no placeholders") == set()
 
 
 def test_doubled_braces_are_literal_braces_not_placeholders():
-    assert ss.placeholders("{{order_id}}") == set()
-    assert ss.placeholders("{{{order_id}}}") == {"order_id"}
-    assert ss.render("{{x}} {{{order_id}}}", {"order_id": "7"}) == "{x} {7}"
+    assert templates.placeholders("{{order_id}}") == set()
+    assert templates.placeholders("{{{order_id}}}") == {"order_id"}
+    assert templates.render("{{x}} {{{order_id}}}", {"order_id": "7"}) == "{x} {7}"
 
 
 @pytest.mark.parametrize("template", ["{", "}", "a { b", "a } b", "{order_id", "order_id}", "{}",
                                       "{Order}", "{order id}", "{order.id}", "{0}", "{a[0]}", "{a{b}"])
 def test_malformed_templates_are_a_readable_value_error(template):
     with pytest.raises(ValueError, match="brace"):
-        ss.placeholders(template)
+        templates.placeholders(template)
 
 
 def test_a_malformed_placeholder_is_not_echoed_in_the_error():
     with pytest.raises(ValueError) as caught:
-        ss.placeholders("{" + CARD + "}")
+        templates.placeholders("{" + CARD + "}")
     assert "1111" not in str(caught.value)
 
 
 def test_render_fills_values_and_none_or_unknown_names_render_empty():
-    assert ss.render("{a}-{b}-{c}", {"a": 1, "b": None}) == "1--"
+    assert templates.render("{a}-{b}-{c}", {"a": 1, "b": None}) == "1--"
 
 
 def test_render_never_uses_format_attribute_or_index_access():
     # Such names are refused when saved; rendered anyway, they stay as written.
-    assert ss.render("{a.__class__} {a[0]}", {"a": "x"}) == "{a.__class__} {a[0]}"
-    assert ss.render("lone { and }", {}) == "lone { and }"
+    assert templates.render("{a.__class__} {a[0]}", {"a": "x"}) == "{a.__class__} {a[0]}"
+    assert templates.render("lone { and }", {}) == "lone { and }"
 
 
 def test_default_texts_use_only_their_allowed_placeholders():
-    for key, text in ss.DEFAULT_SETTINGS["texts"].items():
-        assert ss.placeholders(text) <= ss.TEXT_PLACEHOLDERS[key], key
-    assert ss.render(ss.DEFAULT_SETTINGS["texts"]["tracking_message"],
+    for key, text in DEFAULT_SETTINGS["texts"].items():
+        assert templates.placeholders(text) <= TEXT_PLACEHOLDERS[key], key
+    assert templates.render(DEFAULT_SETTINGS["texts"]["tracking_message"],
                      {"customer_name": "نورة", "order_id": "ORD-1", "tracking_url": "https://t.example/1"}) == (
         "مرحباً نورة، طلبك رقم ORD-1 في الطريق إليك. تتبّع الشحنة من هنا: https://t.example/1")
 
@@ -89,11 +94,11 @@ def test_a_full_patch_is_cleaned():
              "tracking_url_template": "https://track.example.com/o/{order_id}?src=help",
              "texts": {"tracking_message": "  تتبع طلبك {order_id}: {tracking_url}  "}}
     cleaned = {**patch, "texts": {"tracking_message": "تتبع طلبك {order_id}: {tracking_url}"}}
-    assert ss.clean_settings_patch(patch) == cleaned
+    assert clean_settings_patch(patch) == cleaned
 
 
 def test_nulls_clear_the_template_id_and_url_template():
-    assert ss.clean_settings_patch({"default_reply_template_id": None, "tracking_url_template": None}) == {
+    assert clean_settings_patch({"default_reply_template_id": None, "tracking_url_template": None}) == {
         "default_reply_template_id": None, "tracking_url_template": None}
 
 
@@ -126,71 +131,99 @@ def test_nulls_clear_the_template_id_and_url_template():
     ({"texts": {"order_details_message": "{items"}}, "texts.order_details_message"),
 ])
 def test_a_bad_patch_names_its_field(patch, field):
-    assert list(refused(ss.clean_settings_patch, patch).errors) == [field]
+    assert list(refused(clean_settings_patch, patch).errors) == [field]
 
 
 def test_each_text_accepts_exactly_its_placeholders():
-    for key, allowed in ss.TEXT_PLACEHOLDERS.items():
+    for key, allowed in TEXT_PLACEHOLDERS.items():
         text = " ".join("{" + name + "}" for name in sorted(allowed))
-        assert ss.clean_settings_patch({"texts": {key: text}}) == {"texts": {key: text}}
+        assert clean_settings_patch({"texts": {key: text}}) == {"texts": {key: text}}
 
 
 def test_the_unknown_placeholder_is_named_with_the_allowed_ones():
-    error = refused(ss.clean_settings_patch, {"texts": {"ticket_opened_message": "{order_id}"}})
+    error = refused(clean_settings_patch, {"texts": {"ticket_opened_message": "{order_id}"}})
     assert error.errors["texts.ticket_opened_message"] == [
         "unknown placeholder {order_id}; use one of {customer_name}, {ticket_number}"]
 
 
 def test_a_text_is_at_most_1000_characters_and_card_numbers_are_masked():
-    assert ss.clean_settings_patch({"texts": {"tracking_message": "x" * 1000}})
-    cleaned = ss.clean_settings_patch({"texts": {"tracking_message": f"pay with {CARD} or {CARD_DASHED}"}})
+    assert clean_settings_patch({"texts": {"tracking_message": "x" * 1000}})
+    cleaned = clean_settings_patch({"texts": {"tracking_message": f"pay with {CARD} or {CARD_DASHED}"}})
     assert cleaned["texts"]["tracking_message"] == "pay with •••• •••• •••• 1111 or •••• •••• •••• 0004"
 
 
 def test_an_empty_patch_is_no_change():
-    assert ss.clean_settings_patch({}) == {}
-    assert ss.merge_settings(ss.DEFAULT_SETTINGS, {}) == (ss.DEFAULT_SETTINGS, {})
+    assert clean_settings_patch({}) == {}
+    assert merge_settings(DEFAULT_SETTINGS, {}) == (DEFAULT_SETTINGS, {})
 
 
 # --- settings: merging -------------------------------------------------------------------
 
 
 def test_merge_applies_the_patch_and_reports_only_what_changed():
-    settings, changes = ss.merge_settings(ss.DEFAULT_SETTINGS, {"enabled": True, "allow_attachments": True})
+    settings, changes = merge_settings(DEFAULT_SETTINGS, {"enabled": True, "allow_attachments": True})
     assert settings["enabled"] is True and settings["allow_attachments"] is True
     assert changes == {"enabled": True}
 
 
 def test_texts_merge_key_by_key():
-    first, _ = ss.merge_settings(ss.DEFAULT_SETTINGS, {"texts": {"tracking_message": "A {order_id}"}})
-    second, changes = ss.merge_settings(first, {"texts": {"ticket_opened_message": "B {ticket_number}",
+    first, _ = merge_settings(DEFAULT_SETTINGS, {"texts": {"tracking_message": "A {order_id}"}})
+    second, changes = merge_settings(first, {"texts": {"ticket_opened_message": "B {ticket_number}",
                                                           "tracking_message": "A {order_id}"}})
-    assert second["texts"] == {**ss.DEFAULT_SETTINGS["texts"], "tracking_message": "A {order_id}",
+    assert second["texts"] == {**DEFAULT_SETTINGS["texts"], "tracking_message": "A {order_id}",
                                "ticket_opened_message": "B {ticket_number}"}
     assert changes == {"texts": {"ticket_opened_message": "B {ticket_number}"}}
 
 
 def test_merge_leaves_its_inputs_and_the_defaults_alone():
-    before = copy.deepcopy(ss.DEFAULT_SETTINGS)
+    before = copy.deepcopy(DEFAULT_SETTINGS)
     patch = {"texts": {"tracking_message": "A {order_id}"}, "tracking_url_template": "https://t.example/{order_id}"}
-    settings, _ = ss.merge_settings(ss.DEFAULT_SETTINGS, patch)
+    settings, _ = merge_settings(DEFAULT_SETTINGS, patch)
     settings["texts"]["order_details_message"] = "changed"
-    assert ss.DEFAULT_SETTINGS == before
+    assert DEFAULT_SETTINGS == before
     assert patch == {"texts": {"tracking_message": "A {order_id}"},
                      "tracking_url_template": "https://t.example/{order_id}"}
 
 
 def test_settings_stored_before_a_field_existed_get_its_default():
-    settings, changes = ss.merge_settings({"enabled": True, "texts": {}}, {})
-    assert settings == {**ss.DEFAULT_SETTINGS, "enabled": True}
+    settings, changes = merge_settings({"enabled": True, "texts": {}}, {})
+    assert settings == {**DEFAULT_SETTINGS, "enabled": True}
     assert changes == {}
 
 
+def test_stored_settings_are_read_with_the_defaults_of_what_came_later():
+    stored = {"enabled": True, "texts": {"tracking_message": "A {order_id}"}}
+    read = with_defaults(stored)
+    assert read["enabled"] is True and read["allow_attachments"] is True
+    assert read["texts"] == {**DEFAULT_SETTINGS["texts"], "tracking_message": "A {order_id}"}
+    read["texts"]["tracking_message"] = "changed"
+    assert stored["texts"]["tracking_message"] == "A {order_id}"  # a copy, not the stored dict
+    assert with_defaults({}) == DEFAULT_SETTINGS and with_defaults({}) is not DEFAULT_SETTINGS
+
+
 def test_clearing_a_value_is_a_change():
-    current, _ = ss.merge_settings(ss.DEFAULT_SETTINGS, {"default_reply_template_id": "canned-1"})
-    settings, changes = ss.merge_settings(current, {"default_reply_template_id": None})
+    current, _ = merge_settings(DEFAULT_SETTINGS, {"default_reply_template_id": "canned-1"})
+    settings, changes = merge_settings(current, {"default_reply_template_id": None})
     assert settings["default_reply_template_id"] is None
     assert changes == {"default_reply_template_id": None}
+
+
+# --- who may use a flow, and which order it is about ----------------------------------------
+
+
+def test_every_flow_waits_for_the_store_to_turn_self_service_on():
+    with pytest.raises(Conflict) as refused:
+        ss.check_may_use(DEFAULT_SETTINGS)
+    assert refused.value.code == "self_service_disabled" and list(refused.value.errors) == ["enabled"]
+    ss.check_may_use({**DEFAULT_SETTINGS, "enabled": True})
+
+
+def test_a_flow_is_about_an_order_of_the_shopper_asking():
+    assert ss.shoppers_order(order(), "cust-1", "ORD-1001") == order()
+    for found, order_id, named in [(None, "ORD-9", "ORD-9"), (order(customer_id="cust-2"), "ORD-1001", "ORD-1001")]:
+        with pytest.raises(NotFound) as missing:
+            ss.shoppers_order(found, "cust-1", order_id)
+        assert missing.value.code == "order_not_found" and missing.value.detail == f"no order {named}"
 
 
 # --- my order is late: the 48-hour line ------------------------------------------------------
@@ -271,18 +304,18 @@ def test_an_unknown_status_or_a_clock_without_offset_is_a_bug_not_a_guess():
 
 
 def test_the_orders_own_tracking_url_comes_first():
-    settings = {**ss.DEFAULT_SETTINGS, "tracking_url_template": "https://t.example/{order_id}"}
+    settings = {**DEFAULT_SETTINGS, "tracking_url_template": "https://t.example/{order_id}"}
     assert ss.tracking_url(order(tracking_url="https://carrier.example/x"), settings) == "https://carrier.example/x"
 
 
 def test_else_the_store_template_with_the_quoted_order_id():
-    settings = {**ss.DEFAULT_SETTINGS, "tracking_url_template": "https://t.example/track?o={order_id}&l=ar"}
+    settings = {**DEFAULT_SETTINGS, "tracking_url_template": "https://t.example/track?o={order_id}&l=ar"}
     assert ss.tracking_url(order(), settings) == "https://t.example/track?o=ORD-1001&l=ar"
     assert ss.tracking_url(order(id="A/1 & b?"), settings) == "https://t.example/track?o=A%2F1%20%26%20b%3F&l=ar"
 
 
 def test_else_no_link():
-    assert ss.tracking_url(order(), ss.DEFAULT_SETTINGS) is None
+    assert ss.tracking_url(order(), DEFAULT_SETTINGS) is None
 
 
 def test_the_order_summary_leaves_out_the_customer_id():
@@ -304,10 +337,32 @@ def test_items_text_lists_quantities_and_names():
 def test_order_details_message_renders_in_full():
     values = {"customer_name": "نورة", "order_id": "ORD-1001", "status": ss.STATUS_LABELS["delivered"],
               "total": "250.00", "currency": "SAR", "items": ss.items_text(order())}
-    message = ss.render(ss.DEFAULT_SETTINGS["texts"]["order_details_message"], values)
+    message = templates.render(DEFAULT_SETTINGS["texts"]["order_details_message"], values)
     assert "ORD-1001" in message and "2 × قميص أزرق" in message and "250.00 SAR" in message
     assert "{" not in message
     assert set(ss.STATUS_LABELS) == {status for status in TABLE}
+
+
+def test_the_flows_tickets_say_what_they_are_about():
+    late = ss.delayed_ticket(order("in_progress"), None, DelayedOrderDecision("ticket_opened", True, "open", None))
+    assert late == {"subject": "تأخر الطلب رقم ORD-1001", "body": "طلبي رقم ORD-1001 متأخر (حالته: قيد التنفيذ).",
+                    "type": "order_delayed", "order_id": "ORD-1001", "initial_status": "open"}
+    assert ss.delayed_ticket(order(), "لم يصل", DelayedOrderDecision("ticket_opened", True, "open", None))[
+        "body"] == "لم يصل"
+    charged = ss.charged_ticket({"payment_method": "mada", "card_last4": "4242", "details": "twice"})
+    assert charged["handled_by"] == "platform" and charged["flow"] == {"payment": {"method": "mada",
+                                                                                   "card_last4": "4242"}}
+    assert "4242" not in charged["subject"]
+    change = ss.data_change_ticket({"city": "جدة"}, None)
+    assert change["type"] == "customer_data_change" and change["flow"] == {"data_change": {"fields": {"city": "جدة"}}}
+
+
+def test_the_shopper_is_told_in_the_stores_words_or_ours():
+    own = with_defaults({"texts": {"tracking_message": "{customer_name}: {tracking_url}"}})
+    assert ss.tracking_message(own, order(), "نورة", "https://t.example/1") == "نورة: https://t.example/1"
+    assert ss.tracking_message(own, order(), "نورة", None) == f"نورة: {ss.NO_TRACKING_URL}"
+    assert "1042" in ss.ticket_opened_message(DEFAULT_SETTINGS, 1042, "نورة")
+    assert "1042" in ss.charged_message(1042, 3) and "3" in ss.charged_message(1042, 3)
 
 
 # --- charged without an order number ------------------------------------------------------------

@@ -1,165 +1,17 @@
-"""What a customer, a staff member or the system may ask of a ticket.
-
-Commands are frozen, keyword-only dataclasses that carry the caller's input as
-it came: ``decide`` (in ``domain.py``) validates and normalises it, so a
-command object may hold anything. Every command names its ``actor``.
+"""The rules for what people and systems send: each check returns the
+normalised value or raises ``InvalidCommand`` naming the field. Free text is
+stripped and has card numbers redacted before its length is checked, so
+every stored value keeps within the documented limits. Plain Python.
 """
 from __future__ import annotations
 
 import re
-import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
-from seedwork.cards import MASK, contains_card_number, luhn_valid, redact_card_numbers  # noqa: F401
-from seedwork.envelope import Actor
+from seedwork.cards import contains_card_number, redact_card_numbers
 from seedwork.errors import InvalidCommand
 
-
-def new_message_id() -> str:
-    return str(uuid.uuid4())
-
-
-@dataclass(frozen=True, slots=True)
-class Attachment:
-    """A file already uploaded elsewhere; the ticket keeps its link, not its bytes."""
-
-    filename: str
-    url: str | None = None  # an external link, or None for a file uploaded to the ticket (``id``)
-    content_type: str | None = None
-    size: int | None = None
-    id: str | None = None  # an uploaded file's record (services/tickets/attachments.py)
-    sha256: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {"filename": self.filename, "url": self.url, "content_type": self.content_type, "size": self.size}
-        if self.id is not None:
-            out.update(id=self.id, sha256=self.sha256)
-        return out
-
-
-@dataclass(frozen=True, kw_only=True)
-class Command:
-    actor: Actor
-
-
-@dataclass(frozen=True, kw_only=True)
-class OpenTicket(Command):
-    ticket_id: str
-    store_id: str
-    number: int
-    customer_id: str
-    subject: str
-    body: str
-    type: str = "general"
-    priority: str = "normal"
-    order_id: str | None = None
-    attachments: tuple[Attachment, ...] = ()
-    message_id: str = field(default_factory=new_message_id)
-    # Set by the self-service flows (flows.py), never by a client directly:
-    handled_by: str = "store"  # "platform": the platform's review team answers it
-    flow: dict[str, Any] | None = None  # {"payment": ...} | {"exchange": ...} | {"data_change": ...}
-    initial_status: str = "open"  # "under_review": the order awaits the merchant's verification
-
-
-@dataclass(frozen=True, kw_only=True)
-class PostReply(Command):
-    """A public message: from the ticket's customer or from staff. The body
-    may be empty when files are attached."""
-
-    body: str | None = None
-    attachments: tuple[Attachment, ...] = ()
-    message_id: str = field(default_factory=new_message_id)
-    canned_response_id: str | None = None  # the staff's canned response it was filled from
-    automatic: str | None = None  # "tracking_link": sent by the self-service flow, not typed
-
-
-@dataclass(frozen=True, kw_only=True)
-class AddNote(Command):
-    """An internal message: staff only, never shown to the customer."""
-
-    body: str
-    attachments: tuple[Attachment, ...] = ()
-    message_id: str = field(default_factory=new_message_id)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Assign(Command):
-    """Sets both the assignee and the team; ``None`` means nobody."""
-
-    assignee_id: str | None = None
-    team: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Unassign(Command):
-    pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class SetPriority(Command):
-    priority: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class SetType(Command):
-    type: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class AddTag(Command):
-    tag: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class RemoveTag(Command):
-    tag: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class ChangeStatus(Command):
-    status: str
-    label: str | None = None  # only with on_hold, e.g. "waiting for the courier"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Solve(Command):
-    pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class Close(Command):
-    pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class Reopen(Command):
-    pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class ApproveDataChange(Command):
-    """Staff accept a shopper's data-change request, after the card was updated."""
-
-    customer_version: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class RejectDataChange(Command):
-    reason: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class Rate(Command):
-    score: int
-    comment: str | None = None
-
-
-# --- input rules ------------------------------------------------------------------
-#
-# Each check returns the normalised value or raises InvalidCommand naming the
-# field. Free text is stripped and has card numbers redacted before its length
-# is checked, so every stored value keeps within the documented limits.
+from .commands import Attachment
 
 STATUSES = ("open", "pending", "on_hold", "under_review", "solved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -318,3 +170,25 @@ def _no_card(value: str, name: str) -> None:
     # Codes cannot be masked without breaking their pattern: refuse them instead.
     if contains_card_number(value):
         raise InvalidCommand.field(name, "must not contain a payment card number")
+
+
+# The files a ticket accepts as uploads (the gateway keeps their bytes).
+CONTENT_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf")
+
+
+def uploaded_file(meta: dict) -> dict[str, Any]:
+    """What the gateway says of a file it stored: ``{sha256, content_type, size, filename}`` checked."""
+    sha256, content_type, size = meta.get("sha256"), meta.get("content_type"), meta.get("size")
+    if not isinstance(sha256, str) or not SHA256.fullmatch(sha256):
+        raise InvalidCommand.field("sha256", "64 lowercase hex digits")
+    if content_type not in CONTENT_TYPES:
+        raise InvalidCommand.field("content_type", f"one of {', '.join(CONTENT_TYPES)}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise InvalidCommand.field("size", "an integer >= 0")
+    return {"sha256": sha256, "content_type": content_type, "size": size,
+            "filename": text(meta.get("filename"), "filename", FILENAME_MAX)}
+
+
+def echo(key: object) -> str:
+    """A caller's key, safe to repeat in an error: card numbers masked, length capped."""
+    return redact_card_numbers(str(key))[:60]

@@ -36,7 +36,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable
 
-from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
 import psycopg
 
 from seedwork.config import checked_name

@@ -1,5 +1,6 @@
 """Canned responses: the store's saved replies and their placeholders
-(docs/self-service.md, "The conversation"). Plain Python.
+(docs/self-service.md, "The conversation"). Plain Python; the stream and
+table are ``services/tickets/canned_responses.py``.
 
 A placeholder is checked twice: its name when the response is saved, and its
 value when an agent sends it. A reply saying "your order  is on its way"
@@ -10,43 +11,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from seedwork.cards import redact_card_numbers
 from seedwork.errors import InvalidCommand
-from services.tickets import commands
-from services.tickets.selfservice import placeholders, render
+
+from . import fields
+from .templates import placeholders, render
 
 PLACEHOLDERS = ("customer_name", "order_id", "ticket_number", "store_name", "agent_name")
 TITLE_MAX, BODY_MAX = 100, 5000
 FIELDS = ("title", "body")
 
 
-def clean_canned(fields: dict, partial: bool = False) -> dict:
+def clean_canned(sent: dict, partial: bool = False) -> dict:
     """``{title, body}`` checked; with ``partial`` (a PATCH) only the keys sent, at least one."""
-    if not isinstance(fields, dict):
+    if not isinstance(sent, dict):
         raise InvalidCommand.field("body", "must be an object with title and body")
-    for key in fields:
+    for key in sent:
         if key not in FIELDS:
-            raise InvalidCommand.field(redact_card_numbers(str(key))[:60], "unknown field")
-    if partial and not fields:
+            raise InvalidCommand.field(fields.echo(key), "unknown field")
+    if partial and not sent:
         raise InvalidCommand("invalid_fields", "send title, body or both",
                              {name: ["send title, body or both"] for name in FIELDS})
     clean = {}
-    if "title" in fields or not partial:
-        clean["title"] = _title(fields.get("title"))
-    if "body" in fields or not partial:
-        clean["body"] = _body(fields.get("body"))
+    if "title" in sent or not partial:
+        clean["title"] = _title(sent.get("title"))
+    if "body" in sent or not partial:
+        clean["body"] = _body(sent.get("body"))
     return clean
 
 
 def _title(value: Any) -> str:
-    title = commands.text(value, "title", TITLE_MAX)
+    title = fields.text(value, "title", TITLE_MAX)
     if "\n" in title or "\r" in title:  # a title is one line in every list that shows it
         raise InvalidCommand.field("title", "must be one line")
     return title
 
 
 def _body(value: Any) -> str:
-    body = commands.text(value, "body", BODY_MAX)
+    body = fields.text(value, "body", BODY_MAX)
     try:
         unknown = sorted(placeholders(body) - set(PLACEHOLDERS))
     except ValueError as error:

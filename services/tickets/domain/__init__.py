@@ -1,0 +1,15 @@
+"""The tickets service's rules, in plain Python: no I/O, no clock, no framework.
+
+- ``commands``: what a caller may ask of a ticket (the command records);
+- ``fields``: the rules for what people type (lengths, tags, card numbers);
+- ``ticket``: a ticket's state and ``evolve``/``fold`` over its events;
+- ``decisions``: ``decide(state, command, now)``, the transition table;
+- ``policy``: who may see a ticket, act on it, attach and download files,
+  and what a store sees of a ticket the platform handles;
+- ``selfservice``, ``selfservice_settings``, ``canned``, ``templates``: the
+  shopper's flows, the store's self-service settings, canned responses, and
+  the ``{placeholder}`` texts they share.
+
+The modules around this package load state, call these and store the result
+(see docs/tickets.md, "Modules").
+"""

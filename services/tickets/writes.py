@@ -1,0 +1,167 @@
+"""Changing tickets: one command = one transaction that loads the stream,
+folds it, asks ``decide``, appends the events at the version it loaded,
+projects the list row and records the idempotency key. Every rule is the
+domain's; this module fetches what a decision needs (the ticket number,
+uploaded files, a canned response's text) and stores what it decided."""
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from datetime import datetime
+from typing import Callable
+
+import psycopg
+
+from seedwork.caller import Caller
+from seedwork.errors import ConcurrencyConflict, Conflict, InvalidCommand
+from seedwork.idempotency import Idempotency, IdempotencyKeys
+from seedwork.store import EventStore, expect_version
+
+from .canned_responses import CannedResponses
+from .domain import commands, policy
+from .domain.decisions import decide
+from .domain.ticket import TicketState, fold, stored
+from .files import TicketFiles
+from .projection import TicketList
+from .reads import TicketReads
+
+log = logging.getLogger(__name__)
+
+# Re-runs of a command that lost a race (no If-Match): each one loads the fresh state.
+MAX_ATTEMPTS = 5
+
+# Command names over RPC and HTTP, and the domain command each one builds.
+COMMANDS = {
+    "reply": commands.PostReply,
+    "note": commands.AddNote,
+    "assign": commands.Assign,
+    "unassign": commands.Unassign,
+    "set_priority": commands.SetPriority,
+    "set_type": commands.SetType,
+    "add_tag": commands.AddTag,
+    "remove_tag": commands.RemoveTag,
+    "change_status": commands.ChangeStatus,
+    "solve": commands.Solve,
+    "close": commands.Close,
+    "reopen": commands.Reopen,
+    "rate": commands.Rate,
+    "approve_data_change": commands.ApproveDataChange,
+    "reject_data_change": commands.RejectDataChange,
+}
+# A step run after opening, in the same transaction: (who, command name, fields).
+Step = tuple[Caller, str, dict]
+
+
+def is_blocked(standing: dict | None) -> bool:
+    """The customers service's answer about a shopper (what the gateway fetched): blocked or not."""
+    return bool(standing and standing.get("blocked"))
+
+
+class TicketWrites:
+    def __init__(self, store: EventStore, keys: IdempotencyKeys, reads: TicketReads, files: TicketFiles,
+                 canned: CannedResponses, clock: Callable[[], datetime]):
+        self.store, self.keys, self.reads, self.files, self.canned = store, keys, reads, files, canned
+        self.clock = clock
+        self.projection = TicketList(store.schema)
+
+    # --- opening --------------------------------------------------------------------
+
+    def open(self, caller: Caller, fields: dict, idempotency: Idempotency = None,
+             standing: dict | None = None) -> dict:
+        """Open a ticket; ``{"status": 201, "ticket": view}``. ``standing`` is the
+        customers service's answer about a shopper opening one (blocked or not)."""
+        with self.store.transaction() as conn:
+            def command() -> dict:
+                state = self.open_in(conn, caller, fields, standing=standing)
+                return {"status": 201, "ticket": self.reads.view(conn, caller, state)}
+            return self.keys.run(conn, caller, idempotency, command, _remembered,
+                                 lambda recorded: self.reads.replay(conn, caller, recorded))
+
+    def open_in(self, conn: psycopg.Connection, caller: Caller, fields: dict, then: list[Step] = (),
+                standing: dict | None = None) -> TicketState:
+        """Open a ticket in ``conn``'s transaction, then run the ``then`` steps on
+        it (a flow's automatic reply), all appended together."""
+        number = self.projection.next_number(conn, caller.store_id)
+        ticket_id = str(uuid.uuid4())
+        attachments = self.files.resolve(conn, caller, None, fields.get("attachments"))
+        command = commands.OpenTicket(**{**fields, "attachments": attachments, "actor": caller.actor,
+                                         "ticket_id": ticket_id, "store_id": caller.store_id, "number": number,
+                                         "customer_blocked": is_blocked(standing)})
+        now = self.clock()
+        new_events = decide(None, command, now)
+        state = fold(stored(new_events, 0))
+        for step_caller, name, step_fields in then:
+            events = decide(state, self._command(conn, step_caller, state, name, step_fields), now)
+            state = fold(stored(events, state.version), state)
+            new_events += events
+        state = fold(self.store.append(ticket_id, 0, new_events, conn=conn))
+        self.projection.upsert(conn, state)
+        log.info("ticket %s #%s opened by %s %s", ticket_id, number, caller.kind, caller.id)
+        return state
+
+    # --- commands on a ticket -----------------------------------------------------------
+
+    def execute(self, caller: Caller, ticket_id: str, steps: list, expected_version: int | None = None,
+                idempotency: Idempotency = None) -> dict:
+        """Run commands on a ticket, all or none; ``{"status": 200, "ticket": view}``.
+
+        ``steps`` is a list of ``[name, fields]`` (``PATCH`` sets priority and
+        type together). With ``expected_version`` (If-Match) a stale version is
+        refused with 412. Without it, a lost race re-runs the commands on the
+        fresh state.
+        """
+        for name, _ in steps:
+            if name not in COMMANDS:
+                raise InvalidCommand.field("command", f"unknown command {name!r}")
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with self.store.transaction() as conn:
+                    # Writers of one ticket queue here instead of racing and re-running.
+                    self.store.lock_stream(conn, ticket_id)
+                    return self.keys.run(
+                        conn, caller, idempotency,
+                        lambda: self._execute(conn, caller, ticket_id, steps, expected_version),
+                        _remembered, lambda recorded: self.reads.replay(conn, caller, recorded))
+            except ConcurrencyConflict as conflict:
+                expect_version(f"ticket {ticket_id}", expected_version, conflict.actual_version)
+                log.info("ticket %s: %s lost a race (attempt %d), re-running on the fresh state",
+                         ticket_id, "+".join(n for n, _ in steps), attempt)
+                time.sleep(random.uniform(0, 0.01 * attempt))  # green under eventlet
+        raise Conflict("busy", f"ticket {ticket_id} changed {MAX_ATTEMPTS} times while this command ran; retry")
+
+    def _execute(self, conn: psycopg.Connection, caller: Caller, ticket_id: str, steps: list,
+                 expected_version: int | None) -> dict:
+        state = loaded = self.reads.visible(conn, caller, ticket_id)
+        expect_version(f"ticket {ticket_id}", expected_version, loaded.version)
+        now = self.clock()
+        new_events = []
+        for name, fields in steps:
+            events = decide(state, self._command(conn, caller, state, name, fields), now)
+            # Later steps decide on the state the earlier ones left.
+            state = fold(stored(events, state.version), state)
+            new_events += events
+        state = loaded
+        if new_events:
+            state = fold(self.store.append(ticket_id, loaded.version, new_events, conn=conn), loaded)
+            self.projection.upsert(conn, state)
+        return {"status": 200, "ticket": self.reads.view(conn, caller, state)}
+
+    def _command(self, conn: psycopg.Connection, caller: Caller, state: TicketState, name: str,
+                 fields: dict) -> commands.Command:
+        fields = dict(fields)
+        if "attachments" in fields:
+            fields["attachments"] = self.files.resolve(conn, caller, state.id, fields["attachments"])
+        # What the gateway knows and tickets does not (store and agent names), for placeholders.
+        context = fields.pop("context", None) or {}
+        if name == "reply" and fields.get("canned_response_id") is not None and policy.is_store_staff(caller):
+            # Only the store's staff's are filled: ``decide`` refuses anyone else's.
+            fields["body"] = self.canned.fill(conn, caller, state, fields["canned_response_id"], context)
+        return COMMANDS[name](actor=caller.actor, **fields)
+
+
+def _remembered(answer: dict) -> dict:
+    """What an idempotency key keeps of a ticket command's answer: the
+    ticket's version then, not its view (a replay shows it again as it was)."""
+    return {"status": answer["status"], "ticket_id": answer["ticket"]["id"], "version": answer["ticket"]["version"]}
