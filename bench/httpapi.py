@@ -49,9 +49,11 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from seedwork import db
-from seedwork.envelope import Actor
+from seedwork.envelope import Actor, utcnow
 from seedwork.store import TX_SHIFT
-from services.tickets import domain
+from services.tickets.domain import commands
+from services.tickets.domain.decisions import decide
+from services.tickets.domain.ticket import fold
 from services.tickets.listing import TicketQuery, list_tickets
 from services.tickets.projection import TicketList
 
@@ -299,29 +301,30 @@ def ticket_events(k: int, store_id: str, number: int, agent: Actor) -> tuple[str
     customer = f"cus_{k % 5000:05d}"
     ticket_id = str(uuid.uuid4())
     subject = f"Warranty claim for order {k}" if k % 100 == 7 else f"{SUBJECTS[k % len(SUBJECTS)]} ({k})"
-    command = domain.OpenTicket(
+    command = commands.OpenTicket(
         actor=Actor("customer", customer), ticket_id=ticket_id, store_id=store_id, number=number,
-        customer_id=customer, subject=subject, body=BODY, priority="high" if k % 13 == 0 else "normal")
-    events = domain.decide(None, command)
+        subject=subject, body=BODY, priority="high" if k % 13 == 0 else "normal")
+    now = utcnow()
+    events = decide(None, command, now)
     follow = []
     if k % 10 == 0:
-        follow.append(domain.AddTag(actor=agent, tag="refund"))
+        follow.append(commands.AddTag(actor=agent, tag="refund"))
     if k % 7 == 0:
-        follow.append(domain.AddTag(actor=agent, tag="shipping"))
+        follow.append(commands.AddTag(actor=agent, tag="shipping"))
     if k % 1000 == 3:
-        follow.append(domain.AddTag(actor=agent, tag="vip"))
+        follow.append(commands.AddTag(actor=agent, tag="vip"))
     bucket = k % 20
     if k % 1000 == 11:
-        follow.append(domain.ChangeStatus(actor=agent, status="on_hold", label="waiting for the courier"))
+        follow.append(commands.ChangeStatus(actor=agent, status="on_hold", label="waiting for the courier"))
     elif 1 <= bucket <= 5:
-        follow.append(domain.ChangeStatus(actor=agent, status="pending"))
+        follow.append(commands.ChangeStatus(actor=agent, status="pending"))
     elif bucket in (6, 7):
-        follow.append(domain.ChangeStatus(actor=agent, status="solved"))
+        follow.append(commands.ChangeStatus(actor=agent, status="solved"))
     if follow:
-        state = domain.fold(_as_stored(events, 0))
+        state = fold(_as_stored(events, 0))
         for cmd in follow:
-            more = domain.decide(state, cmd)
-            state = domain.fold(_as_stored(more, state.version), state)
+            more = decide(state, cmd, now)
+            state = fold(_as_stored(more, state.version), state)
             events += more
     return ticket_id, events
 
@@ -381,7 +384,7 @@ def seed(settings: Settings, schema: str, store_id: str, count: int) -> float:
                             stored.append(SimpleNamespace(type=e.type, data=e.data, actor=e.actor,
                                                           store_id=e.store_id, occurred_at=e.occurred_at,
                                                           version=version))
-                        states.append(domain.fold(stored))
+                        states.append(fold(stored))
                 with conn.pipeline():
                     for state in states:
                         projection.upsert(conn, state)

@@ -87,10 +87,6 @@ class TicketsService:
         return self.tickets.settings.current(Caller.of(caller))
 
     @rpc
-    def self_service_enabled(self, caller):
-        return self.tickets.settings.current(Caller.of(caller))["enabled"]
-
-    @rpc
     def update_self_service_settings(self, caller, fields, expected_version=None):
         return self.tickets.settings.update(Caller.of(caller), fields, expected_version)
 

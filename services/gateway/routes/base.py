@@ -4,7 +4,7 @@ from ``RouteBase``; ``GatewayService`` derives from all of them, and Nameko
 finds the dependencies and entrypoints on the bases."""
 from __future__ import annotations
 
-from seedwork.errors import Forbidden, InvalidCommand, NotFound
+from seedwork.errors import InvalidCommand, NotFound
 from seedwork.rpc import DeadlineRpc
 
 from ..config import Config
@@ -19,13 +19,16 @@ class RouteBase:
     files = AttachmentFiles()  # attachments' bytes
     config = Config()  # settings read when the gateway starts
 
-    def check_ticket_customer(self, caller, customer_id):
+    def standing_of(self, caller, customer_id: str | None = None) -> dict | None:
+        """What the customers service says of the customer a ticket is for
+        (the calling shopper, or the one staff name): the tickets service
+        decides on it (a blocked shopper opens no tickets). A customer staff
+        name who is not the store's is the body's mistake (422)."""
         if caller.is_customer:
-            if self.customers.standing(caller.store_id, caller.id)["blocked"]:
-                raise Forbidden("customer_blocked", "the store has blocked you: you cannot open new tickets; "
-                                                    "your open tickets stay open")
-        elif customer_id is not None:
-            try:
-                self.customers.standing(caller.store_id, customer_id)
-            except NotFound:
-                raise InvalidCommand.field("customer_id", "no such customer in this store") from None
+            return self.customers.standing(caller.store_id, caller.id)
+        if customer_id is None:
+            return None
+        try:
+            return self.customers.standing(caller.store_id, customer_id)
+        except NotFound:
+            raise InvalidCommand.field("customer_id", "no such customer in this store") from None

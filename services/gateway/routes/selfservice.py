@@ -4,7 +4,7 @@ tickets service decides; the gateway fetches what other services know (the
 shopper's order and standing) and passes it on."""
 from __future__ import annotations
 
-from seedwork.errors import Conflict, NotFound
+from seedwork.errors import NotFound
 from seedwork.store import expect_version
 
 from ..routing import ADMIN, CUSTOMER, STAFF, WHOLE, route
@@ -39,46 +39,40 @@ class SelfServiceRoutes(RouteBase):
            "Charged but no order number: opens a ticket the platform's review team answers",
            body=schemas.ChargedWithoutOrder, status=201, **FLOW)
     def charged_without_order(self, call):
-        self.may_use_self_service(call.caller)
-        return self.tickets.charged_without_order(call.caller, call.body, call.idempotency)
+        return self.tickets.charged_without_order(call.caller, call.body, call.idempotency,
+                                                  standing=self.standing_of(call.caller))
 
     @route("POST", "/v1/self-service/delayed-order",
            "My order is late: tracking, the order's details, or a ticket (201 when one is opened)",
            body=schemas.DelayedOrder, may_create=True, **FLOW)
     def delayed_order(self, call):
-        self.may_use_self_service(call.caller)
-        order = self.shoppers_order(call.caller, call.body["order_id"])
-        return self.tickets.delayed_order(call.caller, order, call.body, call.idempotency)
+        standing, order = self.shopper_and_order(call.caller, call.body["order_id"])
+        return self.tickets.delayed_order(call.caller, order, call.body, call.idempotency, standing=standing)
 
     @route("POST", "/v1/self-service/product-exchange", "Ask to exchange an item of a delivered order: opens a ticket",
            body=schemas.ProductExchange, status=201, **FLOW)
     def product_exchange(self, call):
-        self.may_use_self_service(call.caller)
-        order = self.shoppers_order(call.caller, call.body["order_id"])
-        return self.tickets.product_exchange(call.caller, order, call.body, call.idempotency)
+        standing, order = self.shopper_and_order(call.caller, call.body["order_id"])
+        return self.tickets.product_exchange(call.caller, order, call.body, call.idempotency, standing=standing)
 
     @route("POST", "/v1/self-service/customer-data-change",
            "Ask the store to change my name, email, mobile or city: opens a ticket staff approve or reject",
            body=schemas.CustomerDataChange, status=201, **FLOW)
     def customer_data_change(self, call):
-        self.may_use_self_service(call.caller)
-        return self.tickets.customer_data_change(call.caller, call.body, call.idempotency)
+        return self.tickets.customer_data_change(call.caller, call.body, call.idempotency,
+                                                 standing=self.standing_of(call.caller))
 
-    def may_use_self_service(self, caller) -> None:
-        """The store's switch first (409 while off), then the shopper's standing
-        (403 when blocked); the tickets service checks the switch again in the
-        flow's own transaction."""
-        if not self.tickets.self_service_enabled(caller):
-            raise Conflict("self_service_disabled", "this store has not turned self-service on",
-                           {"enabled": ["the store's self-service setting is off"]})
-        self.check_ticket_customer(caller, None)
-
-    def shoppers_order(self, caller, order_id: str) -> dict:
-        # Another shopper's order is answered as an unknown one.
-        order = self.customers.get_order(caller, order_id)
-        if order.get("customer_id") != caller.id:
-            raise NotFound("order_not_found", f"no order {order_id}")
-        return order
+    def shopper_and_order(self, caller, order_id: str) -> tuple[dict, dict | None]:
+        """The shopper's standing and the order they name, asked at once; no
+        such order is None: the tickets service answers the 404 after it has
+        checked the store's switch and the shopper's standing."""
+        standing = self.customers.standing.call_async(caller.store_id, caller.id)
+        order = self.customers.get_order.call_async(caller, order_id)
+        try:
+            found = order.result()
+        except NotFound:
+            found = None
+        return standing.result(), found
 
     # --- the data-change decision -----------------------------------------------------------
 

@@ -1,8 +1,6 @@
 """Tickets: opening them, the commands on one, reading one, its history and the list."""
 from __future__ import annotations
 
-from seedwork.errors import Forbidden
-
 from ..routing import ANYONE_IN_STORE, CUSTOMER, PLATFORM, STAFF, route
 from ..schemas import tickets as schemas
 from .base import RouteBase
@@ -18,11 +16,8 @@ class TicketRoutes(RouteBase):
     @route("POST", "/v1/tickets", "Open a ticket", roles=ANYONE_IN_STORE, body=schemas.TicketCreate, status=201,
            location="/v1/tickets/{id}", idempotent=True, **TICKET)
     def create_ticket(self, call):
-        if "customer_id" in call.body and not call.caller.is_staff:
-            raise Forbidden("field_not_allowed", "customers open tickets for themselves",
-                            {"customer_id": ["only staff may set this field"]})
-        self.check_ticket_customer(call.caller, call.body.get("customer_id"))
-        return self.tickets.open(call.caller, call.body, call.idempotency)
+        standing = self.standing_of(call.caller, call.body.get("customer_id") if call.caller.is_staff else None)
+        return self.tickets.open(call.caller, call.body, call.idempotency, standing=standing)
 
     @route("GET", "/v1/tickets", "List tickets (a customer sees their own)", roles=ANYONE_IN_STORE,
            query=schemas.TicketQuery, response=schemas.TicketList, tags=TAGS)
@@ -100,23 +95,15 @@ class TicketRoutes(RouteBase):
         return self.tickets.execute(call.caller, ticket_id, steps, call.if_match, call.idempotency)
 
     def reply_steps(self, call) -> list:
+        """One step: the reply, with the note recorded after it (the tickets
+        service decides who may send a canned response or a note)."""
         body, caller = call.body, call.caller
-        # Canned responses belong to a store's staff; the platform's review team may add notes.
-        if "canned_response_id" in body and not caller.is_staff:
-            raise Forbidden("field_not_allowed", "canned responses are sent by the store's staff",
-                            {"canned_response_id": ["only staff may send this field"]})
-        if "note" in body and caller.is_customer:
-            raise Forbidden("field_not_allowed", "notes are internal: only staff write them",
-                            {"note": ["only staff may send this field"]})
-        reply = {k: body[k] for k in ("body", "attachments", "canned_response_id") if k in body}
-        if "canned_response_id" in body:
+        reply = dict(body)
+        if "canned_response_id" in body and caller.is_staff:
             # The placeholders the ticket cannot know; the tickets service fills the others.
             reply["context"] = {"store_name": self.identity.get_store(caller, caller.store_id)["name"],
                                 "agent_name": self.identity.get_agent(caller, caller.id)["name"]}
-        steps = [["reply", reply]]
-        if "note" in body:
-            steps.append(["note", {"body": body["note"]}])
-        return steps
+        return [["reply", reply]]
 
     def require_agent(self, caller, ticket_id, agent_id):
         try:

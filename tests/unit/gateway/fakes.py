@@ -53,9 +53,26 @@ class FakeIdentity:
         return self.PRINCIPALS[token]
 
 
+class Reply:
+    """An answer to wait for: the call runs now, its outcome is given (or raised) by ``result``."""
+
+    def __init__(self, call, args, kwargs):
+        try:
+            self.value, self.error = call(*args, **kwargs), None
+        except Exception as error:  # noqa: BLE001 - raised again by result(), as a real reply would
+            self.value, self.error = None, error
+
+    def result(self, timeout=None):
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 class Recorder:
-    """A fake service: records every call as ``(method, *args)``; its
-    ``_<method>``, if any, answers it (else ``{}``)."""
+    """A fake service: records every call as ``(method, *args)`` (and the
+    keyword arguments as a last dict, if any); its ``_<method>``, if any,
+    answers it (else ``{}``). ``method.call_async(...).result()`` works too,
+    as on a ``seedwork.rpc.DeadlineRpc`` proxy."""
 
     quiet = ()  # calls not worth recording in every test
 
@@ -66,10 +83,12 @@ class Recorder:
         if method.startswith("_"):
             raise AttributeError(method)
 
-        def call(*args):
+        def call(*args, **kwargs):
             if method not in self.quiet:
-                self.calls.append((method, *args))
-            return getattr(self, f"_{method}", lambda *a: {})(*args)
+                self.calls.append((method, *args, *([kwargs] if kwargs else [])))
+            return getattr(self, f"_{method}", lambda *a, **k: {})(*args, **kwargs)
+
+        call.call_async = lambda *args, **kwargs: Reply(call, args, kwargs)
         return call
 
     def names(self) -> list[str]:
