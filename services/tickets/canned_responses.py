@@ -87,7 +87,7 @@ class CannedResponses:
     def create(self, caller: Caller, fields: dict, idempotency=None) -> dict:
         with self.store.transaction() as conn:
             return self.keys.run(conn, caller, idempotency, lambda: {
-                "status": 201, "canned_response": self._create(conn, caller, fields)})
+                "canned_response": self._create(conn, caller, fields), "created": True})
 
     def _create(self, conn: psycopg.Connection, caller: Caller, fields: dict) -> dict:
         clean = canned.clean_canned(fields)

@@ -52,7 +52,9 @@ class TicketReads:
     def replay(self, conn: psycopg.Connection, caller: Caller, recorded: dict) -> dict:
         """An idempotent command's first answer again: the ticket as that request left it."""
         events = self.store.load(recorded["ticket_id"], until_version=recorded["version"], conn=conn)
-        return {"status": recorded["status"], "ticket": self.view(conn, caller, fold(events))}
+        # Keys recorded before answers said "created" kept the HTTP status instead.
+        created = recorded.get("created", recorded.get("status") == 201)
+        return {"ticket": self.view(conn, caller, fold(events)), **({"created": True} if created else {})}
 
     def get(self, caller: Caller, ticket_id: str, as_of: datetime | None = None) -> dict:
         """The ticket now, or as it was at ``as_of`` (time travel)."""

@@ -49,7 +49,7 @@ class SelfServiceFlows:
             state = self.writes.open_in(conn, caller, ss.charged_ticket(clean), standing=standing)
             days = self.config.platform_review_days
             return {
-                "status": 201, "outcome": "ticket_opened", "ticket": self.reads.view(conn, caller, state),
+                "created": True, "outcome": "ticket_opened", "ticket": self.reads.view(conn, caller, state),
                 "message": ss.charged_message(state.number, days),
                 "expected_contact_by": iso(ss.expected_contact_by(state.created_at, days)),
             }
@@ -69,14 +69,14 @@ class SelfServiceFlows:
             if decision.shares == "tracking":
                 self._share(conn, caller, "self_service.tracking_link_shared", {
                     "order_id": found["id"], "tracking_url": url, "message": tracking})
-                return {"status": 200, "outcome": decision.outcome, "tracking_url": url, "message": tracking}
+                return {"created": False, "outcome": decision.outcome, "tracking_url": url, "message": tracking}
             summary = ss.order_summary(found)
             if decision.shares == "details":
                 message = ss.order_details_message(settings, found, name)
                 self._share(conn, caller, "self_service.order_details_shared", {
                     "order_id": found["id"], "order": summary, "message": message})
-                return {"status": 200, "outcome": decision.outcome, "order": summary, "message": message}
-            return {"status": 200, "outcome": decision.outcome, "order": summary,
+                return {"created": False, "outcome": decision.outcome, "order": summary, "message": message}
+            return {"created": False, "outcome": decision.outcome, "order": summary,
                     "message": ss.OUTCOME_MESSAGES[decision.outcome]}
         return self._flow(caller, idempotency, standing, run)
 
@@ -87,7 +87,7 @@ class SelfServiceFlows:
         existing = self.projection.open_delayed_ticket(conn, caller.store_id, caller.id, order["id"])
         if existing is not None:
             state = self.reads.visible(conn, caller, existing)
-            return {"status": 200, "outcome": "ticket_exists", "ticket": self.reads.view(conn, caller, state),
+            return {"created": False, "outcome": "ticket_exists", "ticket": self.reads.view(conn, caller, state),
                     "tracking_url": url, "message": None}
         then = []
         if decision.shares == "tracking":
@@ -138,7 +138,7 @@ class SelfServiceFlows:
 
     def _ticket_opened(self, conn, caller: Caller, state: TicketState, settings: dict, name: str,
                        **extra: Any) -> dict:
-        return {"status": 201, "outcome": "ticket_opened", "ticket": self.reads.view(conn, caller, state),
+        return {"created": True, "outcome": "ticket_opened", "ticket": self.reads.view(conn, caller, state),
                 "message": ss.ticket_opened_message(settings, state.number, name), **extra}
 
     def _share(self, conn, caller: Caller, event_type: str, data: dict) -> None:

@@ -70,12 +70,12 @@ class TicketWrites:
 
     def open(self, caller: Caller, fields: dict, idempotency: Idempotency = None,
              standing: dict | None = None) -> dict:
-        """Open a ticket; ``{"status": 201, "ticket": view}``. ``standing`` is the
+        """Open a ticket; ``{"ticket": view, "created": True}``. ``standing`` is the
         customers service's answer about a shopper opening one (blocked or not)."""
         with self.store.transaction() as conn:
             def command() -> dict:
                 state = self.open_in(conn, caller, fields, standing=standing)
-                return {"status": 201, "ticket": self.reads.view(conn, caller, state)}
+                return {"ticket": self.reads.view(conn, caller, state), "created": True}
             return self.keys.run(conn, caller, idempotency, command, _remembered,
                                  lambda recorded: self.reads.replay(conn, caller, recorded))
 
@@ -105,7 +105,7 @@ class TicketWrites:
 
     def execute(self, caller: Caller, ticket_id: str, steps: list, expected_version: int | None = None,
                 idempotency: Idempotency = None) -> dict:
-        """Run commands on a ticket, all or none; ``{"status": 200, "ticket": view}``.
+        """Run commands on a ticket, all or none; ``{"ticket": view}``.
 
         ``steps`` is a list of ``[name, fields]`` (``PATCH`` sets priority and
         type together). With ``expected_version`` (If-Match) a stale version is
@@ -146,7 +146,7 @@ class TicketWrites:
         if new_events:
             state = fold(self.store.append(ticket_id, loaded.version, new_events, conn=conn), loaded)
             self.projection.upsert(conn, state)
-        return {"status": 200, "ticket": self.reads.view(conn, caller, state)}
+        return {"ticket": self.reads.view(conn, caller, state)}
 
     def _command(self, conn: psycopg.Connection, caller: Caller, state: TicketState, name: str,
                  fields: dict) -> commands.Command:
@@ -164,4 +164,5 @@ class TicketWrites:
 def _remembered(answer: dict) -> dict:
     """What an idempotency key keeps of a ticket command's answer: the
     ticket's version then, not its view (a replay shows it again as it was)."""
-    return {"status": answer["status"], "ticket_id": answer["ticket"]["id"], "version": answer["ticket"]["version"]}
+    return {"created": answer.get("created", False), "ticket_id": answer["ticket"]["id"],
+            "version": answer["ticket"]["version"]}

@@ -52,7 +52,7 @@ class Cards:
         region = self.settings.default_region(conn, caller.store_id)
         state = self.create_card(conn, caller, str(uuid.uuid4()), fields, region, "api")
         log.info("customer %s created in store %s", state.id, caller.store_id)
-        return {"status": 201, "customer": self._view(conn, caller.store_id, state.id)}
+        return {"customer": self._view(conn, caller.store_id, state.id), "created": True}
 
     def create_card(self, conn: psycopg.Connection, caller: Caller, customer_id: str, fields: dict, region: str,
                     source: str) -> CustomerState:
@@ -98,7 +98,7 @@ class Cards:
 
             def answer() -> dict:
                 state = change(conn, self.stream.load(conn, caller.store_id, customer_id))
-                return {"status": 200, "customer": self._view(conn, caller.store_id, state.id)}
+                return {"customer": self._view(conn, caller.store_id, state.id)}
 
             return self.keys.run(conn, caller, idempotency, answer)
 

@@ -64,20 +64,19 @@ class Groups:
         group_id = str(uuid.uuid4())
         self._run(conn, None, group_id, CreateGroup(actor=caller.actor, group_id=group_id, store_id=caller.store_id,
                                                     name=name))
-        return {"status": 201, "group": self._view(conn, caller.store_id, group_id)}
+        return {"group": self._view(conn, caller.store_id, group_id), "created": True}
 
     def rename(self, caller: Caller, group_id: str, fields: dict) -> dict:
         name = group_name(fields.get("name"))
         with self.store.transaction() as conn:
             state = self._load(conn, caller.store_id, group_id)
             self._run(conn, state, state.id, RenameGroup(actor=caller.actor, name=name))
-            return {"status": 200, "group": self._view(conn, caller.store_id, state.id)}
+            return {"group": self._view(conn, caller.store_id, state.id)}
 
-    def delete(self, caller: Caller, group_id: str) -> dict:
+    def delete(self, caller: Caller, group_id: str) -> None:
         with self.store.transaction() as conn:
             state = self._load(conn, caller.store_id, group_id)
             self._run(conn, state, state.id, DeleteGroup(actor=caller.actor))
-        return {"status": 204}
 
     def change_members(self, caller: Caller, group_id: str, op: str, selection: dict) -> dict:
         """Add or remove customers, by ids or by a list filter, in one transaction."""

@@ -42,11 +42,11 @@ class Orders:
             command = RecordOrder(actor=caller.actor, store_id=store_id, order={**order, "customer_id": customer.id})
             events = decide(state, command, self.clock())
             if not events:
-                return {"status": 200, "order": self.projection.order(conn, store_id, order_id), "applied": False}
+                return {"order": self.projection.order(conn, store_id, order_id), "created": False, "applied": False}
             stored = self.store.append(stream, state.version if state else 0, events, conn=conn)
             self.projection.apply(conn, stored[0])
             recorded = self.projection.order(conn, store_id, order_id)
-        return {"status": 201 if state is None else 200, "order": recorded, "applied": True}
+        return {"order": recorded, "created": state is None, "applied": True}
 
     def get(self, caller: Caller, order_id: str) -> dict:
         with self.store.pool.connection() as conn:

@@ -38,7 +38,7 @@ class Outreach:
                 order_ids=self.orders.unrated_delivered(conn, caller.store_id, state.id, MAX_RATING_ORDERS),
                 settings=self.settings.values(conn, caller.store_id), storefront_base_url=self.storefront_base_url)
             data = self._append(conn, state, decide(state, command, self.clock()))
-            return {"status": 202, "request": {"id": data.pop("request_id"), **data}}
+            return {"request": {"id": data.pop("request_id"), **data}}
 
         return self._run(caller, customer_id, request, idempotency)
 
@@ -49,7 +49,7 @@ class Outreach:
             command = SendMessage(actor=caller.actor, message_id=str(uuid.uuid4()), message=message,
                                   settings=self.settings.values(conn, caller.store_id))
             data = self._append(conn, state, decide(state, command, self.clock()))
-            return {"status": 202, "message": {"id": data.pop("message_id"), **data}}
+            return {"message": {"id": data.pop("message_id"), **data}}
 
         return self._run(caller, customer_id, send, idempotency)
 
