@@ -23,7 +23,7 @@ from seedwork.envelope import NewEvent, utcnow
 from seedwork.errors import InvalidCommand, NotFound
 from seedwork.store import ANY_VERSION, EventStore
 
-from . import backoff, email_message, targets, templates, webhooks
+from . import backoff, email_message, rendering, targets, webhooks
 from .channels import PermanentError, TransientError
 from .deliveries import Deliveries
 from .planning import SHOPPER_KINDS, Planned, as_followed
@@ -116,7 +116,7 @@ class Dispatcher:
                                     customer_id=customer_id)
         # Rendered and built before the quota is counted: a message that cannot
         # be built (an address no server takes) is dead without using it up.
-        rendered = templates.render(d["kind"], settings["locale"], context, override)
+        rendered = rendering.render(d["kind"], settings["locale"], context, override)
         message = None
         if channel == "email":
             try:  # the recipient is the store's data; MAIL_FROM and the domains are the operator's

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from services.notifications.templates import KINDS, LOCALES, render
+from services.notifications.rendering import KINDS, LOCALES, render
 
 RECORD = Path(__file__).with_name("rendered_defaults.json")
 

@@ -1,4 +1,4 @@
-"""Notification templates (services.notifications.templates): our defaults in
+"""Notification templates (services.notifications.rendering, the files in templates/): our defaults in
 Arabic and English, a store's override, and what happens when an override
 breaks: the default goes out instead, with the reason, and nothing raises."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import re
 import pytest
 
 from seedwork.errors import InvalidCommand
-from services.notifications.templates import KINDS, LOCALES, OVERRIDE_LIMITS, check_override, render
+from services.notifications.rendering import KINDS, LOCALES, OVERRIDE_LIMITS, check_override, render
 
 ARABIC = re.compile(r"[\u0600-\u06FF]")
 
@@ -306,19 +306,19 @@ def test_an_override_over_the_budget_is_remembered_so_later_messages_skip_it_at_
     """Rendering does not yield to other green threads: an override that
     ran out of time is not rendered again for a while; the default goes out
     with the same reason."""
-    from services.notifications import templates
+    from services.notifications import rendering
 
     slow = {**OVERRIDE, "text": "{%% for a in range(10000) %%}{%% for b in range(10000) %%}{%% endfor %%}"
                                 "{%% endfor %%}{# %s #}" % id(object())}
     first = render("ticket_reply", "en", CONTEXT, slow)
     assert "longer than" in first.fallback_reason
     calls = []
-    original = templates.sandbox.render_within
-    templates.sandbox.render_within = lambda *a, **k: calls.append(a) or original(*a, **k)
+    original = rendering.sandbox.render_within
+    rendering.sandbox.render_within = lambda *a, **k: calls.append(a) or original(*a, **k)
     try:
         second = render("ticket_reply", "en", CONTEXT, slow)
     finally:
-        templates.sandbox.render_within = original
+        rendering.sandbox.render_within = original
     assert calls == [] and second.fallback_reason == first.fallback_reason
     assert second.text == default_of().text
 
