@@ -2,33 +2,25 @@
 overrides: the store's own choices, kept in plain tables of this service."""
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
 import psycopg
 
 from seedwork.config import checked_name
-from seedwork.envelope import iso
 from seedwork.errors import InvalidCommand, NotFound
+from seedwork.instants import iso
 
 from . import rendering
+from .config import DEFAULTS, NotificationsConfig
 
 FIELDS = ("support_email", "locale", "brand_color", "logo_url", "self_service_channel", "email_quota_per_hour",
           "sms_quota_per_hour")
-DEFAULT_EMAIL_QUOTA, DEFAULT_SMS_QUOTA = 500, 100
-
-
-def default_quota(channel: str) -> int:
-    name, fallback = (("NOTIFY_EMAIL_QUOTA_PER_HOUR", DEFAULT_EMAIL_QUOTA) if channel == "email"
-                      else ("NOTIFY_SMS_QUOTA_PER_HOUR", DEFAULT_SMS_QUOTA))
-    raw = os.environ.get(name, "")
-    return int(raw) if raw.isdigit() else fallback
 
 
 class StoreSettings:
-    def __init__(self, schema: str):
+    def __init__(self, schema: str, config: NotificationsConfig = DEFAULTS):
         self.s = checked_name(schema, "schema")
+        self.default_quota = config.default_quota  # a store's quota when it set none
 
     # --- settings ------------------------------------------------------------------
 
@@ -45,8 +37,8 @@ class StoreSettings:
             "brand_color": values.get("brand_color") or "#5b2b82",
             "logo_url": values.get("logo_url"),
             "self_service_channel": values.get("self_service_channel") or "email",
-            "email_quota_per_hour": _or(values.get("email_quota_per_hour"), default_quota("email")),
-            "sms_quota_per_hour": _or(values.get("sms_quota_per_hour"), default_quota("sms")),
+            "email_quota_per_hour": _or(values.get("email_quota_per_hour"), self.default_quota("email")),
+            "sms_quota_per_hour": _or(values.get("sms_quota_per_hour"), self.default_quota("sms")),
             "sms_sender_name": values.get("sms_sender_name"),
             "store_name": owner[1] if owner else None,
             "updated_at": iso(values["updated_at"]) if values.get("updated_at") else None,
