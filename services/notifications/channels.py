@@ -25,11 +25,12 @@ from urllib3.exceptions import NewConnectionError
 
 from seedwork.masking import mask_mobile
 
+from .config import TLS_MODES
+
 log = logging.getLogger(__name__)
 
 TIMEOUT = 10.0
 MAX_RESPONSE_BYTES = 64 * 1024
-TLS_MODES = ("starttls", "ssl", "none")
 
 
 class TransientError(Exception):

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from . import backoff
-from .channels import TLS_MODES
 
 DEFAULT_SINK_PORT = 2525  # deploy/local's development SMTP sink
+TLS_MODES = ("starttls", "ssl", "none")
 SMS_PROVIDERS = ("log", "http")
 TRUE = ("true", "1", "yes")
 
