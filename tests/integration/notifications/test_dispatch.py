@@ -38,7 +38,6 @@ from services.notifications.application import Notifications
 from services.notifications.config import NotificationsConfig
 from services.notifications.deliveries import LEASE, Deliveries
 from services.notifications.dispatcher import Dispatcher, Transports
-from tests.support.webhook_receiver import WebhookReceiver
 
 from tests.support.servers import drop_schema, new_schema, ROOT
 
@@ -251,24 +250,10 @@ def clock():
 
 
 @pytest.fixture
-def sink(tmp_path):
-    sink = SmtpSink(port=0, directory=tmp_path / "mail").start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
 def sms():
     provider = SmsProvider().start()
     yield provider
     provider.stop()
-
-
-@pytest.fixture
-def receiver():
-    receiver = WebhookReceiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def transports(smtp_port: int, sms_url: str = "http://127.0.0.1:9/") -> Transports:

@@ -17,7 +17,6 @@ import kombu
 import pytest
 from nameko.testing.services import entrypoint_hook
 
-from deploy.local.smtp_sink import SmtpSink
 from seedwork import db
 from seedwork.bus import ConfirmingPublisher, event_message, exchange_name
 from seedwork.envelope import SYSTEM, Actor, Envelope
@@ -25,7 +24,6 @@ from seedwork.errors import IdempotencyKeyReused
 from seedwork.idempotency import fingerprint
 from services.notifications.service import NotificationsService
 from tests.support.polling import eventually
-from tests.support.webhook_receiver import WebhookReceiver
 
 POSITIONS = itertools.count(1)
 MAIL_TIMEOUT = 15.0  # the bus, the handler's transaction, a kick of the send loop, SMTP
@@ -90,19 +88,6 @@ def processed(consumer: str, event: Envelope) -> bool:
     with db.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
         return conn.execute(f"SELECT 1 FROM {os.environ['NOTIFICATIONS_DB_SCHEMA']}.processed_events "
                             "WHERE consumer = %s AND event_id = %s", (consumer, event.event_id)).fetchone() is not None
-
-
-@pytest.fixture
-def sink(tmp_path):
-    sink = SmtpSink(port=0, directory=tmp_path / "mail").start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-def receiver():
-    with WebhookReceiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture
