@@ -48,8 +48,8 @@ class Notifications:
 
     # --- events in ---------------------------------------------------------------------
 
-    def hear(self, event: Envelope, source: str, once: Callable, ticket_basics: Callable[[str, str], dict | None]
-             ) -> bool:
+    def hear(self, event: Envelope, source: str, once: Callable,
+             ticket_basics: Callable[[str, str], dict | None]) -> bool:
         """Plan ``event``'s deliveries exactly once (``once(event, effect)``:
         the consumer's record of what it processed); True if it planned any.
 

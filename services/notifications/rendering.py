@@ -146,15 +146,13 @@ def _default(kind: str, locale: str, part: str):
 
 
 def check_defaults() -> None:
-    """Every kind has its three files in every locale, and each compiles
-    (run when this module is imported: a missing file stops the service)."""
+    """Every kind has its three files in every locale, and each renders with
+    nothing known (run when this module is imported: a missing or broken
+    file stops the service at start)."""
     for kind in KINDS:
         for locale in LOCALES:
             for part in PARTS:
-                _default(kind, locale, part)
-
-
-check_defaults()
+                _default(kind, locale, part).render({**_context(kind, {}), "locale": locale})
 
 
 @functools.lru_cache(maxsize=512)
@@ -287,3 +285,6 @@ def _context(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
     if "order" in values:
         values["order"] = _order(values["order"])
     return values
+
+
+check_defaults()

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from jinja2 import FileSystemLoader
+from jinja2 import FileSystemLoader, TemplateSyntaxError
 
 from services.notifications import rendering
 from services.notifications.rendering import KINDS, LOCALES, PARTS, SUFFIXES, render
@@ -86,6 +86,16 @@ def test_an_edited_label_or_layout_is_in_the_next_email_of_every_kind(copied_tem
     for kind in ("ticket_opened", "ticket_reply", "direct_message"):
         rendered = render(kind, "en", CONTEXT)
         assert "<p>Hi Noura,</p>" in rendered.html and "<!-- edited -->" in rendered.html, kind
+
+
+def test_a_file_saved_with_a_mistake_fails_its_messages_until_it_is_fixed(copied_templates):
+    """The dispatcher retries such a message ("internal error"): it waits, it is not sent broken."""
+    subject = copied_templates / "ticket_reply" / "en.subject.j2"
+    edit(subject, "{{ ticket.subject }}", "{{ ticket.subject }")
+    with pytest.raises(TemplateSyntaxError):
+        render("ticket_reply", "en", CONTEXT)
+    edit(subject, "{{ ticket.subject }", "{{ ticket.subject }}")
+    assert render("ticket_reply", "en", CONTEXT).subject == "New reply on your ticket #1042: Where is my parcel?"
 
 
 def test_oneline_leaves_out_the_files_line_breaks_and_keeps_the_values():
