@@ -2,21 +2,24 @@
 and the store's own requests (settings, webhooks, the delivery log).
 
 Plain Python over PostgreSQL; ``service.py`` exposes it over Nameko and
-``dispatcher.py`` sends what is planned. A caller is the dict the gateway
-resolved from a token: ``{"store_id", "kind", "id", "role"}``.
+``dispatcher.py`` sends what is planned. A caller is a ``seedwork.caller.Caller``
+(the entrypoints turn the gateway's dict into one).
 """
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from psycopg.types.json import Jsonb
 
+from seedwork.caller import Caller
 from seedwork.envelope import Envelope, to_cloudevent
 from seedwork.errors import NotFound
-from seedwork.idempotency import IdempotencyKeys
+from seedwork.idempotency import Idempotency, IdempotencyKeys
 from seedwork.store import EventStore
 
 from . import webhooks
+from .config import DEFAULTS, NotificationsConfig
 from .deliveries import Deliveries, view
 from .planning import FOLLOWED_TYPES, Planned, as_followed, plan_messages, plan_webhooks
 from .replicas import Replicas
@@ -34,16 +37,41 @@ class TicketNotYetKnown(Exception):
 
 
 class Notifications:
-    def __init__(self, store: EventStore):
+    def __init__(self, store: EventStore, config: NotificationsConfig = DEFAULTS):
         self.store = store
         self.s = store.schema
         self.replicas = Replicas(store.schema)
-        self.settings = StoreSettings(store.schema)
+        self.settings = StoreSettings(store.schema, config)
         self.deliveries = Deliveries(store.schema)
-        self.endpoints = WebhookEndpoints(store)
+        self.endpoints = WebhookEndpoints(store, config.allow_private_targets)
         self.keys = IdempotencyKeys(store.schema)
 
     # --- events in ---------------------------------------------------------------------
+
+    def hear(self, event: Envelope, source: str, once: Callable,
+             ticket_basics: Callable[[str, str], dict | None]) -> bool:
+        """Plan ``event``'s deliveries exactly once (``once(event, effect)``:
+        the consumer's record of what it processed); True if it planned any.
+
+        An event of a ticket whose opening this service missed (late on the
+        bus, or before this service was deployed) asks the tickets service
+        first (``ticket_basics``), then plans as usual; a ticket even the
+        tickets service does not know fails the event, which the bus retries
+        and then dead-letters."""
+        planned: list[str] = []
+
+        def effect(conn) -> None:
+            planned.extend(self.observe(conn, event, source))
+
+        try:
+            once(event, effect)
+        except TicketNotYetKnown:
+            basics = ticket_basics(event.store_id, event.stream_id)
+            if basics is None:
+                raise
+            self.seed_ticket(basics)
+            once(event, effect)
+        return bool(planned)
 
     def observe(self, conn, event: Envelope, source: str) -> list[str]:
         """Apply ``event`` to the replicas and plan its deliveries, in
@@ -81,86 +109,79 @@ class Notifications:
 
     # --- settings, opt-outs, templates ---------------------------------------------------
 
-    def get_settings(self, caller: dict) -> dict:
+    def get_settings(self, caller: Caller) -> dict:
         with self.store.pool.connection() as conn:
-            return _public(self.settings.load(conn, caller["store_id"]))
+            return _public(self.settings.load(conn, caller.store_id))
 
-    def update_settings(self, caller: dict, fields: dict) -> dict:
+    def update_settings(self, caller: Caller, fields: dict) -> dict:
         with self.store.transaction() as conn:
-            return _public(self.settings.update(conn, caller["store_id"], fields))
+            return _public(self.settings.update(conn, caller.store_id, fields))
 
-    def preferences(self, caller: dict, customer_id: str) -> dict:
+    def preferences(self, caller: Caller, customer_id: str) -> dict:
         with self.store.pool.connection() as conn:
-            return self.settings.preferences(conn, caller["store_id"], customer_id)
+            return self.settings.preferences(conn, caller.store_id, customer_id)
 
-    def set_preferences(self, caller: dict, customer_id: str, fields: dict) -> dict:
+    def set_preferences(self, caller: Caller, customer_id: str, fields: dict) -> dict:
         with self.store.transaction() as conn:
-            return self.settings.set_preferences(conn, caller["store_id"], customer_id, fields)
+            return self.settings.set_preferences(conn, caller.store_id, customer_id, fields)
 
-    def templates(self, caller: dict) -> dict:
+    def templates(self, caller: Caller) -> dict:
         with self.store.pool.connection() as conn:
-            return self.settings.templates(conn, caller["store_id"])
+            return self.settings.templates(conn, caller.store_id)
 
-    def put_template(self, caller: dict, kind: str, locale: str, fields: dict) -> dict:
+    def put_template(self, caller: Caller, kind: str, locale: str, fields: dict) -> dict:
         with self.store.transaction() as conn:
-            return self.settings.put_override(conn, caller["store_id"], kind, locale, fields)
+            return self.settings.put_override(conn, caller.store_id, kind, locale, fields)
 
-    def delete_template(self, caller: dict, kind: str, locale: str) -> None:
+    def delete_template(self, caller: Caller, kind: str, locale: str) -> None:
         with self.store.transaction() as conn:
-            self.settings.delete_override(conn, caller["store_id"], kind, locale)
+            self.settings.delete_override(conn, caller.store_id, kind, locale)
 
     # --- webhooks ------------------------------------------------------------------------
 
-    def create_webhook(self, caller: dict, fields: dict, idempotency: tuple[str, str] | None = None) -> dict:
+    def create_webhook(self, caller: Caller, fields: dict, idempotency: Idempotency = None) -> dict:
         """A retried request (same Idempotency-Key) gets the first answer,
         secret included, instead of a second endpoint."""
-        scope = f"{caller['store_id']}:{caller['kind']}:{caller['id']}"
         with self.store.transaction() as conn:
-            if idempotency is not None:
-                recorded = self.keys.claim(conn, scope, *idempotency)
-                if recorded is not None:
-                    return {**recorded, "replayed": True}
-            result = {"status": 201, "webhook": self.endpoints.create(conn, caller, fields)}
-            if idempotency is not None:
-                self.keys.record(conn, scope, idempotency[0], result)
-            return result
+            return self.keys.run(conn, caller, idempotency,
+                                 lambda: {"status": 201, "webhook": self.endpoints.create(conn, caller, fields)})
 
-    def list_webhooks(self, caller: dict) -> dict:
+    def list_webhooks(self, caller: Caller) -> dict:
         with self.store.pool.connection() as conn:
-            return {"items": [webhooks.view(r) for r in self.endpoints.for_store(conn, caller["store_id"])]}
+            return {"items": [webhooks.view(r) for r in self.endpoints.for_store(conn, caller.store_id)]}
 
-    def get_webhook(self, caller: dict, endpoint_id: str) -> dict:
+    def get_webhook(self, caller: Caller, endpoint_id: str) -> dict:
         with self.store.pool.connection() as conn:
-            return webhooks.view(self.endpoints.get(conn, caller["store_id"], endpoint_id))
+            return webhooks.view(self.endpoints.get(conn, caller.store_id, endpoint_id))
 
-    def update_webhook(self, caller: dict, endpoint_id: str, fields: dict) -> dict:
+    def update_webhook(self, caller: Caller, endpoint_id: str, fields: dict) -> dict:
         with self.store.transaction() as conn:
             return self.endpoints.update(conn, caller, endpoint_id, fields)
 
-    def delete_webhook(self, caller: dict, endpoint_id: str) -> None:
+    def delete_webhook(self, caller: Caller, endpoint_id: str) -> None:
         with self.store.transaction() as conn:
             self.endpoints.delete(conn, caller, endpoint_id)
 
-    def rotate_secret(self, caller: dict, endpoint_id: str, fields: dict) -> dict:
+    def rotate_secret(self, caller: Caller, endpoint_id: str, fields: dict) -> dict:
         with self.store.transaction() as conn:
             return self.endpoints.rotate(conn, caller, endpoint_id, fields)
 
-    def webhook_deliveries(self, caller: dict, endpoint_id: str, query: dict) -> dict:
+    def webhook_deliveries(self, caller: Caller, endpoint_id: str, query: dict) -> dict:
         with self.store.pool.connection() as conn:
-            self.endpoints.get(conn, caller["store_id"], endpoint_id)
-            return self.deliveries.page(conn, caller["store_id"], query, endpoint_id, with_attempts=True)
+            self.endpoints.get(conn, caller.store_id, endpoint_id)
+            return self.deliveries.page(conn, caller.store_id, query, endpoint_id, with_attempts=True)
 
-    def redeliver(self, caller: dict, endpoint_id: str, event_id: str) -> dict:
+    def redeliver(self, caller: Caller, endpoint_id: str, event_id: str) -> dict:
         """Send an event of the store to the endpoint again, as a new delivery."""
         with self.store.transaction() as conn:
             # Locked: two redeliveries at once take generations one after the other.
-            endpoint = self.endpoints.get(conn, caller["store_id"], endpoint_id, lock=True)
+            endpoint = self.endpoints.get(conn, caller.store_id, endpoint_id, lock=True)
             row = conn.execute(f"SELECT type FROM {self.s}.received_events WHERE event_id = %s AND store_id = %s",
-                               (str(event_id), caller["store_id"])).fetchone()
+                               (str(event_id), caller.store_id)).fetchone()
             if row is None:
                 raise NotFound("event_not_found", f"no event {event_id} of this store (kept 30 days)")
             generation = self.deliveries.next_generation(conn, str(event_id), endpoint["id"])
-            [delivery_id] = self.deliveries.add(conn, caller["store_id"], str(event_id), row[0], [
+            [delivery_id] = self.deliveries.add(conn, caller.store_id, str(event_id), row[0], [
                 Planned("webhook", f"webhook:{endpoint['id']}", endpoint_id=endpoint["id"])], generation)
             return {"status": 202, "delivery": self._view(conn, caller, delivery_id)}
 
@@ -173,16 +194,16 @@ class Notifications:
 
     # --- the delivery log ----------------------------------------------------------------
 
-    def list_deliveries(self, caller: dict, query: dict) -> dict:
+    def list_deliveries(self, caller: Caller, query: dict) -> dict:
         with self.store.pool.connection() as conn:
-            return self.deliveries.page(conn, caller["store_id"], query)
+            return self.deliveries.page(conn, caller.store_id, query)
 
-    def retry(self, caller: dict, delivery_id: str) -> dict:
+    def retry(self, caller: Caller, delivery_id: str) -> dict:
         with self.store.transaction() as conn:
-            return self.deliveries.retry(conn, caller["store_id"], delivery_id)
+            return self.deliveries.retry(conn, caller.store_id, delivery_id)
 
-    def _view(self, conn, caller: dict, delivery_id: str) -> dict:
-        return view(self.deliveries.get(conn, caller["store_id"], delivery_id))
+    def _view(self, conn, caller: Caller, delivery_id: str) -> dict:
+        return view(self.deliveries.get(conn, caller.store_id, delivery_id))
 
 
 def _public(settings: dict) -> dict:

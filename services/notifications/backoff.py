@@ -5,45 +5,18 @@ last one the delivery is dead. Email and SMS share one (about 4 h in all),
 webhooks have a longer one (over 24 h). Every wait gets ±20% jitter, so the
 deliveries that failed together (a server down) do not all retry together.
 ``NOTIFY_RETRY_SCHEDULE`` and ``WEBHOOK_RETRY_SCHEDULE`` (comma-separated
-seconds) replace them, for tests and operators.
+seconds, read by ``config``) replace them, for tests and operators.
 """
 from __future__ import annotations
 
-import os
 import random
-from typing import Callable, Mapping
+from typing import Callable
 
 EMAIL_SCHEDULE: tuple[float, ...] = (10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 # 5 s ... 8 h, 8 h, 8 h: 31.7 h in all, so over 24 h even when every wait is jittered 20% shorter
 # (with only two 8 h waits the schedule would sum to 23.7 h).
 WEBHOOK_SCHEDULE: tuple[float, ...] = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800)
 JITTER = 0.2
-
-_SCHEDULES = {  # channel -> (environment variable, default)
-    "email": ("NOTIFY_RETRY_SCHEDULE", EMAIL_SCHEDULE),
-    "sms": ("NOTIFY_RETRY_SCHEDULE", EMAIL_SCHEDULE),
-    "webhook": ("WEBHOOK_RETRY_SCHEDULE", WEBHOOK_SCHEDULE),
-}
-
-
-def schedule_for(channel: str, environ: Mapping[str, str] | None = None) -> tuple[float, ...]:
-    """The waits of ``channel`` (``email``, ``sms`` or ``webhook``), from the environment if set there."""
-    try:
-        variable, default = _SCHEDULES[channel]
-    except KeyError:
-        raise ValueError(f"no retry schedule for channel {channel!r}") from None
-    raw = (os.environ if environ is None else environ).get(variable, "").strip()
-    return parse_schedule(variable, raw) if raw else default
-
-
-def parse_schedule(variable: str, raw: str) -> tuple[float, ...]:
-    try:
-        waits = tuple(float(part) for part in raw.split(","))
-    except ValueError:
-        waits = ()
-    if not waits or any(not (0 < wait < float("inf")) for wait in waits):
-        raise ValueError(f"{variable} must be comma-separated positive numbers of seconds, got {raw!r}")
-    return waits
 
 
 def next_delay(schedule: tuple[float, ...], attempts_done: int,

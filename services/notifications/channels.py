@@ -9,7 +9,6 @@ attempt, and a non-2xx answer is the caller's to retry.
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 import ssl
 import time
@@ -24,11 +23,14 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
+from seedwork.masking import mask_mobile
+
+from .config import TLS_MODES
+
 log = logging.getLogger(__name__)
 
 TIMEOUT = 10.0
 MAX_RESPONSE_BYTES = 64 * 1024
-TLS_MODES = ("starttls", "ssl", "none")
 
 
 class TransientError(Exception):
@@ -37,10 +39,6 @@ class TransientError(Exception):
 
 class PermanentError(Exception):
     """The message was refused for good (e.g. an SMTP 5xx to its recipient)."""
-
-
-def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if environ is None else environ
 
 
 # --- email ------------------------------------------------------------------------------
@@ -56,17 +54,8 @@ class SmtpSender:
                  tls: str = "starttls", timeout: float = TIMEOUT):
         if tls not in TLS_MODES:
             raise ValueError(f"SMTP_TLS must be one of {', '.join(TLS_MODES)}, got {tls!r}")
-        self.host, self.port, self.user, self.password, self.tls, self.timeout = host, port, user, password, tls, timeout
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "SmtpSender":
-        """``SMTP_HOST`` and friends; unset ``SMTP_HOST``: the development sink on 127.0.0.1:``SMTP_SINK_PORT``."""
-        env = _env(environ)
-        host = env.get("SMTP_HOST", "").strip()
-        if not host:
-            return cls("127.0.0.1", _port(env, "SMTP_SINK_PORT", 2525), tls="none")
-        return cls(host, _port(env, "SMTP_PORT", 587), env.get("SMTP_USER") or None,
-                   env.get("SMTP_PASSWORD") or None, env.get("SMTP_TLS", "starttls").strip().lower() or "starttls")
+        self.host, self.port, self.user, self.password = host, port, user, password
+        self.tls, self.timeout = tls, timeout
 
     def __repr__(self) -> str:
         return f"SmtpSender({self.host}:{self.port}, tls={self.tls}, user={self.user!r})"
@@ -117,15 +106,6 @@ class SmtpSender:
             smtp.close()
             raise
         return smtp
-
-
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ValueError(f"{name} must be a TCP port, got {raw!r}")
-    return int(raw)
 
 
 def _text(value) -> str:
@@ -185,26 +165,6 @@ class HttpSmsProvider:
         if 400 <= status < 500 and status not in (408, 429):
             raise PermanentError(detail)
         raise TransientError(detail)
-
-
-def sms_provider_from_env(environ: Mapping[str, str] | None = None) -> SmsProvider:
-    """``SMS_PROVIDER``: ``log`` (default) or ``http`` (``SMS_HTTP_URL``, ``SMS_HTTP_TOKEN``)."""
-    env = _env(environ)
-    kind = env.get("SMS_PROVIDER", "log").strip().lower() or "log"
-    if kind == "log":
-        return LoggingSmsProvider()
-    if kind == "http":
-        url = env.get("SMS_HTTP_URL", "").strip()
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("SMS_PROVIDER=http needs SMS_HTTP_URL (an http or https URL)")
-        return HttpSmsProvider(url, env.get("SMS_HTTP_TOKEN", ""))
-    raise ValueError(f"SMS_PROVIDER must be log or http, got {kind!r}")
-
-
-def mask_mobile(mobile: str) -> str:
-    """All but the last 4 characters hidden: ``+966501234567`` is shown ``•••••••••4567``."""
-    text = str(mobile or "")
-    return "•" * max(len(text) - 4, 0) + text[-4:]
 
 
 # --- webhooks ---------------------------------------------------------------------------
@@ -276,7 +236,6 @@ class WebhookPoster:
         if 200 <= status < 300:
             return PostResult(status, _since(started))
         return PostResult(status, _since(started), f"HTTP {status}: {_text(answer[:1000])[:200]}".rstrip(": "))
-
 
     def _pinned(self, url: str, address: str, headers: dict) -> tuple[requests.Session, str, dict]:
         parts = urlsplit(url)

@@ -8,35 +8,33 @@ that dies mid-send leaves the row ``sending`` with an expired lease: it is
 claimed again, and its attempts show the possible duplicate."""
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
 from psycopg.types.json import Jsonb
 
 from seedwork.config import checked_name
-from seedwork.envelope import iso
-from seedwork.errors import Conflict, InvalidQuery, NotFound
+from seedwork.errors import Conflict, NotFound
+from seedwork.instants import iso, iso_or_none
+from seedwork.masking import mask_mobile
+from seedwork.pagination import decode_cursor, encode_cursor, instant, page_limit, uuid_text
 
 from .planning import Planned
 
 COLUMNS = ("id", "store_id", "event_id", "event_type", "channel", "recipient_ref", "generation", "recipient", "kind",
            "context", "ticket_id", "customer_id", "endpoint_id", "status", "reason", "attempts", "attempts_before",
            "next_attempt_at", "template_fallback", "created_at", "updated_at", "sent_at")
-# Longer than a batch of sends can take (the service bounds each send at
-# SEND_DEADLINE and claims one batch at a time), so a live sender keeps its row.
+# Longer than a send can take (dependencies.py bounds each at SEND_DEADLINE,
+# and a replica claims only what it starts at once), so a live sender keeps its row.
 LEASE = timedelta(seconds=120)
-MAX_LIMIT = 100
 
 
 def mask_recipient(channel: str, recipient: str | None) -> str | None:
     """Mobiles in the log show only their last 4 digits."""
     if recipient is None or channel != "sms":
         return recipient
-    return "•" * max(len(recipient) - 4, 0) + recipient[-4:]
+    return mask_mobile(recipient)
 
 
 def view(row: dict, attempts: list[dict] | None = None) -> dict[str, Any]:
@@ -46,7 +44,7 @@ def view(row: dict, attempts: list[dict] | None = None) -> dict[str, Any]:
         "reason": row["reason"], "attempts": row["attempts"], "ticket_id": row["ticket_id"],
         "customer_id": row["customer_id"], "endpoint_id": row["endpoint_id"],
         "template_fallback": row["template_fallback"], "created_at": iso(row["created_at"]),
-        "updated_at": iso(row["updated_at"]), "sent_at": row["sent_at"] and iso(row["sent_at"]),
+        "updated_at": iso(row["updated_at"]), "sent_at": iso_or_none(row["sent_at"]),
     }
     if attempts is not None:
         out["attempts_log"] = attempts
@@ -75,6 +73,11 @@ class Deliveries:
             if row:
                 added.append(row[0])
         return added
+
+    def alert(self, conn, store_id: str, event_id: str, event_type: str, context: dict) -> None:
+        """Tell the store by email to its support address, outside the quota,
+        keyed by the event that says what happened (so it is sent once)."""
+        self.add(conn, store_id, event_id, event_type, [Planned("email", "store_support", "store_alert", context)])
 
     # --- the loop's side -------------------------------------------------------------
 
@@ -111,9 +114,9 @@ class Deliveries:
         sender's, as its lease ran out and another replica took the row;
         the attempt's own record is still completed."""
         owned = conn.execute(
-            f"UPDATE {self.s}.deliveries SET status = %s, reason = %s, next_attempt_at = coalesce(%s, next_attempt_at), "
-            "recipient = coalesce(%s, recipient), template_fallback = coalesce(%s, template_fallback), "
-            "customer_id = coalesce(customer_id, %s), "
+            f"UPDATE {self.s}.deliveries SET status = %s, reason = %s, "
+            "next_attempt_at = coalesce(%s, next_attempt_at), recipient = coalesce(%s, recipient), "
+            "template_fallback = coalesce(%s, template_fallback), customer_id = coalesce(customer_id, %s), "
             "attempts_before = CASE WHEN %s THEN attempts ELSE attempts_before END, "
             "lease_until = NULL, updated_at = now(), sent_at = CASE WHEN %s = 'sent' THEN now() ELSE sent_at END "
             "WHERE id = %s AND status = 'sending' AND attempts = %s",
@@ -153,11 +156,9 @@ class Deliveries:
         if endpoint_id is not None:
             where.append("endpoint_id = %s")
             params.append(endpoint_id)
-        limit = int(query.get("limit") or 25)
-        if not 1 <= limit <= MAX_LIMIT:
-            raise InvalidQuery.field("limit", f"between 1 and {MAX_LIMIT}")
+        limit = page_limit(query.get("limit"))
         if query.get("cursor"):
-            created_at, delivery_id = _decode(query["cursor"])
+            created_at, delivery_id = decode_cursor(query["cursor"], instant, uuid_text)
             where.append("(created_at, id) < (%s, %s)")
             params += [created_at, delivery_id]
         rows = [dict(zip(COLUMNS, r)) for r in conn.execute(
@@ -166,7 +167,7 @@ class Deliveries:
         more, rows = len(rows) > limit, rows[:limit]
         logs = self.attempts(conn, [r["id"] for r in rows]) if with_attempts else {}
         items = [view(r, logs.get(r["id"]) if with_attempts else None) for r in rows]
-        cursor = _encode(rows[-1]["created_at"], rows[-1]["id"]) if more else None
+        cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
         return {"items": items, "next_cursor": cursor}
 
     def retry(self, conn, store_id: str, delivery_id: str) -> dict:
@@ -186,15 +187,3 @@ class Deliveries:
     def next_generation(self, conn, event_id: str, endpoint_id: str) -> int:
         return conn.execute(f"SELECT coalesce(max(generation) + 1, 0) FROM {self.s}.deliveries "
                             "WHERE event_id = %s AND endpoint_id = %s", (event_id, endpoint_id)).fetchone()[0]
-
-
-def _encode(created_at: datetime, delivery_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([iso(created_at), delivery_id]).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[datetime, str]:
-    try:
-        at, delivery_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(at.replace("Z", "+00:00")), str(delivery_id)
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidQuery.field("cursor", "not a cursor from this list: start again without it") from None

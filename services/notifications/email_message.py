@@ -17,7 +17,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from services.notifications.templates import Rendered
+from services.notifications.rendering import Rendered
 
 _MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>\Z")
 _DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\Z")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
 import psycopg
 
 from seedwork.config import checked_name

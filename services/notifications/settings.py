@@ -2,33 +2,25 @@
 overrides: the store's own choices, kept in plain tables of this service."""
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
 import psycopg
 
 from seedwork.config import checked_name
-from seedwork.envelope import iso
 from seedwork.errors import InvalidCommand, NotFound
+from seedwork.instants import iso
 
-from . import templates
+from . import rendering
+from .config import DEFAULTS, NotificationsConfig
 
 FIELDS = ("support_email", "locale", "brand_color", "logo_url", "self_service_channel", "email_quota_per_hour",
           "sms_quota_per_hour")
-DEFAULT_EMAIL_QUOTA, DEFAULT_SMS_QUOTA = 500, 100
-
-
-def default_quota(channel: str) -> int:
-    name, fallback = (("NOTIFY_EMAIL_QUOTA_PER_HOUR", DEFAULT_EMAIL_QUOTA) if channel == "email"
-                      else ("NOTIFY_SMS_QUOTA_PER_HOUR", DEFAULT_SMS_QUOTA))
-    raw = os.environ.get(name, "")
-    return int(raw) if raw.isdigit() else fallback
 
 
 class StoreSettings:
-    def __init__(self, schema: str):
+    def __init__(self, schema: str, config: NotificationsConfig = DEFAULTS):
         self.s = checked_name(schema, "schema")
+        self.default_quota = config.default_quota  # a store's quota when it set none
 
     # --- settings ------------------------------------------------------------------
 
@@ -45,8 +37,8 @@ class StoreSettings:
             "brand_color": values.get("brand_color") or "#5b2b82",
             "logo_url": values.get("logo_url"),
             "self_service_channel": values.get("self_service_channel") or "email",
-            "email_quota_per_hour": _or(values.get("email_quota_per_hour"), default_quota("email")),
-            "sms_quota_per_hour": _or(values.get("sms_quota_per_hour"), default_quota("sms")),
+            "email_quota_per_hour": _or(values.get("email_quota_per_hour"), self.default_quota("email")),
+            "sms_quota_per_hour": _or(values.get("sms_quota_per_hour"), self.default_quota("sms")),
             "sms_sender_name": values.get("sms_sender_name"),
             "store_name": owner[1] if owner else None,
             "updated_at": iso(values["updated_at"]) if values.get("updated_at") else None,
@@ -56,8 +48,8 @@ class StoreSettings:
         unknown = set(fields) - set(FIELDS)
         if unknown:
             raise InvalidCommand.field(sorted(unknown)[0], "not a notification setting")
-        if "locale" in fields and fields["locale"] not in templates.LOCALES:
-            raise InvalidCommand.field("locale", f"one of {', '.join(templates.LOCALES)}")
+        if "locale" in fields and fields["locale"] not in rendering.LOCALES:
+            raise InvalidCommand.field("locale", f"one of {', '.join(rendering.LOCALES)}")
         if "self_service_channel" in fields and fields["self_service_channel"] not in ("email", "sms"):
             raise InvalidCommand.field("self_service_channel", "email or sms")
         if fields:
@@ -99,15 +91,15 @@ class StoreSettings:
         rows = conn.execute(f"SELECT kind, locale, subject, text, html, updated_at FROM {self.s}.template_overrides "
                             "WHERE store_id = %s ORDER BY kind, locale", (store_id,)).fetchall()
         return {
-            "kinds": [{"kind": k, "locales": list(templates.LOCALES), "variables": list(templates.VARIABLES[k])}
-                      for k in templates.KINDS],
+            "kinds": [{"kind": k, "locales": list(rendering.LOCALES), "variables": list(rendering.VARIABLES[k])}
+                      for k in rendering.KINDS],
             "overrides": [{"kind": r[0], "locale": r[1], "subject": r[2], "text": r[3], "html": r[4],
                            "updated_at": iso(r[5])} for r in rows],
         }
 
     def put_override(self, conn: psycopg.Connection, store_id: str, kind: str, locale: str, fields: dict) -> dict:
         _known(kind, locale)
-        clean = templates.check_override(fields)
+        clean = rendering.check_override(fields)
         conn.execute(f"INSERT INTO {self.s}.template_overrides (store_id, kind, locale, subject, text, html) "
                      "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (store_id, kind, locale) DO UPDATE SET "
                      "subject = EXCLUDED.subject, text = EXCLUDED.text, html = EXCLUDED.html, updated_at = now()",
@@ -123,9 +115,9 @@ class StoreSettings:
 
 
 def _known(kind: str, locale: str) -> None:
-    if kind not in templates.KINDS:
+    if kind not in rendering.KINDS:
         raise NotFound("template_not_found", f"no template kind {kind}")
-    if locale not in templates.LOCALES:
+    if locale not in rendering.LOCALES:
         raise NotFound("template_not_found", f"no locale {locale}")
 
 

@@ -3,14 +3,14 @@
 A store's endpoint must not make the platform call its own network: every
 address the host resolves to must be public. Checked when an endpoint is
 registered and again before each delivery, as DNS can change. The operator
-setting ``WEBHOOK_ALLOW_PRIVATE_TARGETS=true`` lifts the address checks (a
-local receiver in tests or development) but two: the cloud metadata
-addresses stay refused, as do the URL checks.
+setting ``WEBHOOK_ALLOW_PRIVATE_TARGETS=true`` (``config.allow_private_targets``,
+passed in as ``allow_private``) lifts the address checks (a local receiver
+in tests or development) but two: the cloud metadata addresses stay
+refused, as do the URL checks.
 """
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from typing import Callable
 from urllib.parse import urlsplit
@@ -120,8 +120,3 @@ def _private(text: str) -> str | None:
     if address.is_private or not address.is_global:
         return "a private"
     return None
-
-
-def allow_private_from_env() -> bool:
-    """The operator setting ``WEBHOOK_ALLOW_PRIVATE_TARGETS`` (``true``, ``1`` or ``yes``)."""
-    return os.environ.get("WEBHOOK_ALLOW_PRIVATE_TARGETS", "").strip().lower() in ("true", "1", "yes")

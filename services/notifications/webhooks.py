@@ -9,10 +9,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from seedwork import db  # noqa: F401  (first: it picks psycopg's wait function)
-
-from seedwork.envelope import Actor, NewEvent, iso, utcnow
+from seedwork.caller import Caller
+from seedwork.envelope import NewEvent, utcnow
 from seedwork.errors import InvalidCommand, NotFound
+from seedwork.instants import iso
 from seedwork.store import ANY_VERSION, EventStore
 
 from . import signing, targets
@@ -38,9 +38,10 @@ def secrets_in_force(row: dict, now: datetime) -> list[str]:
 
 
 class WebhookEndpoints:
-    def __init__(self, store: EventStore):
+    def __init__(self, store: EventStore, allow_private_targets: bool = False):
         self.store = store
         self.s = store.schema
+        self.allow_private = allow_private_targets  # the operator's WEBHOOK_ALLOW_PRIVATE_TARGETS
 
     def _row(self, conn, store_id: str, endpoint_id: str, lock: bool = False) -> dict:
         row = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM {self.s}.webhook_endpoints WHERE id = %s "
@@ -57,8 +58,8 @@ class WebhookEndpoints:
                             "ORDER BY created_at", (store_id,)).fetchall()
         return [dict(zip(COLUMNS, r)) for r in rows]
 
-    def create(self, conn, caller: dict, fields: dict) -> dict:
-        url = _url(fields.get("url"))
+    def create(self, conn, caller: Caller, fields: dict) -> dict:
+        url = self._url(fields.get("url"))
         events = signing.clean_patterns(fields.get("events"))
         active = fields.get("active", True)
         if not isinstance(active, bool):
@@ -66,16 +67,16 @@ class WebhookEndpoints:
         endpoint_id, secret, now = str(uuid.uuid4()), signing.new_secret(), utcnow()
         conn.execute(f"INSERT INTO {self.s}.webhook_endpoints (id, store_id, url, events, active, secret, "
                      "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                     (endpoint_id, caller["store_id"], url, events, active, secret, now, now))
+                     (endpoint_id, caller.store_id, url, events, active, secret, now, now))
         self._event(conn, caller, endpoint_id, "webhook_endpoint.created", {"url": url, "events": events,
                                                                             "active": active})
-        return {**view(self._row(conn, caller["store_id"], endpoint_id)), "secret": secret}
+        return {**view(self._row(conn, caller.store_id, endpoint_id)), "secret": secret}
 
-    def update(self, conn, caller: dict, endpoint_id: str, fields: dict) -> dict:
-        row = self._row(conn, caller["store_id"], endpoint_id, lock=True)
+    def update(self, conn, caller: Caller, endpoint_id: str, fields: dict) -> dict:
+        row = self._row(conn, caller.store_id, endpoint_id, lock=True)
         changes: dict[str, Any] = {}
         if "url" in fields:
-            changes["url"] = _url(fields["url"])
+            changes["url"] = self._url(fields["url"])
         if "events" in fields:
             changes["events"] = signing.clean_patterns(fields["events"])
         if "active" in fields:
@@ -90,18 +91,18 @@ class WebhookEndpoints:
                          f"{', '.join(f'{k} = %s' for k in changes)}, version = version + 1, updated_at = now() "
                          "WHERE id = %s", (*changes.values(), endpoint_id))
             self._event(conn, caller, endpoint_id, "webhook_endpoint.updated", {"changes": changes})
-        return view(self._row(conn, caller["store_id"], endpoint_id))
+        return view(self._row(conn, caller.store_id, endpoint_id))
 
-    def delete(self, conn, caller: dict, endpoint_id: str) -> None:
-        self._row(conn, caller["store_id"], endpoint_id, lock=True)
+    def delete(self, conn, caller: Caller, endpoint_id: str) -> None:
+        self._row(conn, caller.store_id, endpoint_id, lock=True)
         conn.execute(f"DELETE FROM {self.s}.webhook_endpoints WHERE id = %s", (endpoint_id,))
         self._event(conn, caller, endpoint_id, "webhook_endpoint.deleted", {})
 
-    def rotate(self, conn, caller: dict, endpoint_id: str, fields: dict) -> dict:
+    def rotate(self, conn, caller: Caller, endpoint_id: str, fields: dict) -> dict:
         overlap = fields.get("overlap_seconds", DEFAULT_OVERLAP)
         if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap <= MAX_OVERLAP:
             raise InvalidCommand.field("overlap_seconds", f"an integer from 0 to {MAX_OVERLAP}")
-        row = self._row(conn, caller["store_id"], endpoint_id, lock=True)
+        row = self._row(conn, caller.store_id, endpoint_id, lock=True)
         secret, expires = signing.new_secret(), utcnow() + timedelta(seconds=overlap)
         conn.execute(f"UPDATE {self.s}.webhook_endpoints SET secret = %s, previous_secret = %s, "
                      "previous_expires_at = %s, version = version + 1, updated_at = now() WHERE id = %s",
@@ -122,16 +123,15 @@ class WebhookEndpoints:
             store_id=store_id)], conn=conn)
         return str(stored.event_id)
 
-    def _event(self, conn, caller: dict, endpoint_id: str, event_type: str, data: dict) -> None:
+    def _event(self, conn, caller: Caller, endpoint_id: str, event_type: str, data: dict) -> None:
         self.store.append(f"webhook:{endpoint_id}", ANY_VERSION, [NewEvent(
-            event_type, {"endpoint_id": endpoint_id, **data}, actor=Actor(caller["kind"], caller["id"]),
-            store_id=caller["store_id"])], conn=conn)
+            event_type, {"endpoint_id": endpoint_id, **data}, actor=caller.actor, store_id=caller.store_id)],
+            conn=conn)
 
-
-def _url(value: Any) -> str:
-    if not isinstance(value, str) or not value or len(value) > 2000:
-        raise InvalidCommand.field("url", "an http or https URL of at most 2000 characters")
-    try:
-        return targets.check_url(value, targets.allow_private_from_env())
-    except targets.Unresolvable as exc:  # over RPC, the gateway knows InvalidCommand (a 422)
-        raise InvalidCommand(exc.code, exc.detail, exc.errors) from None
+    def _url(self, value: Any) -> str:
+        if not isinstance(value, str) or not value or len(value) > 2000:
+            raise InvalidCommand.field("url", "an http or https URL of at most 2000 characters")
+        try:
+            return targets.check_url(value, self.allow_private)
+        except targets.Unresolvable as exc:  # over RPC, the gateway knows InvalidCommand (a 422)
+            raise InvalidCommand(exc.code, exc.detail, exc.errors) from None

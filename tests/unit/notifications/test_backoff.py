@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.notifications.backoff import (EMAIL_SCHEDULE, JITTER, WEBHOOK_SCHEDULE, next_delay, parse_schedule,
-                                            schedule_for)
+from services.notifications.backoff import EMAIL_SCHEDULE, JITTER, WEBHOOK_SCHEDULE, next_delay
+from services.notifications.config import NotificationsConfig
+
+DEFAULTS = NotificationsConfig()
 
 HOUR = 3600.0
 
@@ -22,8 +24,8 @@ def total(schedule, rng) -> float:
 
 
 def test_email_and_sms_retry_for_about_four_hours_as_documented():
-    assert schedule_for("email", {}) == (10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
-    assert schedule_for("sms", {}) == schedule_for("email", {})
+    assert DEFAULTS.retry_schedule("email") == (10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
+    assert DEFAULTS.retry_schedule("sms") == DEFAULTS.retry_schedule("email")
     assert 3.5 * HOUR <= sum(EMAIL_SCHEDULE) <= 4.5 * HOUR
 
 
@@ -34,7 +36,7 @@ def test_email_waits_grow_from_ten_seconds_to_two_hours():
 
 def test_webhooks_retry_for_at_least_24_hours_even_when_every_wait_is_jittered_shorter():
     """The requirement: a receiver that is down for a day still gets the event."""
-    assert schedule_for("webhook", {}) == WEBHOOK_SCHEDULE
+    assert DEFAULTS.retry_schedule("webhook") == WEBHOOK_SCHEDULE
     assert total(WEBHOOK_SCHEDULE, SHORTEST) >= 24 * HOUR
     assert sum(WEBHOOK_SCHEDULE) >= 24 * HOUR
 
@@ -46,7 +48,7 @@ def test_webhook_waits_start_at_five_seconds_and_never_shrink():
 
 def test_a_channel_without_a_schedule_is_an_error():
     with pytest.raises(ValueError, match="'push'"):
-        schedule_for("push", {})
+        DEFAULTS.retry_schedule("push")
 
 
 # --- jitter ------------------------------------------------------------------------------------
@@ -93,54 +95,7 @@ def test_next_delay_is_asked_only_after_a_failed_attempt(attempts_done):
         next_delay(EMAIL_SCHEDULE, attempts_done)
 
 
-# --- the environment replaces a schedule ------------------------------------------------------------
-
-
-def test_notify_retry_schedule_replaces_the_email_and_sms_waits(monkeypatch):
-    monkeypatch.setenv("NOTIFY_RETRY_SCHEDULE", "1, 2.5,4")
-    monkeypatch.delenv("WEBHOOK_RETRY_SCHEDULE", raising=False)
-    assert schedule_for("email") == (1.0, 2.5, 4.0)
-    assert schedule_for("sms") == (1.0, 2.5, 4.0)
-    assert schedule_for("webhook") == WEBHOOK_SCHEDULE
-
-
-def test_webhook_retry_schedule_replaces_only_the_webhook_waits(monkeypatch):
-    monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE", "0.5,0.5")
-    monkeypatch.delenv("NOTIFY_RETRY_SCHEDULE", raising=False)
-    assert schedule_for("webhook") == (0.5, 0.5)
-    assert schedule_for("email") == EMAIL_SCHEDULE
-
-
-def test_an_empty_or_blank_variable_keeps_the_default(monkeypatch):
-    monkeypatch.setenv("NOTIFY_RETRY_SCHEDULE", "  ")
-    monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE", "")
-    assert schedule_for("email") == EMAIL_SCHEDULE
-    assert schedule_for("webhook") == WEBHOOK_SCHEDULE
-
-
-def test_a_mapping_passed_in_is_read_instead_of_the_environment(monkeypatch):
-    monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE", "1")
-    assert schedule_for("webhook", {"WEBHOOK_RETRY_SCHEDULE": "7,8"}) == (7.0, 8.0)
-    assert schedule_for("webhook", {}) == WEBHOOK_SCHEDULE
-
-
-def test_an_overridden_schedule_gives_up_after_its_own_last_wait(monkeypatch):
-    monkeypatch.setenv("NOTIFY_RETRY_SCHEDULE", "1,2")
-    schedule = schedule_for("email")
+def test_a_schedule_from_the_environment_gives_up_after_its_own_last_wait():
+    schedule = NotificationsConfig.from_env({"NOTIFY_RETRY_SCHEDULE": "1,2"}).retry_schedule("email")
     assert next_delay(schedule, 2, MIDDLE) == 2
     assert next_delay(schedule, 3, MIDDLE) is None
-
-
-@pytest.mark.parametrize("raw", ["abc", "1,,2", "1;2", "0", "5,0", "-1", "10,-5", "inf", "nan", "1e400", ","])
-def test_a_bad_schedule_is_an_error_naming_the_variable_and_the_value(monkeypatch, raw):
-    monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE", raw)
-    with pytest.raises(ValueError) as info:
-        schedule_for("webhook")
-    assert str(info.value) == (
-        f"WEBHOOK_RETRY_SCHEDULE must be comma-separated positive numbers of seconds, got {raw.strip()!r}")
-
-
-def test_parse_schedule_names_the_variable_it_was_given():
-    with pytest.raises(ValueError, match="^NOTIFY_RETRY_SCHEDULE must be"):
-        parse_schedule("NOTIFY_RETRY_SCHEDULE", "soon")
-    assert parse_schedule("NOTIFY_RETRY_SCHEDULE", "3") == (3.0,)

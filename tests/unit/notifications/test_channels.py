@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from deploy.local.smtp_sink import SmtpSink
 from services.notifications.channels import (MAX_RESPONSE_BYTES, HttpSmsProvider, LoggingSmsProvider,
                                              PermanentError, PostResult, SmtpSender, TransientError,
-                                             WebhookPoster, mask_mobile, sms_provider_from_env)
+                                             WebhookPoster)
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
                    "NO_PROXY", "no_proxy")
@@ -52,55 +52,15 @@ def mail(to: str = "noura@example.sa") -> EmailMessage:
     return message
 
 
-# --- SMTP settings ---------------------------------------------------------------------------------
-
-
-def test_without_smtp_host_mail_goes_to_the_development_sink():
-    sender = SmtpSender.from_env({})
-    assert (sender.host, sender.port, sender.tls, sender.user, sender.password) == ("127.0.0.1", 2525, "none",
-                                                                                     None, None)
-
-
-def test_the_sinks_port_comes_from_smtp_sink_port():
-    sender = SmtpSender.from_env({"SMTP_SINK_PORT": "2600", "SMTP_HOST": "  "})
-    assert (sender.host, sender.port, sender.tls) == ("127.0.0.1", 2600, "none")
-
-
-def test_a_real_smtp_server_defaults_to_port_587_and_starttls():
-    sender = SmtpSender.from_env({"SMTP_HOST": "smtp.example.test"})
-    assert (sender.host, sender.port, sender.tls, sender.user, sender.password) == (
-        "smtp.example.test", 587, "starttls", None, None)
-
-
-def test_every_smtp_setting_is_read():
-    sender = SmtpSender.from_env({"SMTP_HOST": "smtp.example.test", "SMTP_PORT": "465", "SMTP_USER": "mailer",
-                                  "SMTP_PASSWORD": "s3cret", "SMTP_TLS": " SSL "})
-    assert (sender.host, sender.port, sender.tls, sender.user, sender.password) == (
-        "smtp.example.test", 465, "ssl", "mailer", "s3cret")
-
-
 def test_the_password_is_not_in_the_senders_repr():
-    sender = SmtpSender.from_env({"SMTP_HOST": "smtp.example.test", "SMTP_USER": "mailer", "SMTP_PASSWORD": "s3cret"})
+    sender = SmtpSender("smtp.example.test", 587, "mailer", "s3cret")
     assert "s3cret" not in repr(sender) and "smtp.example.test:587" in repr(sender)
 
 
 @pytest.mark.parametrize("tls", ["tls", "starttls-please", "yes"])
-def test_an_unknown_smtp_tls_is_an_error(tls):
+def test_an_unknown_tls_mode_is_an_error(tls):
     with pytest.raises(ValueError, match="SMTP_TLS"):
-        SmtpSender.from_env({"SMTP_HOST": "smtp.example.test", "SMTP_TLS": tls})
-
-
-@pytest.mark.parametrize("variables", [
-    {"SMTP_HOST": "smtp.example.test", "SMTP_PORT": "smtp"},
-    {"SMTP_HOST": "smtp.example.test", "SMTP_PORT": "70000"},
-    {"SMTP_HOST": "smtp.example.test", "SMTP_PORT": "0"},
-    {"SMTP_HOST": "smtp.example.test", "SMTP_PORT": "-25"},
-    {"SMTP_SINK_PORT": "two"},
-])
-def test_a_port_that_is_not_a_tcp_port_is_an_error(variables):
-    name = "SMTP_PORT" if "SMTP_PORT" in variables else "SMTP_SINK_PORT"
-    with pytest.raises(ValueError, match=f"^{name} must be a TCP port"):
-        SmtpSender.from_env(variables)
+        SmtpSender("smtp.example.test", 587, tls=tls)
 
 
 # --- sending through a real SMTP server ----------------------------------------------------------------
@@ -318,38 +278,12 @@ def test_a_slow_provider_is_transient():
             HttpSmsProvider(server.url, "tok", timeout=0.3).send("Noor", "+966501234567", "hi")
 
 
-def test_the_sms_provider_is_the_log_unless_told_otherwise():
-    assert isinstance(sms_provider_from_env({}), LoggingSmsProvider)
-    assert isinstance(sms_provider_from_env({"SMS_PROVIDER": " LOG "}), LoggingSmsProvider)
-
-
-def test_the_http_provider_reads_its_url_and_token():
-    provider = sms_provider_from_env({"SMS_PROVIDER": "http", "SMS_HTTP_URL": " https://sms.example.test/send ",
-                                      "SMS_HTTP_TOKEN": "tok-1"})
-    assert isinstance(provider, HttpSmsProvider)
-    assert (provider.url, provider.token) == ("https://sms.example.test/send", "tok-1")
-
-
-@pytest.mark.parametrize("variables", [{"SMS_PROVIDER": "http"},
-                                       {"SMS_PROVIDER": "http", "SMS_HTTP_URL": "sms.example.test/send"},
-                                       {"SMS_PROVIDER": "carrier-pigeon"}])
-def test_an_sms_provider_setting_that_cannot_work_is_an_error(variables):
-    with pytest.raises(ValueError, match="SMS_PROVIDER"):
-        sms_provider_from_env(variables)
-
-
 def test_the_logging_provider_logs_a_masked_mobile(caplog):
     with caplog.at_level(logging.INFO, logger="services.notifications.channels"):
         provider_id = LoggingSmsProvider().send("NoorStore", "+966501234567", "طلبك في الطريق")
     assert provider_id.startswith("log-")
     assert "•••••••••4567" in caplog.text and "+966501234567" not in caplog.text
     assert provider_id in caplog.text
-
-
-@pytest.mark.parametrize("mobile, shown", [("+966501234567", "•••••••••4567"), ("0501234567", "••••••4567"),
-                                           ("4567", "4567"), ("123", "123"), ("", ""), (None, "")])
-def test_a_mobile_is_shown_with_all_but_its_last_four_characters_hidden(mobile, shown):
-    assert mask_mobile(mobile) == shown
 
 
 # --- webhook posts ---------------------------------------------------------------------------------------------

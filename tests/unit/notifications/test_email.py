@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from services.notifications.email_message import build_email, message_id_for, reply_address, thread_root
-from services.notifications.templates import Rendered
+from services.notifications.rendering import Rendered
 
 EVENT = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
 TICKET = "5f0c7a3e-2b1d-4c8e-9a6f-3d2e1c0b9a87"

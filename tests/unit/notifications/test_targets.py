@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from seedwork.errors import InvalidCommand
-from services.notifications.targets import allow_private_from_env, check_url
+from services.notifications.targets import check_url
 
 PUBLIC_V4 = "93.184.216.34"
 PUBLIC_V6 = "2606:2800:220:1:248:1893:25c8:1946"
@@ -191,19 +191,6 @@ def test_allowing_private_targets_still_checks_the_url(url):
 def test_allowing_private_targets_accepts_a_name_that_does_not_resolve_yet():
     """Development: the receiver's container may start later; each delivery checks again."""
     assert check_url("http://receiver:9000/hook", True, resolve=not_resolving) == "http://receiver:9000/hook"
-
-
-@pytest.mark.parametrize("value, allowed", [("true", True), ("1", True), ("yes", True), (" TRUE ", True),
-                                            ("Yes", True), ("false", False), ("0", False), ("", False),
-                                            ("no", False), ("on", False)])
-def test_allow_private_from_env_reads_webhook_allow_private_targets(monkeypatch, value, allowed):
-    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", value)
-    assert allow_private_from_env() is allowed
-
-
-def test_private_targets_are_refused_when_the_setting_is_unset(monkeypatch):
-    monkeypatch.delenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", raising=False)
-    assert allow_private_from_env() is False
 
 
 def test_the_addresses_to_connect_to_are_the_ones_the_check_approved_ipv4_first():

@@ -1,4 +1,4 @@
-"""Notification templates (services.notifications.templates): our defaults in
+"""Notification templates (services.notifications.rendering, the files in templates/): our defaults in
 Arabic and English, a store's override, and what happens when an override
 breaks: the default goes out instead, with the reason, and nothing raises."""
 from __future__ import annotations
@@ -8,35 +8,10 @@ import re
 import pytest
 
 from seedwork.errors import InvalidCommand
-from services.notifications.templates import KINDS, LOCALES, OVERRIDE_LIMITS, check_override, render
+from services.notifications.rendering import KINDS, LOCALES, OVERRIDE_LIMITS, check_override, render
+from tests.unit.notifications.template_values import CONTEXT
 
 ARABIC = re.compile(r"[\u0600-\u06FF]")
-
-# The context the dispatcher builds (Dispatcher._context): every documented
-# variable, the store's branding and the ticket as the replica knows it.
-CONTEXT = {
-    "body": "My parcel has not arrived yet.",
-    "tracking_url": "https://track.example.test/p/123",
-    "order": {"id": "ord-77", "status": "delivering", "total": "149.50", "currency": "SAR",
-              "items": [{"name": "Blue Kettle", "quantity": 2, "price": "50.00", "sku": "K-1"}],
-              "tracking_url": "https://track.example.test/p/123"},
-    "order_id": "ord-77",
-    "link": "https://shop.example.test/ratings?orders=ord-77",
-    "message": None,
-    "subject": "About your order",
-    "order_ids": ["ord-77"],
-    "team": None,
-    "alert": "webhook_failing",
-    "url": "https://hooks.example.test/in",
-    "last_error": "HTTP 503: unavailable",
-    "channel": "email",
-    "quota": 500,
-    "window_start": "2026-01-01T10:00:00+00:00",
-    "customer_name": "Noura",
-    "agent_name": "Khalid",
-    "store": {"name": "Noor Store", "brand_color": "#0a7cff", "logo_url": None},
-    "ticket": {"id": "t-1", "number": 1042, "subject": "Where is my parcel?"},
-}
 
 # What each kind must say, whatever the locale: the reason it was sent.
 SAYS = {
@@ -306,19 +281,19 @@ def test_an_override_over_the_budget_is_remembered_so_later_messages_skip_it_at_
     """Rendering does not yield to other green threads: an override that
     ran out of time is not rendered again for a while; the default goes out
     with the same reason."""
-    from services.notifications import templates
+    from services.notifications import rendering
 
     slow = {**OVERRIDE, "text": "{%% for a in range(10000) %%}{%% for b in range(10000) %%}{%% endfor %%}"
                                 "{%% endfor %%}{# %s #}" % id(object())}
     first = render("ticket_reply", "en", CONTEXT, slow)
     assert "longer than" in first.fallback_reason
     calls = []
-    original = templates.sandbox.render_within
-    templates.sandbox.render_within = lambda *a, **k: calls.append(a) or original(*a, **k)
+    original = rendering.sandbox.render_within
+    rendering.sandbox.render_within = lambda *a, **k: calls.append(a) or original(*a, **k)
     try:
         second = render("ticket_reply", "en", CONTEXT, slow)
     finally:
-        templates.sandbox.render_within = original
+        rendering.sandbox.render_within = original
     assert calls == [] and second.fallback_reason == first.fallback_reason
     assert second.text == default_of().text
 

@@ -2,43 +2,50 @@
 
 Jinja2 in a sandbox with strict undefined variables: HTML is autoescaped,
 subject and text are not (they are not HTML), and a subject is one line.
-The defaults (``default_templates``) are ours and render for any values of
-the documented variables; a store's override is untrusted: when it fails
-(an unknown variable, a syntax error, the sandbox refusing something, the
-budget of ``sandbox``) the default is rendered instead and the reason is
-returned, so a broken override never blocks a send.
+Our defaults are the files in ``templates/`` (``<kind>/<locale>.subject.j2``,
+``.txt.j2``, ``.html.j2``, the HTML inside ``layout.html.j2``, the words each
+locale shares in ``labels/<locale>.j2``; see docs/notifications.md). They are
+read again when they change, so an edited file is in the next email, and
+they render for any values of the documented variables. A store's override
+is untrusted: when it fails (an unknown variable, a syntax error, the sandbox
+refusing something, the budget of ``sandbox``) the default is rendered
+instead and the reason is returned, so a broken override never blocks a send.
 
 Templates see only the documented variables of their kind (``VARIABLES``);
 one that is absent arrives as ``None`` and prints as nothing. ``store``,
 ``ticket`` and ``order`` (and each of ``order.items``) are records whose
 fields are listed in ``FIELDS``: ``{{ ticket.number }}``, ``{{ order.items }}``.
 Two filters help: ``nl2br`` (line breaks of a text kept in HTML) and
-``safe_url`` (the URL if it is http(s), else empty: for ``href``).
+``safe_url`` (the URL if it is http(s), else empty: for ``href``). Our own
+files also see ``locale``, to import their labels.
 """
 from __future__ import annotations
 
 import functools
-import time
 import re
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, pass_eval_context
+from jinja2 import PackageLoader, StrictUndefined, TemplateSyntaxError, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError
+from jinja2.ext import Extension
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from seedwork.errors import InvalidCommand
 from services.notifications import sandbox
-from services.notifications.default_templates import DEFAULT_BRAND_COLOR, DEFAULTS, page
 
 KINDS = ("ticket_opened", "ticket_reply", "customer_replied", "ticket_assigned", "tracking_link",
          "order_details", "rating_request", "direct_message", "store_alert")
 LOCALES = ("ar", "en")
 PARTS = ("subject", "text", "html")
+# Our files: templates/<kind>/<locale>.<suffix> for each part.
+SUFFIXES = {"subject": "subject.j2", "text": "txt.j2", "html": "html.j2"}
+DEFAULT_BRAND_COLOR = "#0e7490"
 
 _TICKET = ("store", "customer_name", "agent_name", "ticket")
 VARIABLES: dict[str, tuple[str, ...]] = {
@@ -92,8 +99,26 @@ def safe_url(value: Any) -> str:
     return text if clean else ""
 
 
-def _environment(cls, autoescape: bool):
-    env = cls(undefined=StrictUndefined, autoescape=autoescape, finalize=_blank_none)
+class OneLine(Extension):
+    """``{% oneline %}...{% endoneline %}``: the file's own line breaks, and
+    the indentation after them, are left out of what renders (the values'
+    are kept), so an HTML template can put each paragraph on its own line
+    and still render them side by side, as the emails always had them."""
+
+    tags = {"oneline"}
+    _BREAK = re.compile(r"\n\s*")
+
+    def parse(self, parser):
+        next(parser.stream)
+        body = parser.parse_statements(("name:endoneline",), drop_needle=True)
+        for node in body:
+            for data in node.find_all(nodes.TemplateData):
+                data.data = self._BREAK.sub("", data.data)
+        return body
+
+
+def _environment(cls, autoescape: bool, **options):
+    env = cls(undefined=StrictUndefined, autoescape=autoescape, finalize=_blank_none, **options)
     for name, function in (("nl2br", nl2br), ("safe_url", safe_url)):
         if isinstance(env, sandbox.BudgetSandbox):
             env.add_filter(name, function)
@@ -102,15 +127,32 @@ def _environment(cls, autoescape: bool):
     return env
 
 
-_OURS = {False: _environment(ImmutableSandboxedEnvironment, False),
-         True: _environment(ImmutableSandboxedEnvironment, True)}
+def our_environments(loader) -> dict[bool, ImmutableSandboxedEnvironment]:
+    """The environments of our files (text, and HTML autoescaped) over
+    ``loader``: trusted, so no budget; a file is checked for changes
+    whenever it is used (Jinja's ``auto_reload``), so an edit is in the next email."""
+    return {escape: _environment(ImmutableSandboxedEnvironment, escape, loader=loader, extensions=[OneLine])
+            for escape in (False, True)}
+
+
+_OURS = our_environments(PackageLoader("services.notifications", "templates"))
+# Theirs: a store's strings, with the budget and nothing to load.
 _THEIRS = {False: _environment(sandbox.BudgetSandbox, False),
            True: _environment(sandbox.BudgetSandbox, True)}
 
-_DEFAULTS = {key: (_OURS[False].from_string(subject), _OURS[False].from_string(text),
-                   _OURS[True].from_string(page(key[1], content)))
-             for key, (subject, text, content) in DEFAULTS.items()}
-assert set(_DEFAULTS) == {(kind, locale) for kind in KINDS for locale in LOCALES}
+
+def _default(kind: str, locale: str, part: str):
+    return _OURS[part == "html"].get_template(f"{kind}/{locale}.{SUFFIXES[part]}")
+
+
+def check_defaults() -> None:
+    """Every kind has its three files in every locale, and each renders with
+    nothing known (run when this module is imported: a missing or broken
+    file stops the service at start)."""
+    for kind in KINDS:
+        for locale in LOCALES:
+            for part in PARTS:
+                _default(kind, locale, part).render({**_context(kind, {}), "locale": locale})
 
 
 @functools.lru_cache(maxsize=512)
@@ -140,7 +182,8 @@ def render(kind: str, locale: str, context: Mapping[str, Any], override: Mapping
                 _failed.put(key, reason)
             except Exception as exc:  # anything else an override does wrong falls back to ours
                 reason = _reason(exc)
-    subject, text, html = (template.render(values) for template in _DEFAULTS[(kind, locale)])
+    ours = {**values, "locale": locale}
+    subject, text, html = (_default(kind, locale, part).render(ours) for part in PARTS)
     return Rendered(_one_line(subject), text, html, reason)
 
 
@@ -242,3 +285,6 @@ def _context(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
     if "order" in values:
         values["order"] = _order(values["order"])
     return values
+
+
+check_defaults()
