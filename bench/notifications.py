@@ -25,7 +25,6 @@ notifications service plans the delivery and its send loop mails it.
 from __future__ import annotations
 
 import json
-import os
 import smtplib
 import threading
 import time
@@ -41,7 +40,9 @@ from psycopg.types.json import Jsonb
 from deploy.local.smtp_sink import SmtpSink
 from seedwork import db, migrations
 from seedwork.store import EventStore
+from seedwork.caller import Caller
 from services.notifications.channels import LoggingSmsProvider, SmtpSender, WebhookPoster
+from services.notifications.config import NotificationsConfig
 from services.notifications.deliveries import Deliveries
 from services.notifications.dispatcher import Dispatcher, Transports
 from services.notifications.planning import Planned
@@ -55,7 +56,7 @@ from .processes import Client, System
 from .report import Row, Verdict
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "services" / "notifications" / "migrations"
-SEND_THREADS = 10  # services/notifications/service.py SEND_CONCURRENCY
+SEND_THREADS = 10  # services/notifications/dependencies.py SEND_CONCURRENCY
 STORE_NAME = "متجر القياس"
 BODY = ("مرحباً نورة، شحنتك خرجت اليوم من المستودع ورقم التتبع بيوصلك برسالة ثانية. شكراً لصبرك. "
         "Hello Noura, your parcel left the warehouse today; the tracking number follows.")
@@ -221,7 +222,7 @@ def throughput(settings: Settings, scratch: Scratch, n: int) -> tuple[list[Row],
     counter = Counter()
     sink = SmtpSink(keep=False, on_message=counter).start()
     receiver = Receiver()
-    os.environ["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = "true"  # the receiver is on loopback, in this process only
+    config = NotificationsConfig(allow_private_targets=True)  # the receiver is on loopback
     store = EventStore(pool, schema)
     store_id = f"st_{uuid.uuid4().hex[:8]}"
     rates: dict[str, list[float]] = {"email": [], "smtp": [], "webhook": [], "http": []}
@@ -231,11 +232,12 @@ def throughput(settings: Settings, scratch: Scratch, n: int) -> tuple[list[Row],
                          (store_id, STORE_NAME, "owner@example.sa"))
             conn.execute(f"INSERT INTO {schema}.store_settings (store_id, email_quota_per_hour) VALUES (%s, %s)",
                          (store_id, 10_000_000))
-            caller = {"store_id": store_id, "kind": "agent", "id": "ag_bench", "role": "owner"}
-            endpoint = WebhookEndpoints(store).create(conn, caller, {"url": receiver.url, "events": ["*"]})
+            caller = Caller("agent", "ag_bench", store_id, "owner")
+            endpoint = WebhookEndpoints(store, config.allow_private_targets).create(
+                conn, caller, {"url": receiver.url, "events": ["*"]})
         transports = Transports(email=SmtpSender("127.0.0.1", sink.port, tls="none"), sms=LoggingSmsProvider(),
                                 webhook=WebhookPoster())
-        dispatcher = Dispatcher(store, transports)
+        dispatcher = Dispatcher(store, transports, config)
         with ThreadPoolExecutor(SEND_THREADS) as threads:
             for r in range(settings.rounds):
                 plan(store, store_id, "email", n, None)
@@ -255,7 +257,6 @@ def throughput(settings: Settings, scratch: Scratch, n: int) -> tuple[list[Row],
         if sent[0] != sent[1]:
             raise RuntimeError(f"only {sent[0]} of {sent[1]} deliveries recorded as sent")
     finally:
-        os.environ.pop("WEBHOOK_ALLOW_PRIVATE_TARGETS", None)
         receiver.stop()
         sink.stop()
         pool.close()

@@ -21,7 +21,7 @@ from seedwork.store import EventStore
 from . import webhooks
 from .config import DEFAULTS, NotificationsConfig
 from .deliveries import Deliveries, view
-from .planning import FOLLOWED_TYPES, Planned, as_followed, plan_messages, plan_webhooks
+from .planning import Planned, plan_messages, plan_webhooks
 from .replicas import Replicas
 from .settings import StoreSettings
 from .webhooks import WebhookEndpoints
@@ -49,33 +49,55 @@ class Notifications:
     # --- events in ---------------------------------------------------------------------
 
     def hear(self, event: Envelope, source: str, once: Callable,
-             ticket_basics: Callable[[str, str], dict | None]) -> bool:
+             ticket_basics: Callable[[str, str], dict | None],
+             store_view: Callable[[dict], dict | None]) -> bool:
         """Plan ``event``'s deliveries exactly once (``once(event, effect)``:
         the consumer's record of what it processed); True if it planned any.
 
-        An event of a ticket whose opening this service missed (late on the
-        bus, or before this service was deployed) asks the tickets service
-        first (``ticket_basics``), then plans as usual; a ticket even the
-        tickets service does not know fails the event, which the bus retries
-        and then dead-letters."""
+        Of a ticket the platform handles, the store's webhooks get what the
+        tickets service says the store may see (``store_view``, asked before
+        the transaction, only for such tickets). An event of a ticket whose
+        opening this service missed (late on the bus, or before this service
+        was deployed) asks the tickets service first (``ticket_basics``), then
+        plans as usual; a ticket even the tickets service does not know fails
+        the event, which the bus retries and then dead-letters."""
         planned: list[str] = []
 
-        def effect(conn) -> None:
-            planned.extend(self.observe(conn, event, source))
+        def attempt() -> None:
+            seen = self.as_the_store_sees(event, source, store_view)
+            once(event, lambda conn: planned.extend(self.observe(conn, event, source, seen)))
 
         try:
-            once(event, effect)
+            attempt()
         except TicketNotYetKnown:
             basics = ticket_basics(event.store_id, event.stream_id)
             if basics is None:
                 raise
             self.seed_ticket(basics)
-            once(event, effect)
+            attempt()
         return bool(planned)
 
-    def observe(self, conn, event: Envelope, source: str) -> list[str]:
+    def as_the_store_sees(self, event: Envelope, source: str, store_view: Callable[[dict], dict | None]) -> dict | None:
+        """The event as a CloudEvent the store's webhooks may get: as it is,
+        or, of a ticket the platform handles, what the tickets service allows
+        (None: nothing)."""
+        cloudevent = to_cloudevent(event, source)
+        if event.type == "ticket.opened":
+            followed = event.data.get("handled_by") == "platform"
+        elif event.type.startswith("ticket."):
+            with self.store.pool.connection() as conn:
+                ticket = self.replicas.ticket(conn, event.stream_id)
+            if ticket is None or ticket["number"] is None:
+                raise TicketNotYetKnown(f"{event.type} of ticket {event.stream_id} came before its ticket.opened")
+            followed = ticket["handled_by"] == "platform"
+        else:
+            followed = False
+        return store_view(cloudevent) if followed else cloudevent
+
+    def observe(self, conn, event: Envelope, source: str, seen: dict | None) -> list[str]:
         """Apply ``event`` to the replicas and plan its deliveries, in
-        ``conn``'s transaction (the one that marks it processed)."""
+        ``conn``'s transaction (the one that marks it processed); ``seen`` is
+        the event as the store's webhooks may get it (``as_the_store_sees``)."""
         self.replicas.apply(conn, event)
         if event.store_id is None:
             return []  # platform-wide events (fraud flags) belong to no store's channels
@@ -88,18 +110,12 @@ class Notifications:
             raise TicketNotYetKnown(f"{event.type} of ticket {ticket_id} came before its ticket.opened")
         channel = self.settings.load(conn, event.store_id)["self_service_channel"]
         planned: list[Planned] = plan_messages(event, ticket, channel)
-        followed = (event.data.get("handled_by") == "platform" if event.type == "ticket.opened"
-                    else bool(ticket and ticket.get("handled_by") == "platform"))
-        endpoints = self.endpoints.for_store(conn, event.store_id)
-        planned += plan_webhooks(event.type, endpoints, followed)
-        # Kept for redeliveries exactly as the store's webhooks may see it: of a
-        # ticket the platform handles, only its opening (trimmed) and status.
-        if not followed or event.type in FOLLOWED_TYPES:
-            cloudevent = to_cloudevent(event, source)
+        if seen is not None:
+            planned += plan_webhooks(event.type, self.endpoints.for_store(conn, event.store_id))
+            # Kept for redeliveries exactly as the store's webhooks may see it.
             conn.execute(f"INSERT INTO {self.s}.received_events (event_id, store_id, type, cloudevent) "
                          "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                         (str(event.event_id), event.store_id, event.type,
-                          Jsonb(as_followed(cloudevent) if followed else cloudevent)))
+                         (str(event.event_id), event.store_id, event.type, Jsonb(seen)))
         return self.deliveries.add(conn, event.store_id, str(event.event_id), event.type, planned)
 
     def seed_ticket(self, basics: dict) -> None:
@@ -144,7 +160,7 @@ class Notifications:
         secret included, instead of a second endpoint."""
         with self.store.transaction() as conn:
             return self.keys.run(conn, caller, idempotency,
-                                 lambda: {"status": 201, "webhook": self.endpoints.create(conn, caller, fields)})
+                                 lambda: {"webhook": self.endpoints.create(conn, caller, fields), "created": True})
 
     def list_webhooks(self, caller: Caller) -> dict:
         with self.store.pool.connection() as conn:
@@ -183,7 +199,7 @@ class Notifications:
             generation = self.deliveries.next_generation(conn, str(event_id), endpoint["id"])
             [delivery_id] = self.deliveries.add(conn, caller.store_id, str(event_id), row[0], [
                 Planned("webhook", f"webhook:{endpoint['id']}", endpoint_id=endpoint["id"])], generation)
-            return {"status": 202, "delivery": self._view(conn, caller, delivery_id)}
+            return {"delivery": self._view(conn, caller, delivery_id)}
 
     def prune(self, keep_days: int = KEEP_EVENTS_DAYS) -> int:
         """Forget received events older than ``keep_days`` (they can no longer

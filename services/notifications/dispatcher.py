@@ -27,7 +27,7 @@ from . import backoff, email_message, rendering, targets, webhooks
 from .channels import PermanentError, TransientError
 from .config import DEFAULTS, NotificationsConfig
 from .deliveries import Deliveries
-from .planning import SHOPPER_KINDS, as_followed
+from .planning import SHOPPER_KINDS
 from .quotas import Quotas
 from .recipients import Recipients, Skip, Waiting
 from .settings import StoreSettings
@@ -178,10 +178,8 @@ class Dispatcher:
             return self._failed(delivery, f"dns: {failed.detail}", None, None, recipient=url)
         except InvalidCommand as refused:
             return self._dead(delivery, f"unsafe_url: {refused.detail}", recipient=url)
-        # Kept as the store may see it (see observe); trimming again costs nothing and
-        # covers an event kept before that rule.
-        cloudevent = as_followed(row[0]) if delivery["context"].get("followed") else row[0]
-        body = json.dumps(cloudevent, ensure_ascii=False, separators=(",", ":")).encode()
+        # Kept as the store may see it (Notifications.as_the_store_sees).
+        body = json.dumps(row[0], ensure_ascii=False, separators=(",", ":")).encode()
         secrets = webhooks.secrets_in_force(endpoint, now)
         headers = {**sign_headers(delivery["event_id"], body, secrets, int(now.timestamp())),
                    "Content-Type": "application/json", "User-Agent": "Seed-Webhooks/1"}

@@ -17,9 +17,6 @@ CHANNELS = ("email", "sms", "webhook")
 # Kinds a shopper receives: their opt-outs apply.
 SHOPPER_KINDS = frozenset({"ticket_opened", "ticket_reply", "tracking_link", "order_details", "rating_request",
                            "direct_message"})
-# What a store's webhooks see of a ticket the platform handles (as on /v1/events).
-FOLLOWED_TYPES = ("ticket.opened", "ticket.status_changed")
-FOLLOWED_OPENED_FIELDS = ("ticket_id", "number", "customer_id", "type", "handled_by")
 
 
 @dataclass(frozen=True)
@@ -73,20 +70,8 @@ def plan_messages(event: Any, ticket: dict | None, self_service_channel: str = "
     return []
 
 
-def plan_webhooks(event_type: str, endpoints: Iterable[dict], followed: bool) -> list[Planned]:
+def plan_webhooks(event_type: str, endpoints: Iterable[dict]) -> list[Planned]:
     """One delivery per active endpoint of the store subscribed to
-    ``event_type``. ``followed``: the event is about a ticket the platform
-    handles, of which the store's webhooks get only the opening and status."""
-    if followed and event_type not in FOLLOWED_TYPES:
-        return []
-    return [Planned("webhook", f"webhook:{e['id']}", context={"followed": followed}, endpoint_id=e["id"])
+    ``event_type`` (of the events the store may see: ``Notifications.as_the_store_sees``)."""
+    return [Planned("webhook", f"webhook:{e['id']}", endpoint_id=e["id"])
             for e in endpoints if e["active"] and matches(e["events"], event_type)]
-
-
-def as_followed(cloudevent: dict) -> dict:
-    """A platform-handled ticket's opening as the store's webhooks see it."""
-    if cloudevent.get("type") != "ticket.opened":
-        return cloudevent
-    data = cloudevent.get("data") or {}
-    # Filtered in the data's own order: trimming a trimmed event changes no byte.
-    return {**cloudevent, "data": {k: v for k, v in data.items() if k in FOLLOWED_OPENED_FIELDS}}

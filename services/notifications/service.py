@@ -50,7 +50,8 @@ class NotificationsService:
         self._hear(event, "gateway")
 
     def _hear(self, event, source):
-        if self.notifications.hear(event, source, self.db.once, self.tickets.ticket_basics):
+        if self.notifications.hear(event, source, self.db.once, self.tickets.ticket_basics,
+                                   self.tickets.store_view_of_event):
             self.outbound.kick()  # committed: send now rather than at the next tick
 
     # --- the delivery loop ----------------------------------------------------------------

@@ -23,23 +23,11 @@ from seedwork.envelope import SYSTEM, Actor, Envelope
 from seedwork.errors import IdempotencyKeyReused
 from seedwork.idempotency import fingerprint
 from services.notifications.service import NotificationsService
+from tests.integration.notifications.fakes import FakeTickets
 from tests.support.polling import eventually
 
 POSITIONS = itertools.count(1)
 MAIL_TIMEOUT = 15.0  # the bus, the handler's transaction, a kick of the send loop, SMTP
-
-
-class FakeTickets:
-    """The tickets service's ``ticket_basics``, as the handler calls it when it
-    hears of a ticket whose opening it missed: what it was told, else None."""
-
-    def __init__(self):
-        self.known: dict[tuple[str, str], dict] = {}
-        self.asked: list[tuple[str, str]] = []
-
-    def ticket_basics(self, store_id: str, ticket_id: str) -> dict | None:
-        self.asked.append((store_id, ticket_id))
-        return self.known.get((store_id, ticket_id))
 
 
 class Store:
@@ -216,7 +204,7 @@ def test_a_webhook_created_twice_with_one_idempotency_key_is_one_endpoint(servic
     key = ["key-1", fingerprint("POST", "/v1/webhooks", fields)]
 
     first = call(service, "create_webhook", store.owner, fields, key)
-    assert first["status"] == 201 and "replayed" not in first
+    assert first["created"] is True and "replayed" not in first
     again = call(service, "create_webhook", store.owner, fields, key)
     assert again == {**first, "replayed": True}  # the secret too: the client may have lost the first answer
     assert [w["id"] for w in call(service, "list_webhooks", store.owner)["items"]] == [first["webhook"]["id"]]

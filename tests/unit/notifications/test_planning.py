@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from seedwork.envelope import Actor, Envelope, to_cloudevent
-from services.notifications.planning import Planned, as_followed, plan_messages, plan_webhooks
+from seedwork.envelope import Actor, Envelope
+from services.notifications.planning import Planned, plan_messages, plan_webhooks
 
 STORE = "st_1"
 TICKET = "5f0c7a3e-2b1d-4c8e-9a6f-3d2e1c0b9a87"
@@ -200,69 +200,23 @@ ENDPOINTS = [
 
 
 def test_each_active_endpoint_subscribed_to_the_type_gets_one_delivery():
-    assert plan_webhooks("ticket.replied", ENDPOINTS, followed=False) == [
-        Planned("webhook", f"webhook:{e}", context={"followed": False}, endpoint_id=e)
-        for e in ("exact", "prefix", "everything")]
+    assert plan_webhooks("ticket.replied", ENDPOINTS) == [
+        Planned("webhook", f"webhook:{e}", endpoint_id=e) for e in ("exact", "prefix", "everything")]
 
 
 def test_prefixes_and_star_match_other_types_too():
-    planned = plan_webhooks("customer.created", ENDPOINTS, followed=False)
+    planned = plan_webhooks("customer.created", ENDPOINTS)
     assert [p.endpoint_id for p in planned] == ["everything", "customers"]
 
 
 def test_an_inactive_endpoint_gets_nothing():
-    assert plan_webhooks("ticket.opened", [endpoint("paused", ["*"], active=False)], followed=False) == []
+    assert plan_webhooks("ticket.opened", [endpoint("paused", ["*"], active=False)]) == []
 
 
 def test_a_store_without_endpoints_gets_no_webhooks():
-    assert plan_webhooks("ticket.opened", [], followed=False) == []
+    assert plan_webhooks("ticket.opened", []) == []
 
 
 def test_an_internal_note_still_reaches_the_stores_own_webhooks():
-    """Webhooks are the store's systems, not people: every event of the store."""
-    assert [p.endpoint_id for p in plan_webhooks("ticket.note_added", ENDPOINTS, followed=False)] == [
-        "prefix", "everything"]
-
-
-# --- a ticket the platform handles: its opening and status only ----------------------------------------
-
-
-@pytest.mark.parametrize("event_type", ["ticket.opened", "ticket.status_changed"])
-def test_a_platform_handled_ticket_reaches_webhooks_as_its_opening_and_status(event_type):
-    planned = plan_webhooks(event_type, ENDPOINTS, followed=True)
-    assert [p.endpoint_id for p in planned] == ["prefix", "everything"]
-    assert all(p.context == {"followed": True} for p in planned)
-
-
-@pytest.mark.parametrize("event_type", ["ticket.replied", "ticket.note_added", "ticket.assigned", "ticket.rated"])
-def test_a_platform_handled_tickets_other_events_reach_no_webhook(event_type):
-    assert plan_webhooks(event_type, ENDPOINTS, followed=True) == []
-
-
-def followed_opening() -> dict:
-    payment = {"amount": "250.00", "currency": "SAR", "reference": "TX-99881", "last4": "4242"}
-    return to_cloudevent(opened(type="charged_without_order", handled_by="platform", payment=payment), "tickets")
-
-
-def test_a_followed_opening_hides_the_message_and_the_payment():
-    cloudevent = followed_opening()
-    assert as_followed(cloudevent)["data"] == {"ticket_id": TICKET, "number": 1042, "customer_id": NOURA,
-                                               "type": "charged_without_order", "handled_by": "platform"}
-
-
-def test_a_followed_opening_keeps_its_envelope():
-    cloudevent = followed_opening()
-    seen = as_followed(cloudevent)
-    assert {k: v for k, v in seen.items() if k != "data"} == {k: v for k, v in cloudevent.items() if k != "data"}
-    assert "طلبي متأخر" not in repr(seen) and "TX-99881" not in repr(seen) and "وين طلبي" not in repr(seen)
-
-
-def test_as_followed_does_not_change_the_event_it_is_given():
-    cloudevent = followed_opening()
-    as_followed(cloudevent)
-    assert cloudevent["data"]["payment"]["reference"] == "TX-99881"
-
-
-def test_a_followed_status_change_is_sent_as_it_is():
-    status = to_cloudevent(event("ticket.status_changed", {"status": "solved", "previous": "open"}), "tickets")
-    assert as_followed(status) == status
+    """Webhooks are the store's systems, not people: every event the store may see."""
+    assert [p.endpoint_id for p in plan_webhooks("ticket.note_added", ENDPOINTS)] == ["prefix", "everything"]
