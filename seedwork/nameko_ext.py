@@ -131,6 +131,10 @@ class EventSourcing(DependencyProvider):
 
     def kill(self):
         if self.relay is not None:
+            # The relay's thread first: closing its connections under it would
+            # leave eventlet waiting on a closed socket.
+            self._relay_stop.set()
+            self._relay_thread.kill()
             self.relay.close()
         self.pool.close()
 

@@ -6,11 +6,10 @@ The gateway calls the RPC methods with the caller it resolved from a token
 own order and block events and the tickets service's ``ticket.opened``,
 across every store.
 """
-from nameko.rpc import rpc
 
 from seedwork.caller import Caller
 from seedwork.context import RequestContext
-from seedwork.nameko_ext import Application, EventSourcing, bus_handler
+from seedwork.nameko_ext import Application, EventSourcing, bus_handler, rpc
 
 from .application import Customers
 from .config import CustomersConfig

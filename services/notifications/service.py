@@ -7,12 +7,11 @@ what is due; RPC methods serve the gateway's webhook, settings and log routes.
 """
 import logging
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from seedwork.caller import Caller
 from seedwork.context import RequestContext
-from seedwork.nameko_ext import Application, EventSourcing, bus_handler
+from seedwork.nameko_ext import Application, EventSourcing, bus_handler, rpc
 from seedwork.rpc import DeadlineRpc
 
 from .application import Notifications

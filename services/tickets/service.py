@@ -6,13 +6,12 @@ typed here with ``Caller.of``); every method scopes what it reads and writes
 to that caller's store. One bus handler keeps the local replica of customers
 that ticket views show.
 """
-from nameko.rpc import rpc
 
 from seedwork.caller import Caller
 from seedwork.context import RequestContext
 from seedwork.errors import InvalidQuery
 from seedwork.instants import parse_instant
-from seedwork.nameko_ext import Application, EventSourcing, bus_handler
+from seedwork.nameko_ext import Application, EventSourcing, bus_handler, rpc
 
 from . import customer_replica
 from .application import build

@@ -119,7 +119,7 @@ def run_service(container_factory, private_vhost, database_url, monkeypatch):
     if not patcher.is_monkey_patched("socket"):
         pytest.fail("a service container needs eventlet: run `python -m tests.support.green tests/integration` "
                     "(what `make test-integration` does), not plain pytest")
-    schemas = []
+    schemas, containers = [], []
 
     def run(service_cls, env=None, **replacements):
         schema = f"t_{service_cls.name}_{uuid.uuid4().hex[:8]}"
@@ -132,8 +132,11 @@ def run_service(container_factory, private_vhost, database_url, monkeypatch):
         if replacements:
             replace_dependencies(container, **replacements)
         container.start()
+        containers.append(container)
         return container
 
     yield run
+    for container in containers:  # before their schemas go
+        container.kill()
     for schema in schemas:
         drop_schema(database_url, schema)

@@ -46,3 +46,10 @@ def test_seedwork_importing_a_service_breaks_the_contracts(tree):
     (tree / "seedwork" / "shortcut.py").write_text("import services.gateway.auth  # noqa\n")
     broken = lint_imports(tree)
     assert "seedwork imports no service BROKEN" in broken.stdout
+
+
+def test_a_domain_module_reaching_for_the_database_breaks_the_contracts(tree):
+    (tree / "services" / "tickets" / "domain" / "shortcut.py").write_text("import psycopg  # noqa\n")
+    broken = lint_imports(tree)
+    assert "Domain modules are plain Python: no database, no Nameko, no broker, no network BROKEN" in broken.stdout
+    assert "services.tickets.domain.shortcut -> psycopg" in broken.stdout

@@ -91,13 +91,7 @@ def service(run_service, sink, tickets):
         "MAIL_DOMAIN": "mail.shop.test", "NOTIFY_EMAIL_QUOTA_PER_HOUR": "42",
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",  # the receiver listens on loopback
         "CONSUMER_RETRY_DELAYS": "0.1,0.1"})
-    yield container
-    # Stopped as a deployment stops it (about 3 s: Nameko's consumers), before
-    # its schema is dropped: its relay ends its own loop and closes its session.
-    # A kill closes that session under the running relay, whose next wait on
-    # the closed socket leaves eventlet a stale listener (a later socket on
-    # that descriptor then fails: "Second simultaneous read").
-    container.stop()
+    return container
 
 
 @pytest.fixture
