@@ -1,39 +1,27 @@
-"""Uploaded files for ``POST /v1/tickets/{id}/attachments``, and their bytes.
+"""Uploaded files for ``POST /v1/tickets/{id}/attachments``.
 
 ``receive_upload`` reads a ``multipart/form-data`` body as it arrives (one
-part named ``file``) into a ``BlobStore``: the file is never whole in memory.
-Its type is decided by its first bytes (``sniff``), never by its name or the
-client's ``Content-Type``; its name is kept for display only (``safe_filename``).
-
-A ``BlobStore`` keeps bytes under their SHA-256, so the same file uploaded
-twice is stored once. ``begin()`` opens a ``PendingBlob`` that counts and
-hashes what is written; ``commit()`` puts it in place under its hash, or
-``discard()`` drops it. ``FileBlobStore`` writes to a temporary file and
-renames it; an S3-compatible store implements the same four methods with a
-multipart upload to a staging key, then a copy to ``<sha256>`` (or an abort),
-``HeadObject`` for ``exists``/``size`` and ``GetObject`` for ``open``.
+part named ``file``) into a ``BlobStore`` (``blobs.py``): the file is never
+whole in memory. Its type is decided by its first bytes (``sniff``), never by
+its name or the client's ``Content-Type``; its name is kept for display only
+(``safe_filename``).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO, Protocol
 from urllib.parse import quote
 
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
+from .blobs import CHUNK, BlobStore, PendingBlob
 from .http import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 ALLOWED_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf")
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-CHUNK = 64 * 1024
-HEAD_BYTES = 64  # what ``PendingBlob.head`` keeps
 SNIFF_BYTES = 12  # the longest signature ``sniff`` needs (WebP)
 # Room for the boundaries, part headers and small form fields around the file:
 # Content-Length may pass max_bytes by this much; the file's own bytes may not.
@@ -41,7 +29,6 @@ MULTIPART_OVERHEAD = 64 * 1024
 MAX_PARTS = 16
 MAX_FILENAME = 255
 
-HASH = re.compile(r"^[0-9a-f]{64}\Z")
 # RFC 2046: 1 to 70 characters, the last one not a space.
 BOUNDARY = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]\Z")
 ZWNJ = "\u200c"  # Persian writes it inside words: نامه‌ها
@@ -103,172 +90,6 @@ def content_disposition(filename: str) -> str:
     name in ``filename*`` (RFC 6266)."""
     fallback = "".join(c if " " <= c < "\x7f" and c not in '"\\;' else "_" for c in filename)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-# --- where the bytes go -------------------------------------------------------------
-
-
-class InvalidHash(ValueError):
-    """Not a SHA-256 in lowercase hex: no store looks such a name up."""
-
-
-class BlobNotFound(LookupError):
-    """No blob under that hash."""
-
-
-class PendingBlob(Protocol):
-    """Bytes on their way into a store; ``sha256``, ``size`` and ``head``
-    describe what has been written so far."""
-
-    sha256: str
-    size: int
-    head: bytes
-
-    def write(self, chunk: bytes) -> None: ...
-
-    def commit(self) -> str: ...
-
-    def discard(self) -> None: ...
-
-
-class BlobStore(Protocol):
-    def begin(self) -> PendingBlob: ...
-
-    def exists(self, sha256: str) -> bool: ...
-
-    def open(self, sha256: str) -> BinaryIO: ...
-
-    def size(self, sha256: str) -> int: ...
-
-
-def _checked(sha256: str) -> str:
-    if not isinstance(sha256, str) or not HASH.match(sha256):
-        raise InvalidHash("a blob is named by its SHA-256 in lowercase hex")
-    return sha256
-
-
-class FilePendingBlob(PendingBlob):
-    """A temporary file in ``<root>/tmp`` that becomes ``<root>/ab/cd/<sha256>``."""
-
-    def __init__(self, store: FileBlobStore):
-        self._store = store
-        fd, self._path = tempfile.mkstemp(dir=store.tmp, prefix="upload-")  # mode 0o600
-        self._file = os.fdopen(fd, "wb")
-        self._hash = hashlib.sha256()
-        self._done: str | None = None  # "committed" or "discarded"
-        self.size = 0
-        self.head = b""
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def write(self, chunk: bytes) -> None:
-        if self._done:
-            raise ValueError(f"the blob is already {self._done}")
-        self._file.write(chunk)
-        self._hash.update(chunk)
-        self.size += len(chunk)
-        if len(self.head) < HEAD_BYTES:
-            self.head += chunk[:HEAD_BYTES - len(self.head)]
-
-    def commit(self) -> str:
-        if self._done == "discarded":
-            raise ValueError("the blob is already discarded")
-        if self._done is None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            target = self._store.path_of(self.sha256)
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if target.exists():  # the same bytes are there already
-                os.unlink(self._path)
-            else:
-                os.replace(self._path, target)  # atomic: readers see all of it or nothing
-                _fsync_dir(target.parent)
-            self._done = "committed"
-        return self.sha256
-
-    def discard(self) -> None:
-        if self._done is None:
-            self._file.close()
-            os.unlink(self._path)
-            self._done = "discarded"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class FileBlobStore(BlobStore):
-    """Blobs in a directory: ``<root>/ab/cd/<sha256>``, private to this user."""
-
-    def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
-        self.tmp = self.root / "tmp"
-        # Users' uploads: a directory this store creates is for its user alone.
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.tmp.mkdir(mode=0o700, exist_ok=True)
-
-    def path_of(self, sha256: str) -> Path:
-        sha256 = _checked(sha256)
-        return self.root / sha256[:2] / sha256[2:4] / sha256
-
-    def begin(self) -> FilePendingBlob:
-        return FilePendingBlob(self)
-
-    def exists(self, sha256: str) -> bool:
-        return self.path_of(sha256).is_file()
-
-    def open(self, sha256: str) -> BinaryIO:
-        try:
-            return open(self.path_of(sha256), "rb")
-        except FileNotFoundError:
-            raise BlobNotFound(sha256) from None
-
-    def size(self, sha256: str) -> int:
-        try:
-            return self.path_of(sha256).stat().st_size
-        except FileNotFoundError:
-            raise BlobNotFound(sha256) from None
-
-
-def blob_store_from_env() -> FileBlobStore:
-    """``ATTACHMENTS_DIR``, or ``var/attachments`` in the repository."""
-    default = Path(__file__).resolve().parents[2] / "var" / "attachments"
-    return FileBlobStore(os.environ.get("ATTACHMENTS_DIR") or default)
-
-
-class BlobChunks:
-    """A blob's bytes for a werkzeug ``Response``; the server's ``close()``
-    (or the last chunk) closes the file."""
-
-    def __init__(self, file: BinaryIO, chunk: int):
-        self._file = file
-        self._chunk = chunk
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> bytes:
-        data = self._file.read(self._chunk) if not self._file.closed else b""
-        if not data:
-            self.close()
-            raise StopIteration
-        return data
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def stream(store: BlobStore, sha256: str, chunk: int = CHUNK) -> BlobChunks:
-    """The blob's chunks; the blob is opened now, so a missing one raises
-    ``BlobNotFound`` before any response starts."""
-    return BlobChunks(store.open(sha256), chunk)
 
 
 # --- the upload -------------------------------------------------------------------

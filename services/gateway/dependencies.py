@@ -7,7 +7,7 @@ from nameko.extensions import DependencyProvider
 
 from seedwork.nameko_ext import EventSourcing
 
-from . import attachments
+from . import attachments, blobs
 from .auth import Secrets
 from .config import GatewayConfig
 from .identity import Identity
@@ -31,19 +31,19 @@ class AttachmentFiles(DependencyProvider):
     The store and the size limit are read once per process, from the environment."""
 
     def setup(self):
-        self.files = Files(attachments.blob_store_from_env(), attachments.max_bytes_from_env())
+        self.files = Files(blobs.blob_store_from_env(), attachments.max_bytes_from_env())
 
     def get_dependency(self, worker_ctx):
         return self.files
 
 
 class Files:
-    def __init__(self, store: attachments.BlobStore, max_bytes: int):
+    def __init__(self, store: blobs.BlobStore, max_bytes: int):
         self._store, self.max_bytes = store, max_bytes
 
     def receive(self, request) -> attachments.Upload:
         """The request's ``file`` part, stored but not committed (see ``attachments.receive_upload``)."""
         return attachments.receive_upload(request, self._store, self.max_bytes)
 
-    def chunks(self, sha256: str) -> attachments.BlobChunks:
-        return attachments.stream(self._store, sha256)
+    def chunks(self, sha256: str) -> blobs.BlobChunks:
+        return blobs.stream(self._store, sha256)

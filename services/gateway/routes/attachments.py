@@ -7,7 +7,8 @@ from werkzeug.wrappers import Response
 from seedwork.cards import redact_card_numbers
 from seedwork.errors import NotFound
 
-from ..attachments import BlobNotFound, content_disposition
+from ..attachments import content_disposition
+from ..blobs import BlobNotFound
 from ..routing import ANYONE_IN_STORE, PLATFORM, route
 from ..schemas import selfservice as schemas
 from .base import RouteBase

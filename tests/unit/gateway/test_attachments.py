@@ -13,11 +13,11 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from services.gateway import attachments
+from services.gateway import attachments, blobs
 from services.gateway.attachments import (
-    ALLOWED_TYPES, DEFAULT_MAX_BYTES, BlobNotFound, FileBlobStore, InvalidHash, blob_store_from_env,
-    content_disposition, max_bytes_from_env, receive_upload, safe_filename, sniff, stream,
+    ALLOWED_TYPES, DEFAULT_MAX_BYTES, content_disposition, max_bytes_from_env, receive_upload, safe_filename, sniff,
 )
+from services.gateway.blobs import BlobNotFound, FileBlobStore, InvalidHash, blob_store_from_env, stream
 from services.gateway.http import BadRequest, PayloadTooLarge, UnsupportedMediaType, response_for_error
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
@@ -289,7 +289,7 @@ def test_a_wrong_type_is_refused_from_its_first_bytes_without_reading_the_rest(s
     body = multipart(('name="file"; filename="big.png"', HTML + b"x" * 500_000))
     arriving = io.BytesIO(body)
     assert refusal(store, request_of(arriving, length=len(body))).code == "unsupported_file_type"
-    assert arriving.tell() <= attachments.CHUNK  # the first chunk told
+    assert arriving.tell() <= blobs.CHUNK  # the first chunk told
 
 
 @pytest.mark.parametrize("parts", [

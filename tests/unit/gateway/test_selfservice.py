@@ -11,7 +11,8 @@ from marshmallow import ValidationError
 
 from seedwork.cards import redact_card_numbers
 from seedwork.errors import Conflict, Forbidden, NotFound, PreconditionFailed
-from services.gateway.attachments import ALLOWED_TYPES, BlobNotFound, Upload
+from services.gateway.attachments import ALLOWED_TYPES, Upload
+from services.gateway.blobs import BlobNotFound
 from seedwork.caller import PLATFORM
 from services.gateway.http import BadRequest, load_json
 from services.gateway.openapi import openapi_document, openapi_path
