@@ -6,6 +6,10 @@ A cursor is the sort key and id of the last row shown, as base64url JSON
 back with one reader per value, each of which refuses what it does not
 expect, so any cursor that did not come from this list with this sort is a
 400 (``InvalidQuery`` naming ``cursor``), never a SQL error or a wrong page.
+
+A list reads ``limit + 1`` rows from where the cursor points (``seek``: the
+condition and the order) and answers ``page(rows, limit, ...)``: the first
+``limit`` rows and, if there was one more, the cursor of the page after.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import json
 import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from .errors import InvalidQuery
 from .instants import iso, parse_instant
@@ -69,6 +73,28 @@ def decode_cursor(cursor: str, *readers: Reader) -> tuple:
     except (ValueError, TypeError, KeyError, AttributeError, binascii.Error, InvalidOperation, InvalidQuery,
             UnicodeDecodeError):
         raise InvalidQuery.field("cursor", CURSOR_HELP) from None
+
+
+def seek(sort: str, columns: Mapping[str, str], tiebreak: str, after: tuple | None) -> tuple[str | None, list, str]:
+    """For a list sorted by ``sort`` ("created" or "-created", one of
+    ``columns``' keys; ties broken by the unique ``tiebreak`` column): the
+    condition that starts after the cursor's ``(key, id)`` (None for the first
+    page), its parameters, and the ORDER BY."""
+    descending = sort.startswith("-")
+    column = columns[sort.removeprefix("-")]
+    direction = "DESC" if descending else "ASC"
+    order_by = f"{column} {direction}, {tiebreak} {direction}"
+    if after is None:
+        return None, [], order_by
+    return f"({column}, {tiebreak}) {'<' if descending else '>'} (%s, %s)", list(after), order_by
+
+
+def page(rows: Sequence, limit: int, view: Callable[[Any], Any], cursor_of: Callable[[Any], str]) -> dict:
+    """A list's answer from the ``limit + 1`` rows it read: the first ``limit``
+    as ``view`` shows them, and the cursor of the page after (``cursor_of``
+    its last row shown), None on the last page."""
+    shown = rows[:limit]
+    return {"items": [view(row) for row in shown], "next_cursor": cursor_of(shown[-1]) if len(rows) > limit else None}
 
 
 # --- readers: each returns the value as the query needs it, or raises ----------------

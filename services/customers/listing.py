@@ -16,8 +16,8 @@ import psycopg
 
 from seedwork.errors import InvalidQuery
 from seedwork.instants import parse_instant
-from seedwork.pagination import DEFAULT_LIMIT, decimal, decode_cursor, encode_cursor, exactly, instant, integer, \
-    page_limit, text, uuid_text
+from seedwork.pagination import (DEFAULT_LIMIT, decimal, decode_cursor, encode_cursor, exactly, instant, integer, page,
+                                 page_limit, seek, text, uuid_text)
 
 from .normalise import fold_text, like_pattern, query_terms
 
@@ -156,20 +156,12 @@ class CustomerQuery:
 def list_cards(conn: psycopg.Connection, schema: str, card_select: str, store_id: str, q: CustomerQuery,
                view) -> dict:
     where, params = q.filter.where(store_id)
-    descending = q.sort.startswith("-")
     key = SORT_KEYS[q.sort.removeprefix("-")]
-    if q.cursor:
-        _, after_key, after_id = decode_cursor(q.cursor, exactly(q.sort), CURSOR_READERS[key], uuid_text)
-        where.append(f"(c.{key}, c.id) {'<' if descending else '>'} (%s, %s)")
-        params += [after_key, after_id]
-    direction = "DESC" if descending else "ASC"
+    after = decode_cursor(q.cursor, exactly(q.sort), CURSOR_READERS[key], uuid_text)[1:] if q.cursor else None
+    condition, after_params, order_by = seek(q.sort, {k: f"c.{v}" for k, v in SORT_KEYS.items()}, "c.id", after)
+    if condition:
+        where.append(condition)
     rows = conn.execute(
         f"SELECT {card_select}, c.{key} FROM {schema}.cards c WHERE {' AND '.join(where)} "
-        f"ORDER BY c.{key} {direction}, c.id {direction} LIMIT %s",
-        params + [q.limit + 1],
-    ).fetchall()
-    more = len(rows) > q.limit
-    rows = rows[: q.limit]
-    items = [view(r[:-1]) for r in rows]
-    next_cursor = encode_cursor(q.sort, rows[-1][-1], rows[-1][0]) if more else None
-    return {"items": items, "next_cursor": next_cursor}
+        f"ORDER BY {order_by} LIMIT %s", params + after_params + [q.limit + 1]).fetchall()
+    return page(rows, q.limit, lambda r: view(r[:-1]), lambda r: encode_cursor(q.sort, r[-1], r[0]))

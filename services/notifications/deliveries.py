@@ -18,7 +18,7 @@ from seedwork.config import checked_name
 from seedwork.errors import Conflict, NotFound
 from seedwork.instants import iso, iso_or_none
 from seedwork.masking import mask_mobile
-from seedwork.pagination import decode_cursor, encode_cursor, instant, page_limit, uuid_text
+from seedwork.pagination import decode_cursor, encode_cursor, instant, page, page_limit, uuid_text
 
 from .planning import Planned
 
@@ -164,11 +164,9 @@ class Deliveries:
         rows = [dict(zip(COLUMNS, r)) for r in conn.execute(
             f"{self._select} WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT %s",
             params + [limit + 1]).fetchall()]
-        more, rows = len(rows) > limit, rows[:limit]
-        logs = self.attempts(conn, [r["id"] for r in rows]) if with_attempts else {}
-        items = [view(r, logs.get(r["id"]) if with_attempts else None) for r in rows]
-        cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
-        return {"items": items, "next_cursor": cursor}
+        logs = self.attempts(conn, [r["id"] for r in rows[:limit]]) if with_attempts else {}
+        return page(rows, limit, lambda r: view(r, logs.get(r["id"]) if with_attempts else None),
+                    lambda r: encode_cursor(r["created_at"], r["id"]))
 
     def retry(self, conn, store_id: str, delivery_id: str) -> dict:
         # One conditional step: a row the loop claimed meanwhile is not put back.

@@ -9,7 +9,7 @@ import psycopg
 from seedwork.errors import InvalidQuery
 from seedwork.instants import iso
 from seedwork.pagination import (CURSOR_HELP, DEFAULT_LIMIT, decode_cursor, encode_cursor, exactly, instant, integer,
-                                 page_limit)
+                                 page, page_limit, seek)
 
 from .domain.fields import PRIORITIES, STATUSES
 
@@ -104,29 +104,23 @@ def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q:
         where.append("search_text LIKE %s")
         params.append(f"%{escaped}%")
 
-    descending = q.sort.startswith("-")
     key = SORT_KEYS[q.sort.removeprefix("-")]
-    if q.cursor:
-        after_key, after_number = after(q.cursor, q.sort)
-        where.append(f"({key}, number) {'<' if descending else '>'} (%s, %s)")
-        params += [after_key, after_number]
-    direction = "DESC" if descending else "ASC"
+    condition, after_params, order_by = seek(q.sort, SORT_KEYS, "number", after(q.cursor, q.sort) if q.cursor else None)
+    if condition:
+        where.append(condition)
     rows = conn.execute(
         f"SELECT ticket_id, number, status, status_label, priority, type, subject, customer_id, order_id, "
         f"assignee_id, team, tags, message_count, version, created_at, updated_at, handled_by, store_id, {key} "
-        f"FROM {schema}.ticket_list WHERE {' AND '.join(where)} "
-        f"ORDER BY {key} {direction}, number {direction} LIMIT %s",
-        params + [q.limit + 1],
+        f"FROM {schema}.ticket_list WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT %s",
+        params + after_params + [q.limit + 1],
     ).fetchall()
-    more = len(rows) > q.limit
-    rows = rows[: q.limit]
-    items = [
-        {
-            "id": r[0], "number": r[1], "status": r[2], "status_label": r[3], "priority": r[4],
-            "type": r[5], "subject": r[6], "customer_id": r[7], "order_id": r[8], "assignee_id": r[9],
-            "team": r[10], "tags": r[11], "message_count": r[12], "version": r[13],
-            "created_at": iso(r[14]), "updated_at": iso(r[15]), "handled_by": r[16], "store_id": r[17],
-        }
-        for r in rows
-    ]
-    return {"items": items, "next_cursor": next_cursor(q.sort, rows[-1][18], rows[-1][1]) if more else None}
+    return page(rows, q.limit, list_item, lambda r: next_cursor(q.sort, r[18], r[1]))
+
+
+def list_item(r: tuple) -> dict:
+    return {
+        "id": r[0], "number": r[1], "status": r[2], "status_label": r[3], "priority": r[4],
+        "type": r[5], "subject": r[6], "customer_id": r[7], "order_id": r[8], "assignee_id": r[9],
+        "team": r[10], "tags": r[11], "message_count": r[12], "version": r[13],
+        "created_at": iso(r[14]), "updated_at": iso(r[15]), "handled_by": r[16], "store_id": r[17],
+    }

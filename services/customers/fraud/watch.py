@@ -22,7 +22,7 @@ from seedwork.caller import Caller
 from seedwork.envelope import Envelope
 from seedwork.errors import InvalidCommand, InvalidQuery
 from seedwork.masking import mask_mobile
-from seedwork.pagination import decode_cursor, encode_cursor, instant, page_limit, uuid_text
+from seedwork.pagination import decode_cursor, encode_cursor, instant, page, page_limit, uuid_text
 from seedwork.store import EventStore, lock
 
 from ..cards.stream import CardStream
@@ -112,9 +112,7 @@ class FraudWatch:
         after = decode_cursor(query["cursor"], instant, uuid_text) if query.get("cursor") else None
         with self.store.pool.connection() as conn:
             rows = self.projection.flags_page(conn, None if status == "all" else status, mobile, after, limit + 1)
-        page = rows[:limit]
-        return {"items": [flag_view(r) for r in page],
-                "next_cursor": encode_cursor(page[-1][7], page[-1][0]) if len(rows) > limit else None}
+        return page(rows, limit, flag_view, lambda r: encode_cursor(r[7], r[0]))
 
     def clear_flag(self, caller: Caller, flag_id: str, fields: dict) -> dict:
         """Platform staff reviewed the flag: it stops showing; its evidence stays spent."""

@@ -8,7 +8,7 @@ from typing import Callable
 
 from seedwork.caller import Caller
 from seedwork.errors import InvalidCommand, NotFound
-from seedwork.pagination import decode_cursor, encode_cursor, instant, page_limit, text
+from seedwork.pagination import decode_cursor, encode_cursor, instant, page, page_limit, text
 from seedwork.store import EventStore
 
 from ..cards.domain import customer_id_of, not_found as customer_not_found
@@ -63,7 +63,4 @@ class Orders:
             if not self.card_rows.exists(conn, caller.store_id, customer_id):
                 raise customer_not_found(customer_id)
             rows = self.projection.customer_orders(conn, caller.store_id, customer_id, after, limit + 1)
-        page = rows[:limit]
-        more = len(rows) > limit
-        return {"items": [order_view(r) for r in page],
-                "next_cursor": encode_cursor(page[-1][3], page[-1][0]) if more else None}
+        return page(rows, limit, order_view, lambda r: encode_cursor(r[3], r[0]))

@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 
 from seedwork.errors import InvalidQuery
-from seedwork.pagination import (decimal, decode_cursor, encode_cursor, exactly, instant, integer, page_limit,
-                                 text, uuid_text)
+from seedwork.pagination import (decimal, decode_cursor, encode_cursor, exactly, instant, integer, page, page_limit,
+                                 seek, text, uuid_text)
 
 T = datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)
 ID = "0b6e0c55-8a4f-4c43-9d55-1c2f6f7d0a01"
@@ -69,3 +69,21 @@ def test_a_page_holds_25_rows_unless_asked_and_at_most_100():
         with pytest.raises(InvalidQuery) as info:
             page_limit(bad)
         assert list(info.value.errors) == ["limit"]
+
+
+# --- where a page starts, and what it answers -------------------------------------------------
+
+
+def test_the_first_page_has_no_condition_and_the_next_starts_after_the_cursors_row():
+    assert seek("-created", {"created": "created_at"}, "number", None) == (None, [], "created_at DESC, number DESC")
+    condition, params, order_by = seek("created", {"created": "created_at"}, "number", (T, 1042))
+    assert (condition, params, order_by) == ("(created_at, number) > (%s, %s)", [T, 1042], "created_at ASC, number ASC")
+    assert seek("-created", {"created": "created_at"}, "number", (T, 1042))[0] == "(created_at, number) < (%s, %s)"
+
+
+def test_a_page_shows_the_first_rows_and_a_cursor_only_when_there_are_more():
+    rows = [(n, f"row {n}") for n in range(4)]  # read limit + 1
+    assert page(rows, 3, lambda r: r[1], lambda r: f"after {r[0]}") == {
+        "items": ["row 0", "row 1", "row 2"], "next_cursor": "after 2"}
+    assert page(rows[:3], 3, lambda r: r[1], lambda r: f"after {r[0]}")["next_cursor"] is None
+    assert page([], 3, lambda r: r, lambda r: "never") == {"items": [], "next_cursor": None}
