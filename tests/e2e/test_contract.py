@@ -8,7 +8,7 @@ import threading
 import uuid
 
 from services.gateway.service import GatewayService
-from tests.support.api import another_client, assert_problem, ok, ticket_path
+from tests.support.api import another_client, assert_problem, ok, store_with_ticket, ticket_path
 
 
 def count_tickets(api, store) -> int:
@@ -101,10 +101,7 @@ def test_staff_must_name_the_customer(api):
 
 
 def test_bad_command_bodies_are_refused_and_change_nothing(api):
-    store = api.new_store()
-    _, customer = api.customer_token(store)
-    ticket = api.open_ticket(customer)
-    path = ticket_path(ticket)
+    store, customer, ticket, path = store_with_ticket(api)
     staff = store.owner_token
     ok(api.post(f"{path}/status", staff, json={"status": "solved"}))
 

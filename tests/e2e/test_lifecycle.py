@@ -7,7 +7,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from tests.support.api import assert_problem, ok, ticket_path
+from tests.support.api import assert_problem, ok, store_with_ticket, ticket_path
 
 CARD = "4111 1111 1111 1111"
 MASKED = "•••• •••• •••• 1111"
@@ -96,10 +96,7 @@ def test_a_ticket_goes_from_a_customer_question_to_closed(api):
 
 
 def test_a_customer_reply_reopens_a_solved_ticket(api):
-    store = api.new_store()
-    _, customer = api.customer_token(store)
-    ticket = api.open_ticket(customer)
-    path = ticket_path(ticket)
+    store, customer, ticket, path = store_with_ticket(api)
     ok(api.post(f"{path}/status", store.owner_token, json={"status": "solved"}))
 
     ticket = ok(api.post(f"{path}/replies", customer, json={"body": "Actually it is not fixed."}))

@@ -111,3 +111,30 @@ def assert_problem(response: requests.Response, status: int, code: str | None = 
     for name in fields:
         assert name in body["errors"] and body["errors"][name], f"{name!r} not named in {body['errors']}"
     return body
+
+
+def store_with_ticket(api: Api) -> tuple[Store, str, dict, str]:
+    """A new store, a shopper's token and the ticket they opened, and its path."""
+    store = api.new_store()
+    _, shopper = api.customer_token(store)
+    ticket = api.open_ticket(shopper)
+    return store, shopper, ticket, ticket_path(ticket)
+
+
+def assert_not_found_or_forbidden(api: Api, tokens: dict[str, str], routes, leaks) -> int:
+    """Every route of another store's objects, for each role: 404 where the
+    role may use the route (as for what does not exist), 403 where it never
+    may, and none of ``leaks`` in the answer. ``routes`` are ``(method, path,
+    body, roles)``; the number of requests checked is returned."""
+    checked = 0
+    for role, token in tokens.items():
+        for method, path, body, roles in routes:
+            r = api.request(method, path, token, **({"json": body} if body is not None else {}))
+            expected = 404 if role in roles else 403
+            assert r.status_code == expected, f"{role} {method} {path}: {r.status_code} {r.text}"
+            assert_problem(r, expected)
+            for leak in leaks:
+                assert leak not in r.text, f"{role} {method} {path} leaked {leak!r}: {r.text}"
+            checked += 1
+    return checked
+

@@ -28,6 +28,8 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from .api import Api
+
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 DOCUMENT_URI = "urn:seed:openapi"
 NULL_BRANCH = {"type": "object", "nullable": True}  # apispec's "or null" beside a $ref
@@ -195,11 +197,11 @@ class Document:
 # --- the recording client ------------------------------------------------------------------------
 
 
-class Recorder:
-    """``tests/support/api.Api``'s requests, each answer kept with its documented operation."""
+class Recorder(Api):
+    """An ``Api`` client (tests/support/api.py) that keeps each answer with its documented operation."""
 
-    def __init__(self, api, document: Document):
-        self.api = api
+    def __init__(self, api: Api, document: Document):
+        super().__init__(api.base_url, api.platform_key)
         self.document = document
         self.answers: list[Answer] = []
 
@@ -212,25 +214,7 @@ class Recorder:
         return response
 
     def request(self, method: str, path: str, token=None, **kwargs) -> requests.Response:
-        return self.record(method, path, self.api.request(method, path, token, **kwargs))
-
-    def get(self, path, token=None, **kw):
-        return self.request("GET", path, token, **kw)
-
-    def post(self, path, token=None, **kw):
-        return self.request("POST", path, token, **kw)
-
-    def put(self, path, token=None, **kw):
-        return self.request("PUT", path, token, **kw)
-
-    def patch(self, path, token=None, **kw):
-        return self.request("PATCH", path, token, **kw)
-
-    def delete(self, path, token=None, **kw):
-        return self.request("DELETE", path, token, **kw)
-
-    def upload(self, path, token, filename: str, content: bytes, content_type="application/octet-stream", **kw):
-        return self.request("POST", path, token, files={"file": (filename, content, content_type)}, **kw)
+        return self.record(method, path, super().request(method, path, token, **kwargs))
 
     def answered(self) -> set[Operation]:
         """The operations that answered one of their documented success statuses at least once."""
