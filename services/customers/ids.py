@@ -7,14 +7,24 @@ database error.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from seedwork.errors import NotFound
 
 
-def uuid_or_not_found(value: Any, not_found: Callable[[Any], NotFound]) -> str:
-    """``value`` as a canonical UUID string, or ``not_found(value)`` raised."""
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, TypeError, AttributeError):
-        raise not_found(value) from None
+@dataclass(frozen=True)
+class StreamIds:
+    """The ids of one kind of stream: ``StreamIds("group")`` refuses with ``group_not_found``."""
+
+    noun: str
+
+    def not_found(self, value: Any) -> NotFound:
+        return NotFound(f"{self.noun}_not_found", f"no {self.noun} {value}")
+
+    def of(self, value: Any) -> str:
+        """``value`` as a canonical UUID string; anything else is a stream that does not exist."""
+        try:
+            return str(uuid.UUID(value))
+        except (ValueError, TypeError, AttributeError):
+            raise self.not_found(value) from None

@@ -108,6 +108,16 @@ def open_store(api, name="Test store", **settings):
     return store
 
 
+def valid_flow_bodies(delayed_order: str, delivered_order: str) -> dict[str, dict]:
+    """A body each flow would accept, by flow name: for the tests that every flow refuses alike."""
+    return {
+        "delayed-order": {"order_id": delayed_order},
+        "charged-without-order": {"payment_method": "mada", "card_last4": "1234", "details": "Charged twice."},
+        "product-exchange": {"order_id": delivered_order, "item": "DATES-1", "reason": "damaged"},
+        "customer-data-change": {"changes": {"city": "Jeddah"}},
+    }
+
+
 def flow(api, token, name: str, body: dict, **kw):
     return api.post(f"/v1/self-service/{name}", token, json=body, **kw)
 
@@ -231,12 +241,7 @@ def test_every_flow_answers_409_while_self_service_is_disabled(api):
     store = api.new_store()
     customer_id, shopper = api.customer_token(store)
     push_order(api, store, "o-1", customer_id, "delivered")
-    bodies = {
-        "delayed-order": {"order_id": "o-1"},
-        "charged-without-order": {"payment_method": "mada", "card_last4": "1234", "details": "Charged twice."},
-        "product-exchange": {"order_id": "o-1", "item": "DATES-1", "reason": "damaged"},
-        "customer-data-change": {"changes": {"city": "Jeddah"}},
-    }
+    bodies = valid_flow_bodies(delayed_order="o-1", delivered_order="o-1")
     for name in FLOWS:
         assert_problem(flow(api, shopper, name, bodies[name]), 409, "self_service_disabled", ["enabled"])
     assert my_tickets(api, store.owner_token) == []
@@ -552,12 +557,7 @@ def test_a_blocked_shopper_is_refused_by_every_flow(api):
     push_order(api, store, "o-2", customer_id, "delivering", age=OLD)
     ok(api.post(f"/v1/customers/{customer_id}/block", store.owner_token, json={"reason": "abusive_language"}))
 
-    bodies = {
-        "delayed-order": {"order_id": "o-2"},
-        "charged-without-order": {"payment_method": "mada", "card_last4": "1234", "details": "Charged twice."},
-        "product-exchange": {"order_id": "o-1", "item": "DATES-1", "reason": "damaged"},
-        "customer-data-change": {"changes": {"city": "Jeddah"}},
-    }
+    bodies = valid_flow_bodies(delayed_order="o-2", delivered_order="o-1")
     for name in FLOWS:
         r = flow(api, shopper, name, bodies[name])
         assert_problem(r, 403, "customer_blocked")

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 from seedwork.envelope import Actor, Envelope, NewEvent
 from seedwork.errors import Conflict, InvalidCommand, NotFound
 
-from ..ids import uuid_or_not_found
+from ..ids import StreamIds
 from .fields import PROFILE_FIELDS, block_details, block_reason, clean_fields
 
 SCHEMA_VERSION = 1
@@ -24,13 +24,9 @@ SCHEMA_VERSION = 1
 OUTREACH_EVENTS = ("customer.rating_requested", "customer.message_requested")
 
 
-def not_found(customer_id: Any) -> NotFound:
-    return NotFound("customer_not_found", f"no customer {customer_id}")
-
-
-def customer_id_of(value: Any) -> str:
-    """A customer id as its stream spells it; anything else is a customer that does not exist."""
-    return uuid_or_not_found(value, not_found)
+CUSTOMER_IDS = StreamIds("customer")
+not_found = CUSTOMER_IDS.not_found
+customer_id_of = CUSTOMER_IDS.of  # anything but a UUID is a customer that does not exist
 
 
 # --- state ------------------------------------------------------------------------

@@ -15,19 +15,15 @@ from typing import Any, Iterable
 from seedwork.envelope import SYSTEM, Actor, Envelope, NewEvent
 from seedwork.errors import Conflict, InvalidCommand, NotFound
 
-from ..ids import uuid_or_not_found
+from ..ids import StreamIds
 from .rules import FLAG_CODE, Decision, full_evidence
 
 NOTE_LIMIT = 1000
 
 
-def not_found(flag_id: Any) -> NotFound:
-    return NotFound("flag_not_found", f"no flag {flag_id}")
-
-
-def flag_id_of(value: Any) -> str:
-    """A flag id as its stream spells it; anything else is a flag that does not exist."""
-    return uuid_or_not_found(value, not_found)
+FLAG_IDS = StreamIds("flag")
+not_found = FLAG_IDS.not_found
+flag_id_of = FLAG_IDS.of  # anything but a UUID is a flag that does not exist
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 from seedwork.envelope import Actor, Envelope, NewEvent
-from seedwork.errors import Conflict, InvalidCommand, NotFound
+from seedwork.errors import Conflict, InvalidCommand
 
-from ..ids import uuid_or_not_found
+from ..ids import StreamIds
 
 NAME_LIMIT = 100
 # A group event names at most this many customers; a bulk action writes several.
@@ -27,13 +27,9 @@ EVENT_TYPES = ("customer_group.created", "customer_group.renamed", "customer_gro
                "customer_group.members_added", "customer_group.members_removed")
 
 
-def not_found(group_id: Any) -> NotFound:
-    return NotFound("group_not_found", f"no group {group_id}")
-
-
-def group_id_of(value: Any) -> str:
-    """A group id as its stream spells it; anything else is a group that does not exist."""
-    return uuid_or_not_found(value, not_found)
+GROUP_IDS = StreamIds("group")
+not_found = GROUP_IDS.not_found
+group_id_of = GROUP_IDS.of  # anything but a UUID is a group that does not exist
 
 
 def group_name(value: Any) -> str:

@@ -204,7 +204,8 @@ class HttpServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self):
@@ -218,6 +219,12 @@ class HttpServer:
 
 def answer_json(status: int, value) -> tuple[int, bytes, dict]:
     return status, json.dumps(value).encode(), {"Content-Type": "application/json"}
+
+
+def post_by_name(server: HttpServer, host: str, scheme="http", addresses=("127.0.0.1",)):
+    """POST to ``host`` on the server's port, connecting to ``addresses`` as the URL check would pin them."""
+    return WebhookPoster(timeout=5).post(f"{scheme}://{host}:{server.port}/in", BODY, HEADERS,
+                                         addresses=list(addresses))
 
 
 def refused_url() -> str:
@@ -386,12 +393,10 @@ def test_a_post_given_the_checked_address_connects_there_and_names_the_host():
     check approved (a name that answers differently the second time cannot
     redirect it), and the receiver still sees its own host name."""
     with HttpServer((204, b"", {})) as server:
-        port = server.url.rsplit(":", 1)[1].split("/")[0]
-        result = WebhookPoster(timeout=5).post(f"http://hooks.shop.invalid:{port}/in", BODY, HEADERS,
-                                               addresses=["127.0.0.1"])
+        result = post_by_name(server, "hooks.shop.invalid")
     assert result.ok, result
     [(_, path, headers, _)] = server.requests
-    assert path == "/in" and headers["host"] == f"hooks.shop.invalid:{port}"
+    assert path == "/in" and headers["host"] == f"hooks.shop.invalid:{server.port}"
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
@@ -436,9 +441,7 @@ def test_an_https_post_to_a_checked_address_still_speaks_tls():
     fails the attempt (recorded, not raised). The adapter gives urllib3 the
     host name for the server name and the certificate check."""
     with HttpServer((204, b"", {})) as server:
-        port = server.url.rsplit(":", 1)[1].split("/")[0]
-        result = WebhookPoster(timeout=5).post(f"https://hooks.shop.invalid:{port}/in", BODY, HEADERS,
-                                               addresses=["127.0.0.1"])
+        result = post_by_name(server, "hooks.shop.invalid", scheme="https")
     assert result.status_code is None and "SSL" in result.error, result
 
 
@@ -446,9 +449,7 @@ def test_a_post_tries_the_next_checked_address_when_one_refuses_the_connection()
     """A host with several addresses (IPv6 without a route, a server down) is
     reached at the next one; nothing was sent to the first."""
     with HttpServer((204, b"", {})) as server:
-        port = server.url.rsplit(":", 1)[1].split("/")[0]
-        result = WebhookPoster(timeout=5).post(f"http://hooks.shop.invalid:{port}/in", BODY, HEADERS,
-                                               addresses=["127.0.0.2", "127.0.0.1"])
+        result = post_by_name(server, "hooks.shop.invalid", addresses=["127.0.0.2", "127.0.0.1"])
     # 127.0.0.2 is loopback too, but the server listens on 127.0.0.1 only: refused there.
     assert result.ok, result
     assert len(server.requests) == 1
@@ -456,9 +457,7 @@ def test_a_post_tries_the_next_checked_address_when_one_refuses_the_connection()
 
 def test_a_host_name_in_arabic_is_sent_as_dns_spells_it():
     with HttpServer((204, b"", {})) as server:
-        port = server.url.rsplit(":", 1)[1].split("/")[0]
-        result = WebhookPoster(timeout=5).post(f"http://مثال.example:{port}/in", BODY, HEADERS,
-                                               addresses=["127.0.0.1"])
+        result = post_by_name(server, "مثال.example")
     assert result.ok, result
     [(_, _, headers, _)] = server.requests
-    assert headers["host"] == f"{'مثال'.encode('idna').decode()}.example:{port}"
+    assert headers["host"] == f"{'مثال'.encode('idna').decode()}.example:{server.port}"

@@ -441,21 +441,20 @@ def test_assignment_ids_are_checked():
     assert list(ticket.refuses(Assign(actor=AGENT, team=7), InvalidCommand, "invalid_field").errors) == ["team"]
 
 
-def test_priority_changes_record_the_previous_one():
+@pytest.mark.parametrize("command, field, value, default, misspelt", [
+    (SetPriority, "priority", "urgent", "normal", "URGENT"),
+    (SetType, "type", "return_request", "general", "return request"),
+])
+def test_priority_and_type_changes_record_the_previous_one(command, field, value, default, misspelt):
     ticket = opened()
-    [event] = ticket.do(SetPriority(actor=AGENT, priority="urgent"))
-    assert event.data == {"priority": "urgent", "previous": "normal"}
-    assert ticket.do(SetPriority(actor=AGENT, priority="urgent")) == []
-    ticket.refuses(SetPriority(actor=AGENT, priority="URGENT"), InvalidCommand, "invalid_field")
+    [event] = ticket.do(command(actor=AGENT, **{field: value}))
+    assert event.data == {field: value, "previous": default}
+    assert ticket.do(command(actor=AGENT, **{field: value})) == []
+    ticket.refuses(command(actor=AGENT, **{field: misspelt}), InvalidCommand, "invalid_field")
+
+
+def test_priorities_rank_from_low_to_urgent():
     assert [PRIORITY_RANK[p] for p in PRIORITIES] == [0, 1, 2, 3]
-
-
-def test_type_changes_record_the_previous_one():
-    ticket = opened()
-    [event] = ticket.do(SetType(actor=AGENT, type="return_request"))
-    assert event.data == {"type": "return_request", "previous": "general"}
-    assert ticket.do(SetType(actor=AGENT, type="return_request")) == []
-    ticket.refuses(SetType(actor=AGENT, type="return request"), InvalidCommand, "invalid_field")
 
 
 # --- tags ----------------------------------------------------------------------------------
