@@ -263,19 +263,15 @@ class EventStore:
         conn: psycopg.Connection | None = None,
     ) -> list[Envelope]:
         """The stream's events with ``after_version < version <= until_version``."""
-        with self._using(conn) as c:
-            if until_version is None:
-                rows = c.execute(self._load_sql, (stream_id, after_version)).fetchall()
-            else:
-                rows = c.execute(self._load_until_sql, (stream_id, after_version, until_version)).fetchall()
-        return self._envelopes(rows)
+        if until_version is None:
+            return self._read(conn, self._load_sql, (stream_id, after_version))
+        return self._read(conn, self._load_until_sql, (stream_id, after_version, until_version))
 
     def latest_event(self, stream_id: str, conn: psycopg.Connection | None = None) -> Envelope | None:
         """The stream's last event (a stream whose events each carry the whole
         state reads one row), or None for a stream with no events."""
-        with self._using(conn) as c:
-            rows = c.execute(self._latest_sql, (stream_id,)).fetchall()
-        return self._envelopes(rows)[0] if rows else None
+        events = self._read(conn, self._latest_sql, (stream_id,))
+        return events[0] if events else None
 
     # --- snapshots ------------------------------------------------------------
 
@@ -328,12 +324,9 @@ class EventStore:
         Only returns events below the oldest running transaction, so a later
         call never returns a position lower than one already returned.
         """
-        with self._using(conn) as c:
-            if store_id is None:
-                rows = c.execute(self._read_all_sql, (after_position, limit)).fetchall()
-            else:
-                rows = c.execute(self._read_store_sql, (store_id, after_position, limit)).fetchall()
-        return self._envelopes(rows)
+        if store_id is None:
+            return self._read(conn, self._read_all_sql, (after_position, limit))
+        return self._read(conn, self._read_store_sql, (store_id, after_position, limit))
 
     def iter_streams(self, conn: psycopg.Connection, itersize: int = 2000) -> Iterator[list[Envelope]]:
         """Every stream's events, one stream at a time, reading the log once in
@@ -357,6 +350,10 @@ class EventStore:
             return c.execute(f"SELECT coalesce(max(position), 0) FROM {self.schema}.events").fetchone()[0]
 
     # --- rows to envelopes ----------------------------------------------------
+
+    def _read(self, conn: psycopg.Connection | None, sql: str, params: tuple) -> list[Envelope]:
+        with self._using(conn) as c:
+            return self._envelopes(c.execute(sql, params).fetchall())
 
     def _envelopes(self, rows) -> list[Envelope]:
         upcast, lifted = self.upcasters.upcast, self.upcasters.event_types

@@ -34,6 +34,8 @@ customer_id_of = CUSTOMER_IDS.of  # anything but a UUID is a customer that does 
 
 @dataclass(frozen=True)
 class CustomerState:
+    """A customer card as its stream folds it: the profile, the block and the platform's flags on its mobile."""
+
     id: str
     store_id: str
     name: str

@@ -28,6 +28,8 @@ flag_id_of = FLAG_IDS.of  # anything but a UUID is a flag that does not exist
 
 @dataclass(frozen=True)
 class FlagState:
+    """A fraud flag on a mobile, across stores: raised by a rule, cleared by the platform."""
+
     id: str
     mobile: str
     code: str

@@ -54,6 +54,8 @@ def chunks(ids: Sequence[str], size: int = IDS_PER_EVENT):
 
 @dataclass(frozen=True)
 class GroupState:
+    """A customer group's name; its members live in the projection, each change an event."""
+
     id: str
     store_id: str
     name: str

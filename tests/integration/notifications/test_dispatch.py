@@ -571,24 +571,24 @@ def test_a_provider_5xx_is_retried_until_sent_and_a_4xx_is_dead_at_once(shop, ev
     shop.observe("customer_settings.updated", {"changes": {"sms_sender_name": "NAKHLA"}},
                  stream_id=f"customer-settings-{shop.id}", source="customers")
 
+    def first_attempt_answered(status: int, mobile: str) -> dict:
+        sms.answer(status)
+        message = shop.message(mobile, channel="sms")
+        assert dispatcher.run_once() == 1
+        [delivery] = shop.log(event_id=str(message.event_id))
+        assert delivery["reason"].startswith(f"SMS provider answered {status}")
+        return delivery
+
     # 500: retried on the backoff (10 s), then sent
-    sms.answer(500)
-    retried = shop.message("+966500000001", channel="sms")
-    assert dispatcher.run_once() == 1
-    [delivery] = shop.log(event_id=str(retried.event_id))
+    delivery = first_attempt_answered(500, "+966500000001")
     assert (delivery["status"], delivery["attempts"]) == ("retrying", 1)
-    assert delivery["reason"].startswith("SMS provider answered 500")
     clock.advance(seconds=10)
     assert dispatcher.run_once() == 1
     assert (shop.delivery(delivery["id"])["status"], shop.delivery(delivery["id"])["attempts"]) == ("sent", 2)
 
     # 400: this message will never be accepted
-    sms.answer(400)
-    refused = shop.message("+966500000002", channel="sms")
-    assert dispatcher.run_once() == 1
-    [dead] = shop.log(event_id=str(refused.event_id))
+    dead = first_attempt_answered(400, "+966500000002")
     assert (dead["status"], dead["attempts"]) == ("dead", 1)
-    assert dead["reason"].startswith("SMS provider answered 400")
     assert events.load(f"delivery:{dead['id']}")[0].type == "notification.dead_lettered"
     clock.advance(hours=5)
     assert dispatcher.run_once() == 0

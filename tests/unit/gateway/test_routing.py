@@ -228,26 +228,23 @@ def test_a_shape_takes_nulls_where_the_schema_allows_them_and_fields_left_out():
 
 class _Base:
     @route("GET", "/v1/base", "Base route", roles=STAFF)
-    def base_route(self, call):
-        pass
+    def base_route(self, call): ...
 
     @route("GET", "/v1/hidden", "Overridden", roles=STAFF)
-    def shared(self, call):
-        pass
+    def shared(self, call): ...
 
 
 class _Service(_Base):
+    """Inherits base_route, replaces shared (and its route), adds its own and one plain Nameko route."""
+
     @route("GET", "/v1/own", "Own route", roles=ADMIN)
-    def own_route(self, call):
-        pass
+    def own_route(self, call): ...
 
     @route("GET", "/v1/override", "Override", roles=ADMIN)
-    def shared(self, call):
-        pass
+    def shared(self, call): ...
 
     @http("GET", "/v1/undocumented")
-    def plain(self, request):
-        pass
+    def plain(self, request): ...
 
 
 def test_routes_are_found_on_the_class_and_its_bases_and_an_override_hides_its_base():
