@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from seedwork import db
 
 from .common import Scratch, Settings, log, machine
-from .httpapi import DEEP_PAGES
+from .http_list import DEEP_PAGES
 from .report import render
 
 # section name -> module of this package with run(settings, scratch) -> (rows, verdicts, notes)

@@ -1,5 +1,6 @@
 """What every benchmark shares: settings, payloads, scratch schemas, statistics,
-threads that run a load for a fixed time, and the machine description."""
+threads that run a load for a fixed time, CPU and sockets of processes read from
+/proc, and the machine description."""
 from __future__ import annotations
 
 import contextlib
@@ -163,6 +164,10 @@ def spread(values) -> str:
     return f"{min(values):,.0f}..{max(values):,.0f}"
 
 
+def megabytes(size: int) -> str:
+    return f"{size / 2 ** 20:,.0f} MB"
+
+
 # --- running a load on N threads for a fixed time ----------------------------------
 
 
@@ -236,6 +241,60 @@ def backend_cpu(pids: list[int]) -> float | None:
     except (OSError, IndexError, ValueError):
         return None
     return total / _TICK
+
+
+# --- processes on this machine: their sockets, RabbitMQ's VM ---------------------
+
+
+def socket_inodes(pid: int) -> set[str]:
+    """The inodes of the sockets ``pid`` has open (``/proc/<pid>/fd``)."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        pass
+    return inodes
+
+
+def local_ports(inodes: set[str]) -> set[int]:
+    """The local TCP ports of the sockets with these inodes (``/proc/net/tcp``, ``tcp6``): a
+    PostgreSQL backend serving the process shows one as its ``pg_stat_activity.client_port``."""
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    cols = line.split()
+                    if cols[9] in inodes:
+                        ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+        except (OSError, IndexError, ValueError):
+            pass
+    return ports
+
+
+def rabbit_pids() -> list[int]:
+    """The RabbitMQ node's Erlang VM (``beam.smp``), if it runs on this machine."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm", "rb") as f:
+                comm = f.read().strip()
+            if comm.startswith(b"beam"):
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if b"rabbit" in f.read():
+                        pids.append(int(entry))
+        except OSError:
+            pass
+    return pids
 
 
 # --- the machine ---------------------------------------------------------------------
