@@ -12,6 +12,7 @@ the gateway, the customers service and this process before and after.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import tempfile
@@ -145,18 +146,19 @@ def import_csv(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Ve
     rounds = min(settings.rounds, IMPORT_ROUNDS)
     system = System(settings, scratch)
     plain = scratch.plain_schema("importraw")
-    workdir = Path(tempfile.mkdtemp(prefix=f"{settings.prefix}_csv_"))
-    client = meter = None
     seconds: dict[str, list[float]] = defaultdict(list)
     cpu: dict[str, dict[str, float]] = {"first": defaultdict(float), "again": defaultdict(float)}
     results: dict[str, list[dict]] = defaultdict(list)
     relay, raw_seconds, memory = [], [], {}
-    try:
+    with tempfile.TemporaryDirectory(prefix=f"{settings.prefix}_csv_") as tmp, contextlib.ExitStack() as cleanup:
+        workdir = Path(tmp)
+        cleanup.callback(system.stop)  # last: the callbacks run in reverse
+        cleanup.callback(log, "customers import: stopping the services, deleting the vhost")
         log(f"customers import: starting tickets + customers + gateway on port {system.port}, "
             f"vhost {system.vhost.name}")
         system.start()
-        client = Client(system.base_url)
-        meter = CpuMeter(system, settings)
+        client = cleanup.enter_context(contextlib.closing(Client(system.base_url)))
+        meter = cleanup.enter_context(contextlib.closing(CpuMeter(system, settings)))
         path = workdir / "customers.csv"
         rows, bad = write_csv(path, n, SEED + 2)
         size = path.stat().st_size
@@ -201,16 +203,6 @@ def import_csv(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Ve
                     f"{a} {n / seconds[a][-1]:,.0f} rows/s" for a in ("first", "again"))
                     + f", raw executemany {n / raw_seconds[-1]:,.0f} rows/s")
         memory["end"] = peaks()
-    finally:
-        if meter is not None:
-            meter.close()
-        if client is not None:
-            client.close()
-        log("customers import: stopping the services, deleting the vhost")
-        system.stop()
-        for p in workdir.glob("*"):
-            p.unlink()
-        workdir.rmdir()
 
     good_rows = n - bad
     firsts, agains = results["first"], results["again"]

@@ -14,6 +14,7 @@ process: ``http_list``.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 import psycopg
@@ -36,15 +37,16 @@ def run(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict],
     top = max(CLIENT_COUNTS)
     system = System(settings, scratch)
     pg_schema = scratch.plain_schema("httppg")
-    load = meter = None
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(system.stop)  # last: the callbacks run in reverse
+        cleanup.callback(log, "http: stopping the services, deleting the vhost")
         log(f"http: starting tickets + gateway on port {system.port}, vhost {system.vhost.name}")
         t0 = time.perf_counter()
         system.start()
         log(f"http: up in {time.perf_counter() - t0:.1f}s; creating a store, an agent, {top} customer sessions "
             f"and {REPLY_TICKETS} tickets")
-        load = Load(system, settings, pg_schema, top)
-        meter = CpuMeter(system, settings)
+        load = cleanup.enter_context(contextlib.closing(Load(system, settings, pg_schema, top)))
+        meter = cleanup.enter_context(contextlib.closing(CpuMeter(system, settings)))
         rows, notes = time_clients(settings, load, meter, seconds)
         reply_events = _events_per_ticket(settings, system.schemas["tickets"], load.tickets)
         rows2, notes2 = time_list(settings, system, load.clients[0])
@@ -53,13 +55,6 @@ def run(settings: Settings, scratch: Scratch) -> tuple[list[Row], list[Verdict],
         notes.append(f"http: the {REPLY_TICKETS} reply/get tickets ended with {reply_events} events each "
                      "(median); get and reply load and fold the whole stream")
         return rows, [], notes
-    finally:
-        if meter is not None:
-            meter.close()
-        if load is not None:
-            load.close()
-        log("http: stopping the services, deleting the vhost")
-        system.stop()
 
 
 def _events_per_ticket(settings: Settings, schema: str, tickets: list[str]) -> float:
