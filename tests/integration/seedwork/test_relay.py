@@ -13,6 +13,7 @@ from seedwork.bus import ConfirmingPublisher, PublishFailed, event_message
 from seedwork.envelope import CLOUDEVENTS_CONTENT_TYPE, NewEvent, from_cloudevent
 from seedwork.relay import Relay
 from tests.support.bus import cloudevent, read_all_settled
+from tests.support.polling import eventually
 from tests.support.servers import AMQP_URI
 
 
@@ -94,8 +95,8 @@ def test_only_one_relay_leads_and_a_standby_takes_over(store, database_url, bus)
     try:
         assert first.try_lead() is True
         assert second.try_lead() is False
-        first.close()  # the leader's session ends: PostgreSQL releases its lock
-        assert second.try_lead() is True
+        first.close()  # the leader's session ends: PostgreSQL releases its lock once its backend has exited
+        assert eventually(second.try_lead, timeout=5, what="the standby taking the lead") is True
     finally:
         first.close()
         second.close()
