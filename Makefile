@@ -7,7 +7,6 @@ export PYTHONPATH := $(CURDIR)
 # Creates stores and signs tokens. A development value; set your own anywhere else.
 HELPDESK_PLATFORM_KEY ?= dev-platform-key-change-me
 export HELPDESK_PLATFORM_KEY
-SERVICES := tickets customers notifications gateway
 
 .PHONY: help venv infra migrate run stop status lint test test-unit test-integration bench \
         test-e2e relay dlq-list dlq-show dlq-replay logs mail clean rebuild-projections openapi
@@ -55,10 +54,7 @@ logs:  ## follow every service log
 mail: venv  ## the latest mail the development SMTP sink kept (var/mail/); one message: make mail N=3
 	@if [[ -n "$(N)" ]]; then $(PY) -m deploy.local.smtp_sink show $(N); else $(PY) -m deploy.local.smtp_sink list; fi
 
-test: infra  ## unit tests, then integration and end-to-end tests against the real servers
-	$(PY) -m pytest -q tests/unit
-	$(PY) -m tests.support.green -q tests/integration
-	$(PY) -m pytest -q tests/e2e
+test: test-unit test-integration test-e2e  ## unit tests, then integration and end-to-end tests against the real servers
 
 test-unit: venv  ## only the pure tests: no server needed
 	$(PY) -m pytest -q tests/unit
