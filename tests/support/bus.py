@@ -76,13 +76,16 @@ def cloudevent(message) -> dict:
     return json.loads(message.body)
 
 
-def read_all_settled(store, after=0, count=None, timeout=10.0):
-    """``read_all`` once ``count`` events are visible. Any transaction running
-    anywhere in the cluster briefly holds the reader back (by design: it may
-    still commit below), and other tests or processes run transactions too."""
+def read_all_settled(store, after: int, count: int, timeout: float = 10.0, event_type: str | None = None):
+    """``read_all`` once ``count`` events (of ``event_type``, with one) are
+    visible. Any transaction running anywhere in the cluster briefly holds the
+    reader back (by design: it may still commit below), and other tests or
+    processes run transactions too."""
     deadline = time.monotonic() + timeout
     while True:
         events = store.read_all(after, limit=100_000)
+        if event_type is not None:
+            events = [e for e in events if e.type == event_type]
         if len(events) >= count or time.monotonic() > deadline:
             return events
         time.sleep(0.02)

@@ -15,7 +15,6 @@ import base64
 import json
 import socket
 import threading
-import time
 import uuid
 from collections import Counter
 from dataclasses import replace
@@ -40,6 +39,7 @@ from services.notifications.deliveries import LEASE, Deliveries
 from services.notifications.dispatcher import Dispatcher, Transports
 
 from tests.integration.notifications.fakes import FakeTickets
+from tests.support.bus import read_all_settled
 from tests.support.servers import drop_schema, new_schema, ROOT
 
 MIGRATIONS = ROOT / "services" / "notifications" / "migrations"
@@ -285,15 +285,9 @@ def mail_to(sink: SmtpSink, to: str) -> list:
     return [m for m in sink.messages() if to in str(m["To"])]
 
 
-def emitted(store: EventStore, event_type: str, at_least: int = 1, timeout: float = 10.0) -> list[Envelope]:
-    """The service's events of ``event_type``, in global order, once ``at_least``
-    are visible (a transaction running elsewhere briefly holds the reader back)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [e for e in store.read_all(0, limit=100_000) if e.type == event_type]
-        if len(found) >= at_least or time.monotonic() > deadline:
-            return found
-        time.sleep(0.02)
+def emitted(store: EventStore, event_type: str, at_least: int = 1) -> list[Envelope]:
+    """The service's events of ``event_type``, in global order, once ``at_least`` are visible."""
+    return read_all_settled(store, 0, at_least, event_type=event_type)
 
 
 # --- 1. the SMTP server down, then back -------------------------------------------------
