@@ -7,7 +7,8 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from tests.support.api import assert_problem, ok, store_with_ticket, ticket_path
+from tests.support.api import assert_problem, event_feed, ok, store_with_ticket, ticket_path
+from tests.support.polling import eventually
 
 CARD = "4111 1111 1111 1111"
 MASKED = "•••• •••• •••• 1111"
@@ -453,17 +454,7 @@ def test_numbers_that_are_not_cards_are_kept(api):
     assert ticket["messages"][0]["body"] == body
 
 
-def events_of_ticket(api, store, ticket_id, expected, timeout=10.0) -> list[dict]:
+def events_of_ticket(api, store, ticket_id, expected) -> list[dict]:
     """The store's CloudEvents about one ticket, once ``expected`` are readable."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found, after = [], "0"
-        while True:
-            page = ok(api.get("/v1/events", store.owner_token, params={"after": after, "limit": 1000}))
-            found += [e for e in page["items"] if e["subject"] == ticket_id]
-            if not page["items"]:
-                break
-            after = page["next_after"]
-        if len(found) >= expected or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+    return eventually(lambda: [e for e in event_feed(api, store.owner_token) if e["subject"] == ticket_id],
+                      lambda found: len(found) >= expected, what=f"{expected} events of ticket {ticket_id}")

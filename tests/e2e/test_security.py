@@ -3,12 +3,13 @@ staff, customers see their own tickets, stores never see each other's, roles
 are enforced, tokens are checked, and errors leak no internals."""
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
 
-from tests.support.api import assert_not_found_or_forbidden, assert_problem, ok, store_with_ticket, ticket_path
+from tests.support.api import (assert_not_found_or_forbidden, assert_problem, event_feed, ok, store_with_ticket,
+                               ticket_path)
+from tests.support.polling import eventually
 
 
 # --- internal notes ---------------------------------------------------------------------
@@ -331,19 +332,9 @@ def test_who_may_create_staff(api):
 # --- the event feed -------------------------------------------------------------------------
 
 
-def all_events(api, token, timeout=10.0, until=lambda events: True, **params) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        events, after = [], "0"
-        while True:
-            page = ok(api.get("/v1/events", token, params={"after": after, "limit": 1000, **params}))
-            events += page["items"]
-            if not page["items"]:
-                break
-            after = page["next_after"]
-        if until(events) or time.monotonic() > deadline:
-            return events
-        time.sleep(0.05)
+def all_events(api, token, until, **params) -> list[dict]:
+    """The caller's whole feed, once ``until(events)`` holds (the relay publishes a moment after a commit)."""
+    return eventually(lambda: event_feed(api, token, **params), until, what="those events in the feed")
 
 
 def test_the_event_feed_is_scoped_to_the_callers_store(api):

@@ -113,6 +113,17 @@ def assert_problem(response: requests.Response, status: int, code: str | None = 
     return body
 
 
+def event_feed(api: Api, token: str, **params) -> list[dict]:
+    """Every event ``GET /v1/events`` gives this caller now, page after page."""
+    events, after = [], "0"
+    while True:
+        page = ok(api.get("/v1/events", token, params={"after": after, "limit": 1000, **params}))
+        if not page["items"]:
+            return events
+        events += page["items"]
+        after = page["next_after"]
+
+
 def store_with_ticket(api: Api) -> tuple[Store, str, dict, str]:
     """A new store, a shopper's token and the ticket they opened, and its path."""
     store = api.new_store()
