@@ -158,9 +158,10 @@ class Notifications:
     def create_webhook(self, caller: Caller, fields: dict, idempotency: Idempotency = None) -> dict:
         """A retried request (same Idempotency-Key) gets the first answer,
         secret included, instead of a second endpoint."""
+        url = self.endpoints.check_url(fields.get("url"))  # DNS: before the transaction
         with self.store.transaction() as conn:
-            return self.keys.run(conn, caller, idempotency,
-                                 lambda: {"webhook": self.endpoints.create(conn, caller, fields), "created": True})
+            return self.keys.run(conn, caller, idempotency, lambda: {
+                "webhook": self.endpoints.create(conn, caller, fields, url), "created": True})
 
     def list_webhooks(self, caller: Caller) -> dict:
         with self.store.pool.connection() as conn:
@@ -171,8 +172,9 @@ class Notifications:
             return webhooks.view(self.endpoints.get(conn, caller.store_id, endpoint_id))
 
     def update_webhook(self, caller: Caller, endpoint_id: str, fields: dict) -> dict:
+        url = self.endpoints.check_url(fields["url"]) if "url" in fields else None  # DNS: before the lock
         with self.store.transaction() as conn:
-            return self.endpoints.update(conn, caller, endpoint_id, fields)
+            return self.endpoints.update(conn, caller, endpoint_id, fields, url)
 
     def delete_webhook(self, caller: Caller, endpoint_id: str) -> None:
         with self.store.transaction() as conn:

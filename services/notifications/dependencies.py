@@ -2,7 +2,7 @@
 
 ``Outbound`` builds the transports once per process, in ``setup()``, from
 the configuration (SMTP, the SMS provider, the webhook poster), each held to
-a deadline per send. Workers get its ``SendLoop``, with two verbs: the
+a deadline per send; it checks our default templates there too. Workers get its ``SendLoop``, with two verbs: the
 timer's ``send_due()`` and ``kick()`` (an event planned something: send it
 now rather than at the next tick). The loop's state (is a drain running, is
 another wanted) is the process's, shared by every worker; eventlet runs one
@@ -16,6 +16,7 @@ import eventlet
 
 from seedwork.nameko_ext import Application
 
+from . import rendering
 from .channels import HttpSmsProvider, LoggingSmsProvider, SmtpSender, TransientError, WebhookPoster
 from .config import NotificationsConfig
 from .dispatcher import Dispatcher, Transports
@@ -110,6 +111,7 @@ class Outbound(Application):
 
     def setup(self):
         super().setup()  # reads the configuration: a bad setting stops the service here
+        rendering.check_defaults()  # and so does a default template that does not render
         self.transports = transports(self.config)
 
     def _loop(self, store, config: NotificationsConfig) -> SendLoop:

@@ -147,8 +147,8 @@ def _default(kind: str, locale: str, part: str):
 
 def check_defaults() -> None:
     """Every kind has its three files in every locale, and each renders with
-    nothing known (run when this module is imported: a missing or broken
-    file stops the service at start)."""
+    nothing known. The service runs it when it starts (``Outbound.setup``):
+    a missing or broken file, or label, stops it there, not at some send."""
     for kind in KINDS:
         for locale in LOCALES:
             for part in PARTS:
@@ -285,6 +285,3 @@ def _context(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
     if "order" in values:
         values["order"] = _order(values["order"])
     return values
-
-
-check_defaults()

@@ -29,7 +29,8 @@ class Unresolvable(InvalidCommand):
     """The host's name did not resolve: refused at registration, retried at delivery."""
 
 
-def unsafe(reason: str, url: str, error: type[InvalidCommand] = InvalidCommand) -> InvalidCommand:
+def unsafe(reason: str, error: type[InvalidCommand] = InvalidCommand) -> InvalidCommand:
+    """A URL refused, the reason on its ``url`` field."""
     return error("unsafe_url", f"url: {reason}", {"url": [reason]})
 
 
@@ -48,37 +49,37 @@ def checked_addresses(url: str, allow_private: bool, resolve: Resolver | None = 
     cannot send the POST elsewhere. Empty only where private targets are
     allowed and the name did not resolve."""
     if not isinstance(url, str) or not url.strip():
-        raise unsafe("must be an http or https URL", str(url))
+        raise unsafe("must be an http or https URL")
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in url):
-        raise unsafe("must not contain spaces, backslashes or control characters", url)
+        raise unsafe("must not contain spaces, backslashes or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise unsafe(f"is not a valid URL ({exc})", url) from None
+        raise unsafe(f"is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https"):
-        raise unsafe("must use http or https", url)
+        raise unsafe("must use http or https")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise unsafe("must not contain a user name or password", url)
+        raise unsafe("must not contain a user name or password")
     host = parts.hostname
     if not host:
-        raise unsafe("must name a host", url)
+        raise unsafe("must name a host")
     try:
         found = (resolve or socket.getaddrinfo)(host, port or (443 if parts.scheme == "https" else 80),
                                                 type=socket.SOCK_STREAM)
     except UnicodeError as exc:  # no DNS name at all: waiting will not fix it
-        raise unsafe(f"host {host} is not a valid name ({exc})", url) from None
+        raise unsafe(f"host {host} is not a valid name ({exc})") from None
     except OSError as exc:
         if allow_private:
             return []  # development: a name that resolves later, the delivery's own check decides
-        raise unsafe(f"host {host} does not resolve ({exc})", url, Unresolvable) from None
+        raise unsafe(f"host {host} does not resolve ({exc})", Unresolvable) from None
     addresses = [entry[4][0] for entry in found]
     if not addresses and not allow_private:
-        raise unsafe(f"host {host} does not resolve", url, Unresolvable)
+        raise unsafe(f"host {host} does not resolve", Unresolvable)
     for address in sorted(set(addresses)):
         reason = _metadata(address) if allow_private else _private(address)
         if reason:
-            raise unsafe(f"host {host} resolves to {reason} address {address}", url)
+            raise unsafe(f"host {host} resolves to {reason} address {address}")
     return sorted(dict.fromkeys(addresses), key=lambda a: ":" in a)  # stable: IPv4, then IPv6
 
 

@@ -6,6 +6,7 @@ During a rotation's overlap both secrets sign every delivery."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,22 @@ def secrets_in_force(row: dict, now: datetime) -> list[str]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedUrl:
+    """An endpoint's URL checked (DNS included) before the command's
+    transaction: a slow name server then holds no row lock and no transaction
+    id (which stalls the event store's global-order readers). ``value()`` is
+    the URL, or raises the refusal where the command used to check it, so a
+    missing endpoint or an idempotent replay still answers first."""
+    url: str | None
+    refusal: InvalidCommand | None = None
+
+    def value(self) -> str:
+        if self.refusal is not None:
+            raise self.refusal
+        return self.url
+
+
 class WebhookEndpoints:
     def __init__(self, store: EventStore, allow_private_targets: bool = False):
         self.store = store
@@ -58,8 +75,16 @@ class WebhookEndpoints:
                             "ORDER BY created_at", (store_id,)).fetchall()
         return [dict(zip(COLUMNS, r)) for r in rows]
 
-    def create(self, conn, caller: Caller, fields: dict) -> dict:
-        url = self._url(fields.get("url"))
+    def check_url(self, value: Any) -> CheckedUrl:
+        """``value`` checked as an endpoint's URL; call it outside any transaction."""
+        try:
+            return CheckedUrl(self._url(value))
+        except InvalidCommand as refused:
+            return CheckedUrl(None, refused)
+
+    def create(self, conn, caller: Caller, fields: dict, url: CheckedUrl) -> dict:
+        """``url``: ``check_url(fields.get("url"))``, asked before ``conn``'s transaction."""
+        url = url.value()
         events = signing.clean_patterns(fields.get("events"))
         active = fields.get("active", True)
         if not isinstance(active, bool):
@@ -72,11 +97,12 @@ class WebhookEndpoints:
                                                                             "active": active})
         return {**view(self._row(conn, caller.store_id, endpoint_id)), "secret": secret}
 
-    def update(self, conn, caller: Caller, endpoint_id: str, fields: dict) -> dict:
+    def update(self, conn, caller: Caller, endpoint_id: str, fields: dict, url: CheckedUrl | None) -> dict:
+        """``url``: ``check_url(fields["url"])`` if the fields have one, asked before ``conn``'s transaction."""
         row = self._row(conn, caller.store_id, endpoint_id, lock=True)
         changes: dict[str, Any] = {}
         if "url" in fields:
-            changes["url"] = self._url(fields["url"])
+            changes["url"] = url.value()
         if "events" in fields:
             changes["events"] = signing.clean_patterns(fields["events"])
         if "active" in fields:

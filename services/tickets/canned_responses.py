@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from typing import Any, Iterator
+from datetime import datetime
+from typing import Any, Callable, Iterator
 
 import psycopg
 
@@ -34,8 +35,9 @@ def view(row: dict) -> dict[str, Any]:
 
 
 class CannedResponses:
-    def __init__(self, store: EventStore, keys: IdempotencyKeys, replica: CustomerSummaries):
-        self.store, self.keys, self.replica = store, keys, replica
+    def __init__(self, store: EventStore, keys: IdempotencyKeys, replica: CustomerSummaries,
+                 clock: Callable[[], datetime]):
+        self.store, self.keys, self.replica, self.clock = store, keys, replica, clock
         self.schema = s = store.schema
         self._select = f"SELECT {', '.join(COLUMNS)} FROM {s}.canned_responses WHERE store_id = %s"
         self._exists = f"SELECT 1 FROM {s}.canned_responses WHERE store_id = %s AND id = %s"
@@ -92,7 +94,7 @@ class CannedResponses:
     def _create(self, conn: psycopg.Connection, caller: Caller, fields: dict) -> dict:
         clean = canned.clean_canned(fields)
         canned_id = str(uuid.uuid4())
-        [event] = self.store.append(stream_of(canned_id), 0, [_event(caller, "canned_response.created", {
+        [event] = self.store.append(stream_of(canned_id), 0, [self._event(caller, "canned_response.created", {
             "canned_response_id": canned_id, **clean})], conn=conn)
         row = {"id": canned_id, "store_id": caller.store_id, **clean, "version": event.version,
                "created_at": event.occurred_at, "updated_at": event.occurred_at}
@@ -107,7 +109,7 @@ class CannedResponses:
             changed = {k: v for k, v in clean.items() if row[k] != v}
             if not changed:
                 return view(row)
-            [event] = self.store.append(stream_of(canned_id), row["version"], [_event(
+            [event] = self.store.append(stream_of(canned_id), row["version"], [self._event(
                 caller, "canned_response.updated", {"canned_response_id": canned_id, "title": row["title"],
                                                     "body": row["body"], **changed})], conn=conn)
             row.update(changed, version=event.version, updated_at=event.occurred_at)
@@ -118,7 +120,7 @@ class CannedResponses:
     def delete(self, caller: Caller, canned_id: str) -> None:
         with self.store.transaction() as conn:
             row = self._locked(conn, caller, canned_id, None)
-            self.store.append(stream_of(canned_id), row["version"], [_event(
+            self.store.append(stream_of(canned_id), row["version"], [self._event(
                 caller, "canned_response.deleted", {"canned_response_id": canned_id})], conn=conn)
             conn.execute(self._delete, (canned_id,))
 
@@ -128,9 +130,8 @@ class CannedResponses:
         expect_version(f"canned response {canned_id}", expected_version, row["version"])
         return row
 
-
-def _event(caller: Caller, event_type: str, data: dict) -> NewEvent:
-    return NewEvent(event_type, data, actor=caller.actor, store_id=caller.store_id)
+    def _event(self, caller: Caller, event_type: str, data: dict) -> NewEvent:
+        return NewEvent(event_type, data, actor=caller.actor, store_id=caller.store_id, occurred_at=self.clock())
 
 
 @contextlib.contextmanager

@@ -43,12 +43,21 @@ from seedwork.envelope import Envelope
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = (
-    "customer.created", "customer.updated", "customer.blocked", "customer.unblocked",
-    "customer.flagged", "customer.flag_cleared",
-    "customer_group.members_added", "customer_group.members_removed",
-    "customer_group.renamed", "customer_group.deleted",
-)
+# Each kept event type and the method that applies it. The service's queue
+# binds EVENT_TYPES, so what it hears and what it handles cannot drift apart.
+HANDLERS = {
+    "customer.created": "_created",
+    "customer.updated": "_updated",
+    "customer.blocked": "_blocked",
+    "customer.unblocked": "_unblocked",
+    "customer.flagged": "_flagged",
+    "customer.flag_cleared": "_flag_cleared",
+    "customer_group.members_added": "_members_added",
+    "customer_group.members_removed": "_members_removed",
+    "customer_group.renamed": "_group_event",
+    "customer_group.deleted": "_group_deleted",
+}
+EVENT_TYPES = tuple(HANDLERS)
 
 
 class CustomerSummaries:
@@ -57,18 +66,7 @@ class CustomerSummaries:
     def __init__(self, schema: str):
         s = checked_name(schema, "schema")
         self.schema = s
-        self._handlers = {
-            "customer.created": self._created,
-            "customer.updated": self._updated,
-            "customer.blocked": self._blocked,
-            "customer.unblocked": self._unblocked,
-            "customer.flagged": self._flagged,
-            "customer.flag_cleared": self._flag_cleared,
-            "customer_group.members_added": self._members_added,
-            "customer_group.members_removed": self._members_removed,
-            "customer_group.renamed": self._group_event,
-            "customer_group.deleted": self._group_deleted,
-        }
+        self._handlers = {event_type: getattr(self, name) for event_type, name in HANDLERS.items()}
         self._name = (
             f"INSERT INTO {s}.customer_summaries AS c (store_id, customer_id, name, name_version) "
             "VALUES (%s, %s, %s, %s) ON CONFLICT (store_id, customer_id) DO UPDATE "

@@ -145,4 +145,5 @@ class SelfServiceFlows:
         """Record what is sent to the shopper without a ticket: the
         notifications service delivers it on the store's channel."""
         self.store.append(f"self-service:{uuid.uuid4()}", 0, [NewEvent(
-            event_type, {"customer_id": caller.id, **data}, actor=caller.actor, store_id=caller.store_id)], conn=conn)
+            event_type, {"customer_id": caller.id, **data}, actor=caller.actor, store_id=caller.store_id,
+            occurred_at=self.clock())], conn=conn)

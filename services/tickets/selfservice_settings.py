@@ -4,6 +4,7 @@ after the change, so loading them reads the stream's head only. The rules
 (defaults, what a PATCH may change) are ``domain.selfservice_settings``."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Callable
 
 import psycopg
@@ -24,8 +25,9 @@ def stream_of(store_id: str) -> str:
 
 
 class SelfServiceSettings:
-    def __init__(self, store: EventStore, canned_exists: Callable[[psycopg.Connection, str, str], bool]):
-        self.store = store
+    def __init__(self, store: EventStore, canned_exists: Callable[[psycopg.Connection, str, str], bool],
+                 clock: Callable[[], datetime]):
+        self.store, self.clock = store, clock
         self._canned_exists = canned_exists  # (conn, store_id, canned_id): may a setting name it?
 
     def load(self, conn: psycopg.Connection, store_id: str) -> dict[str, Any]:
@@ -56,6 +58,6 @@ class SelfServiceSettings:
             if not changes:
                 return current
             self.store.append(stream_of(store_id), current["version"], [NewEvent(
-                EVENT, {"changes": changes, "settings": settings}, actor=caller.actor, store_id=store_id)],
-                conn=conn)
+                EVENT, {"changes": changes, "settings": settings}, actor=caller.actor, store_id=store_id,
+                occurred_at=self.clock())], conn=conn)
             return self.load(conn, store_id)

@@ -92,12 +92,12 @@ def store_view_of_event(cloudevent: Mapping[str, Any]) -> Mapping[str, Any] | No
     payment, status changes as they are, nothing else (``None``). The data
     keeps its own key order, so trimming a trimmed event changes no byte."""
     kind = cloudevent.get("type")
-    if kind == "ticket.status_changed":
-        return cloudevent
+    if kind not in FOLLOWED_TYPES:
+        return None
     if kind == "ticket.opened":
         data = cloudevent.get("data") or {}
         return {**cloudevent, "data": {k: v for k, v in data.items() if k in FOLLOWED_OPENED_FIELDS}}
-    return None
+    return cloudevent
 
 
 # --- files -------------------------------------------------------------------------------

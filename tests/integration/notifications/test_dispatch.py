@@ -12,6 +12,7 @@ same behaviour through HTTP and the bus is in tests/e2e/test_notifications.py.""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import threading
@@ -24,12 +25,13 @@ from itertools import count
 
 import pytest
 from aiosmtpd.controller import Controller
+from psycopg.pq import TransactionStatus
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from deploy.local.smtp_sink import SmtpSink
 from seedwork.caller import Caller
 from seedwork.envelope import SYSTEM, Actor, Envelope, utcnow
-from seedwork.errors import Conflict, InvalidQuery, NotFound
+from seedwork.errors import Conflict, InvalidCommand, InvalidQuery, NotFound
 from seedwork.instants import iso
 from seedwork.store import EventStore
 from services.notifications import channels
@@ -609,7 +611,8 @@ def test_over_the_hourly_email_quota_deliveries_are_held_the_store_alerted_once_
     window = clock().replace(minute=0, second=0, microsecond=0)
     [reached] = events.load(f"quota:{shop.id}:email")
     assert reached.type == "notification.quota_reached"
-    assert reached.data == {"channel": "email", "window_start": window.isoformat(), "quota": 2}
+    assert reached.data == {"channel": "email", "window_start": iso(window), "quota": 2}
+    assert reached.data["window_start"].endswith(":00:00Z")  # as every event writes time
 
     # The store hears of it once, by email to its support address, outside the quota
     assert dispatcher.run_once() == 1
@@ -922,6 +925,69 @@ def test_a_mail_setting_the_operator_got_wrong_delays_mail_instead_of_killing_it
     clock.advance(seconds=10)
     assert make_dispatcher(mail_from="no-reply@seed.local").run_once() == 1
     assert shop.delivery(planned["id"])["status"] == "sent"
+
+
+# --- fixes after review: a webhook's DNS outside its transaction ----------------------------------
+
+
+class WatchedPool:
+    """The store's pool, knowing which of its connections are lent out."""
+
+    def __init__(self, pool):
+        self.pool, self.lent = pool, []
+
+    def __getattr__(self, name):
+        return getattr(self.pool, name)
+
+    @contextlib.contextmanager
+    def connection(self, *args, **kwargs):
+        with self.pool.connection(*args, **kwargs) as conn:
+            self.lent.append(conn)
+            try:
+                yield conn
+            finally:
+                self.lent.remove(conn)
+
+
+def test_a_webhook_url_is_resolved_before_its_command_opens_a_transaction_and_refused_as_before(
+        events, monkeypatch):
+    """A slow name server must not hold a transaction open: its id holds back
+    the event store's global-order readers (the relays), its row lock the
+    endpoint. Refusals, a missing endpoint and an idempotent replay answer as before."""
+    pool = WatchedPool(events.pool)
+    app = Notifications(EventStore(pool, events.schema), NotificationsConfig())  # every address checked
+    shop = Shop(app)
+    answers = {"hooks.example.test": "93.184.216.34", "moved.example.test": "93.184.216.35"}
+    in_transaction: list[bool] = []
+    real = socket.getaddrinfo
+
+    def resolve(host, port, *args, **kwargs):
+        if not host.endswith(".example.test"):
+            return real(host, port, *args, **kwargs)
+        in_transaction.append(any(c.info.transaction_status != TransactionStatus.IDLE for c in pool.lent))
+        if host not in answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    key, fields = ("hook-1", "print-1"), {"url": "https://hooks.example.test/in", "events": ["ticket.*"]}
+    created = app.create_webhook(shop.owner, fields, key)["webhook"]
+    moved = app.update_webhook(shop.owner, created["id"], {"url": "https://moved.example.test/in"})
+    assert moved["url"] == "https://moved.example.test/in"
+    assert in_transaction == [False, False]
+
+    del answers["hooks.example.test"]
+    assert app.create_webhook(shop.owner, fields, key)["replayed"] is True  # the first answer, whatever DNS says
+    with pytest.raises(InvalidCommand) as refused:
+        app.create_webhook(shop.owner, {**fields, "url": "https://gone.example.test/in"})
+    assert (refused.value.code, list(refused.value.errors)) == ("unsafe_url", ["url"])
+    with pytest.raises(InvalidCommand) as refused:
+        app.update_webhook(shop.owner, created["id"], {"url": "https://gone.example.test/in"})
+    assert (refused.value.code, list(refused.value.errors)) == ("unsafe_url", ["url"])
+    with pytest.raises(NotFound):  # the endpoint first, as before
+        app.update_webhook(shop.owner, str(uuid.uuid4()), {"url": "https://gone.example.test/in"})
+    assert [w["url"] for w in app.list_webhooks(shop.owner)["items"]] == ["https://moved.example.test/in"]
+    assert len(in_transaction) == 6 and not any(in_transaction)
 
 
 # --- the delivery log ------------------------------------------------------------------------------

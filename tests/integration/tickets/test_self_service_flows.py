@@ -11,6 +11,7 @@ import pytest
 
 from seedwork.caller import PLATFORM, Caller
 from seedwork.errors import Conflict, Forbidden, InvalidCommand, NotFound, PreconditionFailed
+from seedwork.instants import iso
 from seedwork.store import EventStore
 from services.tickets.application import build
 from services.tickets.config import TicketsConfig
@@ -117,6 +118,26 @@ def test_answers_without_a_ticket_are_recorded_for_notifications(flows, tickets,
             f"SELECT type FROM {tickets.writes.store.schema}.events WHERE stream_id LIKE 'self-service:%%' "
             "AND store_id = %s ORDER BY position", (store_id,))]
     assert types == ["self_service.order_details_shared", "self_service.tracking_link_shared"]
+
+
+def test_the_settings_canned_responses_and_shared_answers_happen_at_the_injected_clocks_time(
+        flows, tickets, store_id):
+    """Every event this layer writes takes its time from the clock, as a
+    ticket's do: a replay or a test sees the moment it was told."""
+    owner, caller = staff(store_id), shopper(store_id)
+    canned = tickets.canned.create(owner, {"title": "hi", "body": "hello"})["canned_response"]
+    tickets.canned.update(owner, canned["id"], {"body": "hello again"})
+    tickets.canned.delete(owner, canned["id"])
+    flows.delayed_order(caller, order(caller, "delivering", timedelta(hours=1)), {})  # tracking, no ticket
+    flows.delayed_order(caller, order(caller, "delivered", timedelta(days=5)), {})  # details, no ticket
+    with tickets.writes.store.pool.connection() as conn:
+        written = conn.execute(f"SELECT type, occurred_at FROM {tickets.writes.store.schema}.events "
+                               "WHERE store_id = %s ORDER BY position", (store_id,)).fetchall()
+    assert [t for t, _ in written] == [
+        "self_service.settings_updated", "canned_response.created", "canned_response.updated",
+        "canned_response.deleted", "self_service.tracking_link_shared", "self_service.order_details_shared"]
+    assert {at for _, at in written} == {NOW}
+    assert canned["created_at"] == iso(NOW) and tickets.settings.current(owner)["updated_at"] == iso(NOW)
 
 
 def test_another_shoppers_order_is_not_found(flows, store_id):

@@ -11,9 +11,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from jinja2 import FileSystemLoader, TemplateSyntaxError
+from jinja2 import FileSystemLoader, TemplateSyntaxError, UndefinedError
 
 from services.notifications import rendering
+from services.notifications.config import NotificationsConfig
+from services.notifications.dependencies import Outbound
 from services.notifications.rendering import KINDS, LOCALES, PARTS, SUFFIXES, render
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -102,3 +104,18 @@ def test_oneline_leaves_out_the_files_line_breaks_and_keeps_the_values():
     html = render("ticket_reply", "en", {**CONTEXT, "body": "line one\nline two"}).html
     assert "</p><p>" in html and "</p>\n<p>" not in html
     assert "line one<br>\nline two" in html
+
+
+def test_a_default_that_does_not_render_stops_the_service_at_start(copied_templates):
+    """Checked when the service starts (``Outbound.setup``), not when the
+    module is imported: a label gone from its catalogue stops the start,
+    before any message needs it."""
+    def start() -> None:
+        outbound = Outbound()
+        outbound.config_factory = NotificationsConfig  # the defaults, whatever this process's environment says
+        outbound.setup()
+
+    start()
+    edit(copied_templates / "labels" / "en.j2", "{% macro footer(store) %}", "{% macro signature(store) %}")
+    with pytest.raises(UndefinedError, match="footer"):
+        start()
