@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from seedwork.envelope import NewEvent
-from seedwork.instants import iso
 from seedwork.store import ANY_VERSION, EventStore
 
 from .deliveries import Deliveries
@@ -44,7 +43,7 @@ class Quotas:
                 f"UPDATE {self.s}.quota_windows SET alerted = true WHERE store_id = %s AND channel = %s "
                 "AND window_start = %s AND NOT alerted RETURNING 1", (store_id, channel, window)).fetchone()
             if alerted:
-                data = {"channel": channel, "window_start": iso(window), "quota": quota}
+                data = {"channel": channel, "window_start": window.isoformat(), "quota": quota}
                 [stored] = self.store.append(f"quota:{store_id}:{channel}", ANY_VERSION, [NewEvent(
                     "notification.quota_reached", data, store_id=store_id)], conn=conn)
                 self.deliveries.alert(conn, store_id, str(stored.event_id), "notification.quota_reached",
