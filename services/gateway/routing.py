@@ -179,6 +179,11 @@ class Route:
     def path_params(self) -> list[str]:
         return re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", self.rule)
 
+    @property
+    def answers_created(self) -> bool:
+        """Whether the result's ``created`` sets the status: 201 when created, 200 when it existed."""
+        return self.status == 201 or self.may_create
+
     # --- the work, once per request ---------------------------------------------------
 
     def handle(self, service, request, path: dict[str, str]):
@@ -211,9 +216,12 @@ class Route:
         status, body = self.status, returned
         if self.resource is not None:  # a service's result: the resource, and what happened to it
             created = returned.get("created")
-            if created is None and "status" in returned:  # a service still answering in HTTP terms
+            if created is None and "status" in returned:
+                # Idempotency records stored before the refactor kept the HTTP status, not
+                # "created"; their keys never expire, so their replays still answer this way.
                 created = {201: True, 200: False}.get(returned["status"])
-            if created is not None:
+            # Only a route that creates answers by it: a 202 stays a 202 whatever the service says.
+            if created is not None and self.answers_created:
                 status = 201 if created else 200
             if returned.get("replayed"):
                 headers["Idempotent-Replayed"] = "true"
