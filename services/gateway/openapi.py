@@ -3,18 +3,16 @@
 what the gateway enforces, validates and answers."""
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from .attachments import ALLOWED_TYPES
-from .routing import routes
+from .routing import PATH_PARAM, routes
 from .schemas.meta import Problem
 from .schemas.tickets import Attachment, UploadedAttachment
 
-PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 ERROR_STATUSES = {400: "Invalid request", 401: "Missing or invalid token", 403: "Not allowed for this role",
                   404: "Not found in the caller's store", 409: "Refused by the object's state",
                   412: "If-Match names a stale version", 422: "Refused by a business rule"}
@@ -45,7 +43,7 @@ def openapi_document(service_cls) -> dict:
         method, rule = doc.method, doc.rule
         operation: dict = {"summary": doc.summary, "tags": list(doc.tags), "responses": {}}
         parameters = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
-                      for name in PATH_PARAM.findall(rule)]
+                      for name in doc.path_params]
         if doc.query is not None:
             parameters.append({"in": "query", "schema": doc.query})
         if doc.idempotent:

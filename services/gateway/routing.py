@@ -51,6 +51,7 @@ ORDER = re.compile(ORDER_ID)
 TEMPLATE_KIND = re.compile(r"^[a-z_]{1,40}\Z")
 KEY = re.compile(r"^[\x21-\x7e]{1,%d}\Z" % MAX_KEY_LENGTH)  # visible ASCII
 ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?\Z')
+PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")  # a werkzeug rule's <name> or <converter:name>
 
 
 # --- ids in paths, checked by their name ------------------------------------------------
@@ -175,14 +176,27 @@ class Route:
     raw_body: str | None = None  # a body the handler streams itself (text/csv)
     handler: Callable | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def path_params(self) -> list[str]:
-        return re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", self.rule)
+    # --- read from the declaration once, not per request -------------------------------
+
+    @cached_property
+    def path_params(self) -> tuple[str, ...]:
+        """The names of the rule's parameters, in order (``<int:number>`` is ``number``)."""
+        return tuple(PATH_PARAM.findall(self.rule))
 
     @property
     def answers_created(self) -> bool:
         """Whether the result's ``created`` sets the status: 201 when created, 200 when it existed."""
         return self.status == 201 or self.may_create
+
+    # A schema instance keeps no state between loads (these schemas take no
+    # context and no partial), so one serves every request.
+    @cached_property
+    def body_schema(self) -> Schema | None:
+        return self.body() if self.body is not None else None
+
+    @cached_property
+    def query_schema(self) -> Schema | None:
+        return self.query() if self.query is not None else None
 
     # --- the work, once per request ---------------------------------------------------
 
@@ -190,10 +204,10 @@ class Route:
         caller = self._authorize(service, request)
         checked = {name: PATH_IDS[name](value) if name in PATH_IDS else value for name, value in path.items()}
         call = Call(request, caller, idempotent=self.idempotent, if_match_of=self.if_match)
-        if self.query is not None:
-            call.query = load_query(request, self.query())
-        if self.body is not None:
-            call.body = load_json(request, self.body())
+        if self.query_schema is not None:
+            call.query = load_query(request, self.query_schema)
+        if self.body_schema is not None:
+            call.body = load_json(request, self.body_schema)
         return self.answer(self.handler(service, call, **checked), service.config.check_responses)
 
     def _authorize(self, service, request) -> Caller | None:
