@@ -110,8 +110,7 @@ class ApiRoute(HttpRequestHandler):
     method returns a werkzeug ``Response``; anything it raises is turned into
     ``application/problem+json`` by ``response_for_error``."""
 
-    def __init__(self, method: str, url: str, route=None, expected_exceptions=DomainError, **kwargs):
-        self.route = route  # routing.Route; None for the catch-all
+    def __init__(self, method: str, url: str, expected_exceptions=DomainError, **kwargs):
         # A refusal is an answer (a problem response), not a fault of the gateway.
         super().__init__(method, url, expected_exceptions=expected_exceptions, **kwargs)
 

@@ -263,7 +263,7 @@ def route(method: str, rule: str, summary: str, **declared) -> Callable:
             return declaration.handle(self, request, {**dict(zip(declaration.path_params, ids)), **path})
 
         entrypoint.route = declaration
-        return ApiRoute.decorator(method, rule, route=declaration)(entrypoint)
+        return ApiRoute.decorator(method, rule)(entrypoint)
     return decorate
 
 
