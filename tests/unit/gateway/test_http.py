@@ -158,7 +158,8 @@ def test_an_unexpected_error_is_a_500_that_names_the_request_but_not_the_error(c
     assert body["request_id"] == "req-4"
     assert body["errors"] == {}
     # The operator finds the whole story in the log under the same request id.
-    record = next(r for r in caplog.records if "req-4" in r.getMessage())
+    [record] = [r for r in caplog.records if "req-4" in r.getMessage()]
+    assert "'secret'" in record.getMessage()  # what went wrong, on the line itself
     assert record.exc_info and record.exc_info[0] is KeyError
 
 
