@@ -92,7 +92,7 @@ def response_for_error(exc: BaseException, request_id: str | None) -> Response:
     if isinstance(exc, DomainError):
         status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 400)
         return problem(status, exc.code, exc.detail, exc.errors, request_id)
-    log.error("unexpected error [%s]", request_id, exc_info=(type(exc), exc, exc.__traceback__))
+    log.error("unexpected error [%s]: %s", request_id, exc, exc_info=(type(exc), exc, exc.__traceback__))
     # No class names or stack traces reach the client: the request id finds them in the log.
     return problem(500, "internal_error", "unexpected error; the request id finds it in the logs", None, request_id)
 
@@ -110,8 +110,7 @@ class ApiRoute(HttpRequestHandler):
     method returns a werkzeug ``Response``; anything it raises is turned into
     ``application/problem+json`` by ``response_for_error``."""
 
-    def __init__(self, method: str, url: str, route=None, expected_exceptions=DomainError, **kwargs):
-        self.route = route  # routing.Route; None for the catch-all
+    def __init__(self, method: str, url: str, expected_exceptions=DomainError, **kwargs):
         # A refusal is an answer (a problem response), not a fault of the gateway.
         super().__init__(method, url, expected_exceptions=expected_exceptions, **kwargs)
 

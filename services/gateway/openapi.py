@@ -3,28 +3,34 @@
 what the gateway enforces, validates and answers."""
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from .attachments import ALLOWED_TYPES
-from .routing import routes
+from .routing import PATH_PARAM, Route, routes
 from .schemas.meta import Problem
 from .schemas.tickets import Attachment, UploadedAttachment
 
-PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 ERROR_STATUSES = {400: "Invalid request", 401: "Missing or invalid token", 403: "Not allowed for this role",
                   404: "Not found in the caller's store", 409: "Refused by the object's state",
                   412: "If-Match names a stale version", 422: "Refused by a business rule"}
 UPLOAD_STATUSES = {413: "The file is over the size limit", 415: "A file type the route does not take"}
+JSON_BODY_STATUSES = {415: "A body that is not application/json"}  # http.load_json
 SUCCESS = {200: "OK", 201: "Created", 202: "Accepted: it is sent from the event log", 204: "Done: no content"}
 BINARY = {"type": "string", "format": "binary"}
 
 
 def openapi_path(rule: str) -> str:
     return PATH_PARAM.sub(r"{\1}", rule)
+
+
+def body_statuses(doc: Route) -> dict[int, str]:
+    """The refusals of a route that reads a body: of a type it does not take (415), or too large (413)."""
+    if doc.upload is not None or doc.raw_body is not None:
+        return UPLOAD_STATUSES
+    return JSON_BODY_STATUSES if doc.body is not None else {}
 
 
 @lru_cache(maxsize=4)
@@ -45,7 +51,7 @@ def openapi_document(service_cls) -> dict:
         method, rule = doc.method, doc.rule
         operation: dict = {"summary": doc.summary, "tags": list(doc.tags), "responses": {}}
         parameters = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
-                      for name in PATH_PARAM.findall(rule)]
+                      for name in doc.path_params]
         if doc.query is not None:
             parameters.append({"in": "query", "schema": doc.query})
         if doc.idempotent:
@@ -79,8 +85,7 @@ def openapi_document(service_cls) -> dict:
         if doc.degraded:
             operation["responses"]["503"] = {"description": "Something it reports on does not answer",
                                              "content": {"application/json": {"schema": doc.response}}}
-        errors = {**ERROR_STATUSES, **(UPLOAD_STATUSES if doc.upload or doc.raw_body else {})}
-        for status, text in errors.items():
+        for status, text in {**ERROR_STATUSES, **body_statuses(doc)}.items():
             if status == 401 and not doc.roles:
                 continue
             operation["responses"][str(status)] = {

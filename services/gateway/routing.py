@@ -51,6 +51,7 @@ ORDER = re.compile(ORDER_ID)
 TEMPLATE_KIND = re.compile(r"^[a-z_]{1,40}\Z")
 KEY = re.compile(r"^[\x21-\x7e]{1,%d}\Z" % MAX_KEY_LENGTH)  # visible ASCII
 ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?\Z')
+PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")  # a werkzeug rule's <name> or <converter:name>
 
 
 # --- ids in paths, checked by their name ------------------------------------------------
@@ -175,9 +176,27 @@ class Route:
     raw_body: str | None = None  # a body the handler streams itself (text/csv)
     handler: Callable | None = field(default=None, compare=False, repr=False)
 
+    # --- read from the declaration once, not per request -------------------------------
+
+    @cached_property
+    def path_params(self) -> tuple[str, ...]:
+        """The names of the rule's parameters, in order (``<int:number>`` is ``number``)."""
+        return tuple(PATH_PARAM.findall(self.rule))
+
     @property
-    def path_params(self) -> list[str]:
-        return re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", self.rule)
+    def answers_created(self) -> bool:
+        """Whether the result's ``created`` sets the status: 201 when created, 200 when it existed."""
+        return self.status == 201 or self.may_create
+
+    # A schema instance keeps no state between loads (these schemas take no
+    # context and no partial), so one serves every request.
+    @cached_property
+    def body_schema(self) -> Schema | None:
+        return self.body() if self.body is not None else None
+
+    @cached_property
+    def query_schema(self) -> Schema | None:
+        return self.query() if self.query is not None else None
 
     # --- the work, once per request ---------------------------------------------------
 
@@ -185,10 +204,10 @@ class Route:
         caller = self._authorize(service, request)
         checked = {name: PATH_IDS[name](value) if name in PATH_IDS else value for name, value in path.items()}
         call = Call(request, caller, idempotent=self.idempotent, if_match_of=self.if_match)
-        if self.query is not None:
-            call.query = load_query(request, self.query())
-        if self.body is not None:
-            call.body = load_json(request, self.body())
+        if self.query_schema is not None:
+            call.query = load_query(request, self.query_schema)
+        if self.body_schema is not None:
+            call.body = load_json(request, self.body_schema)
         return self.answer(self.handler(service, call, **checked), service.config.check_responses)
 
     def _authorize(self, service, request) -> Caller | None:
@@ -211,9 +230,12 @@ class Route:
         status, body = self.status, returned
         if self.resource is not None:  # a service's result: the resource, and what happened to it
             created = returned.get("created")
-            if created is None and "status" in returned:  # a service still answering in HTTP terms
+            if created is None and "status" in returned:
+                # Idempotency records stored before the refactor kept the HTTP status, not
+                # "created"; their keys never expire, so their replays still answer this way.
                 created = {201: True, 200: False}.get(returned["status"])
-            if created is not None:
+            # Only a route that creates answers by it: a 202 stays a 202 whatever the service says.
+            if created is not None and self.answers_created:
                 status = 201 if created else 200
             if returned.get("replayed"):
                 headers["Idempotent-Replayed"] = "true"
@@ -241,7 +263,7 @@ def route(method: str, rule: str, summary: str, **declared) -> Callable:
             return declaration.handle(self, request, {**dict(zip(declaration.path_params, ids)), **path})
 
         entrypoint.route = declaration
-        return ApiRoute.decorator(method, rule, route=declaration)(entrypoint)
+        return ApiRoute.decorator(method, rule)(entrypoint)
     return decorate
 
 

@@ -1,8 +1,9 @@
 """Stores, their staff, and the help-widget sessions staff open for shoppers."""
 from __future__ import annotations
 
-from ..routing import PLATFORM, STAFF, route
+from ..routing import ADMIN, PLATFORM, STAFF, route
 from ..schemas import identity as schemas
+from ..schemas.fields import NoFields
 from .base import RouteBase
 
 TAGS = ("stores",)
@@ -18,7 +19,7 @@ class StoreRoutes(RouteBase):
         return self.identity.create_store(call.caller, body["name"], body.get("owner_name"), body.get("owner_email"),
                                           call.idempotency)
 
-    @route("POST", "/v1/agents", "Add a staff member (admin or agent) and get their token", roles=("owner", "admin"),
+    @route("POST", "/v1/agents", "Add a staff member (admin or agent) and get their token", roles=ADMIN,
            body=schemas.AgentCreate, response=schemas.Agent, status=201, resource="agent",
            location="/v1/agents/{id}", idempotent=True, tags=TAGS)
     def create_agent(self, call):
@@ -41,7 +42,7 @@ class StoreRoutes(RouteBase):
 
     @route("POST", "/v1/customers/<customer_id>/sessions",
            "Open a help-widget session for a customer: a token scoped to them", roles=STAFF,
-           body=schemas.SessionCreate, response=schemas.Session, status=201, resource="session", idempotent=True,
+           body=NoFields, response=schemas.Session, status=201, resource="session", idempotent=True,
            tags=TAGS)
     def open_session(self, call, customer_id):
         # Only a customer of the store gets a session (else 404 customer_not_found).

@@ -37,8 +37,4 @@ Agent = answer("Agent", "id store_id name email role created_at",
 AgentList = listing(Agent, "AgentList", paged=False)
 
 
-class SessionCreate(Schema):
-    """No fields yet: the customer is named in the path."""
-
-
 Session = answer("Session", "customer_id store_id token expires_at")

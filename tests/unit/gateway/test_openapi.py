@@ -137,6 +137,12 @@ def test_request_bodies_reference_the_schema_the_route_validates_with(method, ru
     assert doc.body.__name__ in DOCUMENT["components"]["schemas"]
 
 
+@pytest.mark.parametrize("method, rule, doc", ROUTES, ids=ROUTE_IDS)
+def test_a_route_that_reads_a_body_documents_the_415_of_a_type_it_does_not_take(method, rule, doc):
+    reads_a_body = doc.body is not None or doc.upload is not None or doc.raw_body is not None
+    assert ("415" in operation(method, rule)["responses"]) == reads_a_body
+
+
 def test_the_ticket_schema_in_the_document_lists_its_fields_and_limits():
     ticket_create = DOCUMENT["components"]["schemas"]["TicketCreate"]
     assert set(ticket_create["required"]) == {"subject", "body"}

@@ -70,6 +70,11 @@ class ThingRoutes:
     def flow(self, call):
         return {"id": THING, "name": "flowed", "created": True, "replayed": True}
 
+    @route("POST", "/v1/things/<ticket_id>/sends", "Send a thing", roles=STAFF, response=Thing, status=202,
+           resource="thing", location="/v1/things/{id}")
+    def send(self, call, ticket_id):
+        return self.answers["send"]
+
     @route("DELETE", "/v1/things/<ticket_id>", "Delete", roles=ADMIN, status=204)
     def delete(self, call, ticket_id):
         return None
@@ -173,6 +178,23 @@ def test_a_route_that_may_create_answers_200_for_what_existed_with_the_handlers_
     assert things.put(request("PUT", body={"name": "a"}), THING).status_code == 201
 
 
+def test_a_route_that_does_not_create_keeps_its_status_whatever_the_result_says(things):
+    things.answers["send"] = {"thing": {"id": THING, "version": 1}, "created": True}
+    response = things.send(request(), THING)
+    assert response.status_code == 202 and "Location" not in response.headers
+    things.answers["send"] = {"thing": {"id": THING, "version": 1}, "created": False}
+    assert things.send(request(), THING).status_code == 202
+
+
+def test_an_answer_recorded_before_created_replays_with_the_status_it_kept(things):
+    things.answers["create"] = {"thing": {"id": THING, "name": "a", "version": 1}, "status": 201, "replayed": True}
+    assert things.create(request(body={"name": "a"})).status_code == 201
+    things.answers["put"] = {"thing": {"id": THING, "version": 2}, "status": 200, "replayed": True}
+    assert things.put(request("PUT", body={"name": "a"}), THING).status_code == 200
+    things.answers["send"] = {"thing": {"id": THING, "version": 1}, "status": 201, "replayed": True}
+    assert things.send(request(), THING).status_code == 202
+
+
 def test_a_whole_result_is_the_answer_without_its_flags(things):
     response = things.flow(request())
     assert json_of(response) == {"id": THING, "name": "flowed"}
@@ -194,7 +216,8 @@ def test_only_the_declared_fields_leave_the_gateway(things):
 def test_in_check_mode_an_answer_that_drifted_from_its_schema_fails_naming_the_field(things):
     things.config = replace(CONFIG, check_responses=True)
     things.answers["create"] = {"thing": {"id": THING, "name": "a", "version": 1, "secret": "s"}, "created": True}
-    with pytest.raises(ResponseDrift, match="secret: not a field of Thing"):
+    with pytest.raises(ResponseDrift, match="^POST /v1/things answered outside its response schema Thing: "
+                                            "secret: not a field of Thing$"):
         things.create(request(body={"name": "a"}))
     things.answers["create"] = {"thing": {"id": THING, "version": "1"}, "created": True}
     with pytest.raises(ResponseDrift, match="version: expected an integer"):
