@@ -8,13 +8,13 @@ from typing import Callable
 
 from seedwork.caller import Caller
 from seedwork.errors import InvalidCommand, NotFound
-from seedwork.pagination import decode_cursor, encode_cursor, instant, page, page_limit, text
+from seedwork.pagination import decode_cursor, encode_cursor, instant, matching, page, page_limit
 from seedwork.store import EventStore
 
 from ..cards.domain import customer_id_of, not_found as customer_not_found
 from ..cards.stream import CardStream
 from ..projection import CardsProjection
-from .domain import RecordOrder, clean_order, decide, evolve, stream_id
+from .domain import ORDER_ID, RecordOrder, clean_order, decide, evolve, stream_id
 from .projection import OrdersProjection, order_view
 
 
@@ -58,7 +58,7 @@ class Orders:
     def of_customer(self, caller: Caller, customer_id: str, query: dict) -> dict:
         limit = page_limit(query.get("limit"))
         customer_id = customer_id_of(customer_id)
-        after = decode_cursor(query["cursor"], instant, text) if query.get("cursor") else None
+        after = decode_cursor(query["cursor"], instant, matching(ORDER_ID)) if query.get("cursor") else None
         with self.store.pool.connection() as conn:
             if not self.card_rows.exists(conn, caller.store_id, customer_id):
                 raise customer_not_found(customer_id)

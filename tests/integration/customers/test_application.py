@@ -12,6 +12,7 @@ import pytest
 from seedwork.caller import PLATFORM, Caller
 from seedwork.envelope import Actor, Envelope
 from seedwork.errors import Conflict, InvalidCommand, InvalidQuery, NotFound, PreconditionFailed
+from seedwork.pagination import encode_cursor
 from seedwork.store import EventStore
 from services.customers.application import Customers
 
@@ -255,6 +256,15 @@ def test_orders_latest_update_wins_and_figures_are_derived(customers):
     with pytest.raises(InvalidCommand) as refused:
         customers.orders.put(owner, "1003", order(str(uuid.uuid4())))
     assert "customer_id" in refused.value.errors
+
+
+def test_a_customers_orders_cursor_holds_an_order_id(customers):
+    owner = staff()
+    card = new_customer(customers, owner)
+    for bad in ("no spaces", "x" * 101, "1001\x00", "\ud800"):
+        with pytest.raises(InvalidQuery) as refused:
+            customers.orders.of_customer(owner, card["id"], {"cursor": encode_cursor(T0, bad)})
+        assert list(refused.value.errors) == ["cursor"]
 
 
 # --- blocking and payment options -----------------------------------------------------------------
