@@ -12,16 +12,16 @@ from seedwork.pagination import decode_cursor, encode_cursor, instant, matching,
 from seedwork.store import EventStore
 
 from ..cards.domain import customer_id_of, not_found as customer_not_found
-from ..cards.stream import CardStream
 from ..projection import CardsProjection
 from .domain import ORDER_ID, RecordOrder, clean_order, decide, evolve, stream_id
 from .projection import OrdersProjection, order_view
+
+NO_CUSTOMER = "no such customer in this store"
 
 
 @dataclass(frozen=True)
 class Orders:
     store: EventStore
-    cards: CardStream
     card_rows: CardsProjection
     projection: OrdersProjection
     clock: Callable[[], datetime]
@@ -31,15 +31,18 @@ class Orders:
         store_id = caller.store_id
         order = clean_order(order_id, fields)
         stream = stream_id(store_id, order_id)
+        try:
+            customer_id = customer_id_of(order["customer_id"])
+        except NotFound:
+            raise InvalidCommand.field("customer_id", NO_CUSTOMER) from None
         with self.store.transaction() as conn:
-            try:
-                customer = self.cards.load(conn, store_id, order["customer_id"])
-            except NotFound:
-                raise InvalidCommand.field("customer_id", "no such customer in this store") from None
+            # The card's row, not its stream: every push would otherwise fold the customer's whole history.
+            if not self.card_rows.exists(conn, store_id, customer_id):
+                raise InvalidCommand.field("customer_id", NO_CUSTOMER)
             self.store.lock_stream(conn, stream)
             head = self.store.latest_event(stream, conn=conn)
             state = evolve(None, head) if head else None
-            command = RecordOrder(actor=caller.actor, store_id=store_id, order={**order, "customer_id": customer.id})
+            command = RecordOrder(actor=caller.actor, store_id=store_id, order={**order, "customer_id": customer_id})
             events = decide(state, command, self.clock())
             if not events:
                 return {"order": self.projection.order(conn, store_id, order_id), "created": False, "applied": False}

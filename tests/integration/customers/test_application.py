@@ -253,9 +253,20 @@ def test_orders_latest_update_wins_and_figures_are_derived(customers):
     assert seen["registered_at"] == "2026-11-01T09:00:00Z"  # the first order is older than the card
     assert [o["id"] for o in customers.orders.of_customer(owner, card["id"], {})["items"]] == ["1002", "1001"]
     assert len(customers.store.load(f"order:{owner.store_id}:1001")) == 2
-    with pytest.raises(InvalidCommand) as refused:
-        customers.orders.put(owner, "1003", order(str(uuid.uuid4())))
-    assert "customer_id" in refused.value.errors
+    for unknown in (str(uuid.uuid4()), "not-an-id"):
+        with pytest.raises(InvalidCommand) as refused:
+            customers.orders.put(owner, "1003", order(unknown))
+        assert "customer_id" in refused.value.errors
+
+
+def test_an_order_push_reads_the_cards_row_not_the_customers_stream(customers, monkeypatch):
+    owner = staff()
+    card = new_customer(customers, owner)
+    load = customers.store.load
+    monkeypatch.setattr(customers.store, "load",
+                        lambda stream, *a, **kw: pytest.fail("folded the customer") if stream == card["id"]
+                        else load(stream, *a, **kw))
+    assert customers.orders.put(owner, "1001", order(card["id"]))["created"]
 
 
 def test_a_customers_orders_cursor_holds_an_order_id(customers):
