@@ -58,6 +58,20 @@ def replay(customers, store_id, types=None):
                         customers.fraud.observe(conn, event)
 
 
+def before_locking(monkeypatch, customers, stream_id, meanwhile):
+    """Run ``meanwhile()`` (its own transaction, committed) just before the
+    first lock of ``stream_id``: what a staff edit that slips in between a
+    command's look-up and its lock does."""
+    lock_stream, pending = customers.store.lock_stream, [meanwhile]
+
+    def lock(conn, stream):
+        if stream == stream_id and pending:
+            pending.pop()()
+        lock_stream(conn, stream)
+
+    monkeypatch.setattr(customers.store, "lock_stream", lock)
+
+
 # --- cards ----------------------------------------------------------------------------------------
 
 
@@ -404,6 +418,53 @@ def test_csv_rows_import_idempotently_with_bad_rows_reported(customers):
     assert len(second["rejected"]) == 4
     assert customers.store.head_position() == before  # the same file again writes nothing
     assert customers.cards.list(owner, {"q": "noura"})["items"][0]["city"] == "Riyadh"
+
+
+def test_an_import_locks_its_cards_in_id_order_then_writes_in_mobile_order(customers, monkeypatch):
+    # Two imports sharing cards (or new mobiles) then queue, never deadlock.
+    owner = staff()
+    cards = sorted((new_customer(customers, owner, mobile=f"05000004{n:02}") for n in range(4)),
+                   key=lambda card: card["id"], reverse=True)
+    seen = []
+    lock_stream, append = customers.store.lock_stream, customers.store.append
+    monkeypatch.setattr(customers.store, "lock_stream",
+                        lambda conn, stream: seen.append(("lock", stream)) or lock_stream(conn, stream))
+    monkeypatch.setattr(customers.store, "append",
+                        lambda stream, *a, **kw: seen.append(("write", stream)) or append(stream, *a, **kw))
+    rows = [[n + 2, {"name": f"Row {n}", "mobile": card["mobile"]}] for n, card in enumerate(cards)]
+    rows += [[10, {"name": "New", "mobile": "0500000499"}], [11, {"name": "New", "mobile": "0500000498"}]]
+    assert customers.cards.import_rows(owner, rows)["updated"] == 4
+    locks = [what for kind, what in seen if kind == "lock"]
+    assert locks == sorted(card["id"] for card in cards)
+    assert seen[:len(locks)] == [("lock", what) for what in locks]  # every lock before the first write
+    written = [customers.cards.get(owner, stream)["mobile"] for stream in dict.fromkeys(
+        what for kind, what in seen if kind == "write")]
+    assert written == sorted(written) and len(written) == 6
+
+
+def test_an_import_survives_a_card_edited_meanwhile(customers, monkeypatch):
+    # The import holds every card it updates before it writes: an edit that
+    # got in first commits earlier, and the import's writes still follow it.
+    owner = staff()
+    card = new_customer(customers, owner, name="Old name", mobile="0500000200")
+    before_locking(monkeypatch, customers, card["id"],
+                   lambda: customers.cards.update(owner, card["id"], {"city": "Jeddah"}))
+    result = customers.cards.import_rows(owner, [[2, {"name": "Noura", "mobile": "0500000201"}],
+                                                 [3, {"name": "New name", "mobile": "0500000200"}]])
+    assert (result["created"], result["updated"], result["rejected"]) == (1, 1, [])
+    seen = customers.cards.get(owner, card["id"])
+    assert (seen["name"], seen["city"]) == ("New name", "Jeddah")
+
+
+def test_an_import_leaves_a_card_whose_mobile_changed_meanwhile(customers, monkeypatch):
+    owner = staff()
+    card = new_customer(customers, owner, name="Old name", mobile="0500000300")
+    before_locking(monkeypatch, customers, card["id"],
+                   lambda: customers.cards.update(owner, card["id"], {"mobile": "0500000399"}))
+    result = customers.cards.import_rows(owner, [[2, {"name": "New name", "mobile": "0500000300"}]])
+    assert [(r["line"], r["field"]) for r in result["rejected"]] == [(2, "mobile")]
+    seen = customers.cards.get(owner, card["id"])
+    assert (seen["name"], seen["mobile"]) == ("Old name", "+966500000399")
 
 
 # --- outreach -------------------------------------------------------------------------------------
