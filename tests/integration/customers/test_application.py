@@ -360,6 +360,35 @@ def test_fraud_flag_from_two_stores_seen_by_a_third_and_cleared_for_good(custome
     assert len(customers.fraud.list_flags({"status": "active"})["items"]) == 1
 
 
+def test_clearing_a_flag_survives_a_card_edited_meanwhile(customers, monkeypatch):
+    # The clear holds every card before it writes: an edit that got in first
+    # commits earlier, and the clear's writes still follow it.
+    stores = [staff() for _ in range(3)]
+    cards = [new_customer(customers, s, mobile="0500000555") for s in stores]
+    for s, card in zip(stores[:2], cards):
+        customers.cards.block(s, card["id"], {"reason": "non_serious_orders"})
+        replay(customers, s.store_id)
+    flag = customers.fraud.list_flags({})["items"][0]
+    before_locking(monkeypatch, customers, cards[2]["id"],
+                   lambda: customers.cards.update(stores[2], cards[2]["id"], {"city": "Jeddah"}))
+    assert customers.fraud.clear_flag(PLATFORM, flag["id"], {})["status"] == "cleared"
+    third = customers.cards.get(stores[2], cards[2]["id"])
+    assert (third["city"], third["flagged"]) == ("Jeddah", False)
+
+
+def test_a_flag_raised_survives_a_card_edited_meanwhile(customers, monkeypatch):
+    stores = [staff() for _ in range(3)]
+    cards = [new_customer(customers, s, mobile="0500000444") for s in stores]
+    customers.cards.block(stores[0], cards[0]["id"], {"reason": "non_serious_orders"})
+    replay(customers, stores[0].store_id)
+    customers.cards.block(stores[1], cards[1]["id"], {"reason": "non_serious_orders"})
+    before_locking(monkeypatch, customers, cards[2]["id"],
+                   lambda: customers.cards.update(stores[2], cards[2]["id"], {"city": "Jeddah"}))
+    replay(customers, stores[1].store_id)  # the second store's block raises the flag
+    third = customers.cards.get(stores[2], cards[2]["id"])
+    assert (third["city"], third["flagged"]) == ("Jeddah", True)
+
+
 def test_unblocking_withdraws_unused_evidence(customers):
     a, b = staff(), staff()
     ca, cb = new_customer(customers, a, mobile="0500000888"), new_customer(customers, b, mobile="0500000888")
