@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -28,6 +29,7 @@ DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 CURSOR_HELP = "not a cursor from this list with this sort: start again without it"
 MAX_CURSOR = 1000  # characters; the gateway allows 500
+MAX_MAGNITUDE = 20  # a decimal key's power of ten either way: far past any sum of money, far inside numeric's
 
 Reader = Callable[[Any], Any]
 
@@ -116,9 +118,20 @@ def integer(value: Any) -> int:
 
 
 def text(value: Any) -> str:
-    if not isinstance(value, str):
+    # PostgreSQL text holds no NUL, and psycopg cannot send a lone surrogate (JSON's "\ud800").
+    if not isinstance(value, str) or "\x00" in value:
         raise ValueError("text")
+    value.encode()  # raises UnicodeEncodeError, a ValueError, on a surrogate
     return value
+
+
+def matching(pattern: re.Pattern) -> Reader:
+    """Text the list's ids match (an order id, say): anything else would only find no row."""
+    def read(value: Any) -> str:
+        if not pattern.match(text(value)):
+            raise ValueError(f"matching {pattern.pattern}")
+        return value
+    return read
 
 
 def instant(value: Any) -> datetime:
@@ -129,8 +142,9 @@ def decimal(value: Any) -> Decimal:
     if not isinstance(value, str):
         raise ValueError("a decimal string")
     amount = Decimal(value)
-    if not amount.is_finite():
-        raise ValueError("a finite amount")
+    # "1e999999999" is a Decimal but no numeric: PostgreSQL would refuse it with a 500.
+    if not amount.is_finite() or abs(amount.adjusted()) > MAX_MAGNITUDE:
+        raise ValueError("a finite amount of a sane size")
     return amount
 
 

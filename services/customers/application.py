@@ -43,7 +43,7 @@ class Customers:
         stream = CardStream(store, cards, fraud)
         self.cards = Cards(store, stream, cards, settings, keys, clock)
         self.groups = Groups(store, GroupsProjection(schema), keys, clock)
-        self.orders = Orders(store, stream, cards, orders, clock)
+        self.orders = Orders(store, cards, orders, clock)
         self.outreach = Outreach(store, stream, orders, settings, keys, config.storefront_base_url, clock)
         self.settings = StoreSettings(store, settings, clock)
         self.fraud = FraudWatch(store, stream, cards, fraud, tuple(config.fraud_rules), clock)

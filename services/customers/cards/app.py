@@ -12,7 +12,7 @@ from typing import Callable
 import psycopg
 
 from seedwork.caller import Caller
-from seedwork.errors import DomainError, InvalidCommand
+from seedwork.errors import Conflict, DomainError, InvalidCommand
 from seedwork.idempotency import IdempotencyKeys
 from seedwork.store import EventStore, expect_version
 
@@ -25,6 +25,19 @@ from .domain import (BlockCustomer, Command, CreateCustomer, CustomerState, Unbl
 from .stream import CardStream, mobile_taken
 
 log = logging.getLogger(__name__)
+
+
+def _mobile_or_none(fields: dict, region: str) -> str | None:
+    """A row's mobile as cards store it; None when it has none (its row is refused later, with the reason)."""
+    try:
+        return normalise_mobile(fields["mobile"], region) if "mobile" in fields else None
+    except InvalidCommand:
+        return None
+
+
+def mobile_moved(mobile: str) -> Conflict:
+    return Conflict("mobile_moved", f"the card with the mobile {mobile} changed its mobile during the import",
+                    {"mobile": ["the card with this mobile changed its mobile during the import: send the row again"]})
 
 
 @dataclass(frozen=True)
@@ -110,12 +123,18 @@ class Cards:
         first_line_of: dict[str, int] = {}  # mobile -> line: a file names each customer once
         with self.store.transaction() as conn:
             region = self.settings.default_region(conn, caller.store_id)
+            parsed = []
             for line, cells in rows:
                 # An empty cell means "no value here", not "clear it".
                 fields = {k: v for k, v in cells.items() if isinstance(v, str) and v.strip()}
+                parsed.append((line, fields, _mobile_or_none(fields, region)))
+            held = self._hold_cards(conn, caller.store_id, [mobile for _, _, mobile in parsed])
+            # In mobile order (one mobile's rows in file order): imports creating the same new customers
+            # then wait on each other's card rows in one order, never in a cycle.
+            for line, fields, _ in sorted(parsed, key=lambda row: row[2] or ""):
                 try:
                     with conn.transaction():  # a savepoint per row: one bad row spoils nothing else
-                        outcome, mobile = self._import_row(conn, caller, fields, region, first_line_of)
+                        outcome, mobile = self._import_row(conn, caller, fields, region, first_line_of, held)
                     # Only a row that was imported claims its mobile for the rest of the file.
                     first_line_of[mobile] = line
                     result[outcome] += 1
@@ -124,22 +143,35 @@ class Cards:
                     reason = exc.errors[field][0] if field else exc.detail
                     result["rejected"].append({"line": line, "field": field,
                                                "reason": f"{field}: {reason}" if field else reason})
+        result["rejected"].sort(key=lambda rejected: rejected["line"])
         return result
 
+    def _hold_cards(self, conn: psycopg.Connection, store_id: str, mobiles: list[str | None]) -> dict[str, str]:
+        """Lock the cards the file matches by mobile (mobile -> id), before
+        anything is written: a card edited meanwhile then commits before this
+        transaction writes, never after (which would refuse its append), and
+        imports that share cards queue in id order instead of deadlocking."""
+        found = self.projection.cards_by_mobile(conn, store_id, sorted({m for m in mobiles if m}))
+        for customer_id in sorted(found.values()):
+            self.stream.lock(conn, customer_id)
+        return found
+
     def _import_row(self, conn: psycopg.Connection, caller: Caller, fields: dict, region: str,
-                    first_line_of: dict) -> tuple[str, str]:
+                    first_line_of: dict, held: dict) -> tuple[str, str]:
         if "mobile" not in fields:
             raise InvalidCommand.field("mobile", "required")
         mobile = normalise_mobile(fields["mobile"], region)
         if mobile in first_line_of:
             # Two rows for one customer would make the file's result depend on their order.
             raise InvalidCommand.field("mobile", f"the same mobile as line {first_line_of[mobile]}")
-        existing = self.projection.card_by_mobile(conn, caller.store_id, mobile)
-        if existing is None:
+        if mobile not in held:
+            # No card had it at the look-up; one that took it since makes create_card refuse the row.
             self.create_card(conn, caller, str(uuid.uuid4()), fields, region, "import")
             return "created", mobile
-        customer_id = self.stream.lock(conn, existing[0])
-        state = self.stream.load(conn, caller.store_id, customer_id)
+        state = self.stream.load(conn, caller.store_id, held[mobile])
+        if state.mobile != mobile:
+            # Staff changed its mobile between the look-up and the lock: the row no longer names this card.
+            raise mobile_moved(mobile)
         after = self.stream.run(conn, state, UpdateCustomer(actor=caller.actor, fields=fields, default_region=region),
                                 self.clock())
         return ("updated" if after.version != state.version else "unchanged"), mobile

@@ -2,9 +2,8 @@
 ``decide`` returned, write the card's row, and keep the card showing exactly
 the platform's active flags on its mobile.
 
-Shared by everything that writes a card: the card commands, outreach, orders
-(which read a card) and the fraud watch (which flags every store's card of a
-mobile).
+Shared by everything that writes a card: the card commands, outreach and the
+fraud watch (which flags every store's card of a mobile).
 """
 from __future__ import annotations
 

@@ -46,9 +46,13 @@ class FraudWatch:
     rules: tuple[Rule, ...]
     clock: Callable[[], datetime]
 
-    def _lock_mobile(self, conn: psycopg.Connection, mobile: str) -> None:
-        # One shopper's evidence and flags change one transaction at a time.
+    def _hold(self, conn: psycopg.Connection, mobile: str) -> list[str]:
+        """Lock before anything is written: the mobile (one shopper's evidence
+        and flags change one transaction at a time), then every store's card
+        with it, in id order as every writer of several cards takes them. The
+        cards' ids: the ones this transaction may write."""
         lock(conn, f"{self.store.schema}:mobile:{mobile}")
+        return [self.cards.lock(conn, customer_id) for customer_id in self.card_rows.cards_with_mobile(conn, mobile)]
 
     # --- the watch ------------------------------------------------------------------
 
@@ -70,30 +74,32 @@ class FraudWatch:
         mobile = self.card_rows.mobile_of(conn, event.store_id, customer_id)
         if mobile is None:
             return
+        cards = self._hold(conn, mobile)
         self.projection.record_evidence(conn, kind, event.store_id, ref, customer_id, mobile, event.occurred_at)
-        self.evaluate(conn, mobile)
+        self._evaluate(conn, mobile, cards)
 
-    def evaluate(self, conn: psycopg.Connection, mobile: str) -> list[str]:
-        """Raise a flag for every rule the mobile's fresh evidence meets; the new flags' ids."""
-        self._lock_mobile(conn, mobile)
+    def _evaluate(self, conn: psycopg.Connection, mobile: str, cards: list[str]) -> list[str]:
+        """Raise a flag for every rule the mobile's fresh evidence meets (the
+        mobile and its ``cards`` held); the new flags' ids."""
         now = self.clock()
         fresh = self.projection.fresh_evidence(conn, mobile)
         active = self.projection.active_rules(conn, mobile)
-        return [self._raise(conn, mobile, decision, now) for decision in evaluate(self.rules, fresh, active, now)]
+        return [self._raise(conn, mobile, cards, decision, now)
+                for decision in evaluate(self.rules, fresh, active, now)]
 
-    def _raise(self, conn: psycopg.Connection, mobile: str, decision: Decision, now: datetime) -> str:
-        flag_id = str(uuid.uuid4())
+    def _raise(self, conn: psycopg.Connection, mobile: str, cards: list[str], decision: Decision,
+               now: datetime) -> str:
+        flag_id = str(uuid.uuid4())  # a new stream: no other writer to queue behind
         events = decide(None, RaiseFlag(flag_id=flag_id, mobile=mobile, decision=decision), now)
         flag = fold(self.store.append(flag_id, 0, events, conn=conn))
         self.projection.flag_raised(conn, flag, store_safe_reason(decision))
-        self._sync_cards(conn, mobile, now)
+        self._sync_cards(conn, cards, now)
         log.warning("shopper %s flagged by rule %s (flag %s)", mask_mobile(mobile), flag.rule, flag_id)
         return flag_id
 
-    def _sync_cards(self, conn: psycopg.Connection, mobile: str, now: datetime) -> None:
-        """Every store's card with this mobile shows the mobile's active flags, and only those."""
-        for customer_id in self.card_rows.cards_with_mobile(conn, mobile):
-            self.cards.lock(conn, customer_id)
+    def _sync_cards(self, conn: psycopg.Connection, cards: list[str], now: datetime) -> None:
+        """Every held card shows its mobile's active flags, and only those."""
+        for customer_id in cards:
             self.cards.sync_flags(conn, self.cards.load(conn, None, customer_id), now)
 
     # --- the platform's review ------------------------------------------------------
@@ -121,12 +127,12 @@ class FraudWatch:
         with self.store.transaction() as conn:
             self.store.lock_stream(conn, flag_id)
             state = self._load(conn, flag_id)
-            self._lock_mobile(conn, state.mobile)
+            cards = self._hold(conn, state.mobile)
             now = self.clock()
             events = decide(state, ClearFlag(actor=caller.actor, note=note), now)
             state = fold(self.store.append(flag_id, state.version, events, conn=conn), state)
             self.projection.flag_cleared(conn, state)
-            self._sync_cards(conn, state.mobile, now)
+            self._sync_cards(conn, cards, now)
             return self.projection.flag(conn, flag_id)
 
     def _load(self, conn: psycopg.Connection, flag_id: str) -> FlagState:

@@ -8,20 +8,20 @@ from typing import Callable
 
 from seedwork.caller import Caller
 from seedwork.errors import InvalidCommand, NotFound
-from seedwork.pagination import decode_cursor, encode_cursor, instant, page, page_limit, text
+from seedwork.pagination import decode_cursor, encode_cursor, instant, matching, page, page_limit
 from seedwork.store import EventStore
 
 from ..cards.domain import customer_id_of, not_found as customer_not_found
-from ..cards.stream import CardStream
 from ..projection import CardsProjection
-from .domain import RecordOrder, clean_order, decide, evolve, stream_id
+from .domain import ORDER_ID, RecordOrder, clean_order, decide, evolve, stream_id
 from .projection import OrdersProjection, order_view
+
+NO_CUSTOMER = "no such customer in this store"
 
 
 @dataclass(frozen=True)
 class Orders:
     store: EventStore
-    cards: CardStream
     card_rows: CardsProjection
     projection: OrdersProjection
     clock: Callable[[], datetime]
@@ -31,15 +31,18 @@ class Orders:
         store_id = caller.store_id
         order = clean_order(order_id, fields)
         stream = stream_id(store_id, order_id)
+        try:
+            customer_id = customer_id_of(order["customer_id"])
+        except NotFound:
+            raise InvalidCommand.field("customer_id", NO_CUSTOMER) from None
         with self.store.transaction() as conn:
-            try:
-                customer = self.cards.load(conn, store_id, order["customer_id"])
-            except NotFound:
-                raise InvalidCommand.field("customer_id", "no such customer in this store") from None
+            # The card's row, not its stream: every push would otherwise fold the customer's whole history.
+            if not self.card_rows.exists(conn, store_id, customer_id):
+                raise InvalidCommand.field("customer_id", NO_CUSTOMER)
             self.store.lock_stream(conn, stream)
             head = self.store.latest_event(stream, conn=conn)
             state = evolve(None, head) if head else None
-            command = RecordOrder(actor=caller.actor, store_id=store_id, order={**order, "customer_id": customer.id})
+            command = RecordOrder(actor=caller.actor, store_id=store_id, order={**order, "customer_id": customer_id})
             events = decide(state, command, self.clock())
             if not events:
                 return {"order": self.projection.order(conn, store_id, order_id), "created": False, "applied": False}
@@ -58,7 +61,7 @@ class Orders:
     def of_customer(self, caller: Caller, customer_id: str, query: dict) -> dict:
         limit = page_limit(query.get("limit"))
         customer_id = customer_id_of(customer_id)
-        after = decode_cursor(query["cursor"], instant, text) if query.get("cursor") else None
+        after = decode_cursor(query["cursor"], instant, matching(ORDER_ID)) if query.get("cursor") else None
         with self.store.pool.connection() as conn:
             if not self.card_rows.exists(conn, caller.store_id, customer_id):
                 raise customer_not_found(customer_id)

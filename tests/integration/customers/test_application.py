@@ -12,6 +12,7 @@ import pytest
 from seedwork.caller import PLATFORM, Caller
 from seedwork.envelope import Actor, Envelope
 from seedwork.errors import Conflict, InvalidCommand, InvalidQuery, NotFound, PreconditionFailed
+from seedwork.pagination import encode_cursor
 from seedwork.store import EventStore
 from services.customers.application import Customers
 
@@ -55,6 +56,20 @@ def replay(customers, store_id, types=None):
                 if types is None or event.type in types:
                     with conn.transaction():
                         customers.fraud.observe(conn, event)
+
+
+def before_locking(monkeypatch, customers, stream_id, meanwhile):
+    """Run ``meanwhile()`` (its own transaction, committed) just before the
+    first lock of ``stream_id``: what a staff edit that slips in between a
+    command's look-up and its lock does."""
+    lock_stream, pending = customers.store.lock_stream, [meanwhile]
+
+    def lock(conn, stream):
+        if stream == stream_id and pending:
+            pending.pop()()
+        lock_stream(conn, stream)
+
+    monkeypatch.setattr(customers.store, "lock_stream", lock)
 
 
 # --- cards ----------------------------------------------------------------------------------------
@@ -252,9 +267,29 @@ def test_orders_latest_update_wins_and_figures_are_derived(customers):
     assert seen["registered_at"] == "2026-11-01T09:00:00Z"  # the first order is older than the card
     assert [o["id"] for o in customers.orders.of_customer(owner, card["id"], {})["items"]] == ["1002", "1001"]
     assert len(customers.store.load(f"order:{owner.store_id}:1001")) == 2
-    with pytest.raises(InvalidCommand) as refused:
-        customers.orders.put(owner, "1003", order(str(uuid.uuid4())))
-    assert "customer_id" in refused.value.errors
+    for unknown in (str(uuid.uuid4()), "not-an-id"):
+        with pytest.raises(InvalidCommand) as refused:
+            customers.orders.put(owner, "1003", order(unknown))
+        assert "customer_id" in refused.value.errors
+
+
+def test_an_order_push_reads_the_cards_row_not_the_customers_stream(customers, monkeypatch):
+    owner = staff()
+    card = new_customer(customers, owner)
+    load = customers.store.load
+    monkeypatch.setattr(customers.store, "load",
+                        lambda stream, *a, **kw: pytest.fail("folded the customer") if stream == card["id"]
+                        else load(stream, *a, **kw))
+    assert customers.orders.put(owner, "1001", order(card["id"]))["created"]
+
+
+def test_a_customers_orders_cursor_holds_an_order_id(customers):
+    owner = staff()
+    card = new_customer(customers, owner)
+    for bad in ("no spaces", "x" * 101, "1001\x00", "\ud800"):
+        with pytest.raises(InvalidQuery) as refused:
+            customers.orders.of_customer(owner, card["id"], {"cursor": encode_cursor(T0, bad)})
+        assert list(refused.value.errors) == ["cursor"]
 
 
 # --- blocking and payment options -----------------------------------------------------------------
@@ -325,6 +360,35 @@ def test_fraud_flag_from_two_stores_seen_by_a_third_and_cleared_for_good(custome
     assert len(customers.fraud.list_flags({"status": "active"})["items"]) == 1
 
 
+def test_clearing_a_flag_survives_a_card_edited_meanwhile(customers, monkeypatch):
+    # The clear holds every card before it writes: an edit that got in first
+    # commits earlier, and the clear's writes still follow it.
+    stores = [staff() for _ in range(3)]
+    cards = [new_customer(customers, s, mobile="0500000555") for s in stores]
+    for s, card in zip(stores[:2], cards):
+        customers.cards.block(s, card["id"], {"reason": "non_serious_orders"})
+        replay(customers, s.store_id)
+    flag = customers.fraud.list_flags({})["items"][0]
+    before_locking(monkeypatch, customers, cards[2]["id"],
+                   lambda: customers.cards.update(stores[2], cards[2]["id"], {"city": "Jeddah"}))
+    assert customers.fraud.clear_flag(PLATFORM, flag["id"], {})["status"] == "cleared"
+    third = customers.cards.get(stores[2], cards[2]["id"])
+    assert (third["city"], third["flagged"]) == ("Jeddah", False)
+
+
+def test_a_flag_raised_survives_a_card_edited_meanwhile(customers, monkeypatch):
+    stores = [staff() for _ in range(3)]
+    cards = [new_customer(customers, s, mobile="0500000444") for s in stores]
+    customers.cards.block(stores[0], cards[0]["id"], {"reason": "non_serious_orders"})
+    replay(customers, stores[0].store_id)
+    customers.cards.block(stores[1], cards[1]["id"], {"reason": "non_serious_orders"})
+    before_locking(monkeypatch, customers, cards[2]["id"],
+                   lambda: customers.cards.update(stores[2], cards[2]["id"], {"city": "Jeddah"}))
+    replay(customers, stores[1].store_id)  # the second store's block raises the flag
+    third = customers.cards.get(stores[2], cards[2]["id"])
+    assert (third["city"], third["flagged"]) == ("Jeddah", True)
+
+
 def test_unblocking_withdraws_unused_evidence(customers):
     a, b = staff(), staff()
     ca, cb = new_customer(customers, a, mobile="0500000888"), new_customer(customers, b, mobile="0500000888")
@@ -383,6 +447,53 @@ def test_csv_rows_import_idempotently_with_bad_rows_reported(customers):
     assert len(second["rejected"]) == 4
     assert customers.store.head_position() == before  # the same file again writes nothing
     assert customers.cards.list(owner, {"q": "noura"})["items"][0]["city"] == "Riyadh"
+
+
+def test_an_import_locks_its_cards_in_id_order_then_writes_in_mobile_order(customers, monkeypatch):
+    # Two imports sharing cards (or new mobiles) then queue, never deadlock.
+    owner = staff()
+    cards = sorted((new_customer(customers, owner, mobile=f"05000004{n:02}") for n in range(4)),
+                   key=lambda card: card["id"], reverse=True)
+    seen = []
+    lock_stream, append = customers.store.lock_stream, customers.store.append
+    monkeypatch.setattr(customers.store, "lock_stream",
+                        lambda conn, stream: seen.append(("lock", stream)) or lock_stream(conn, stream))
+    monkeypatch.setattr(customers.store, "append",
+                        lambda stream, *a, **kw: seen.append(("write", stream)) or append(stream, *a, **kw))
+    rows = [[n + 2, {"name": f"Row {n}", "mobile": card["mobile"]}] for n, card in enumerate(cards)]
+    rows += [[10, {"name": "New", "mobile": "0500000499"}], [11, {"name": "New", "mobile": "0500000498"}]]
+    assert customers.cards.import_rows(owner, rows)["updated"] == 4
+    locks = [what for kind, what in seen if kind == "lock"]
+    assert locks == sorted(card["id"] for card in cards)
+    assert seen[:len(locks)] == [("lock", what) for what in locks]  # every lock before the first write
+    written = [customers.cards.get(owner, stream)["mobile"] for stream in dict.fromkeys(
+        what for kind, what in seen if kind == "write")]
+    assert written == sorted(written) and len(written) == 6
+
+
+def test_an_import_survives_a_card_edited_meanwhile(customers, monkeypatch):
+    # The import holds every card it updates before it writes: an edit that
+    # got in first commits earlier, and the import's writes still follow it.
+    owner = staff()
+    card = new_customer(customers, owner, name="Old name", mobile="0500000200")
+    before_locking(monkeypatch, customers, card["id"],
+                   lambda: customers.cards.update(owner, card["id"], {"city": "Jeddah"}))
+    result = customers.cards.import_rows(owner, [[2, {"name": "Noura", "mobile": "0500000201"}],
+                                                 [3, {"name": "New name", "mobile": "0500000200"}]])
+    assert (result["created"], result["updated"], result["rejected"]) == (1, 1, [])
+    seen = customers.cards.get(owner, card["id"])
+    assert (seen["name"], seen["city"]) == ("New name", "Jeddah")
+
+
+def test_an_import_leaves_a_card_whose_mobile_changed_meanwhile(customers, monkeypatch):
+    owner = staff()
+    card = new_customer(customers, owner, name="Old name", mobile="0500000300")
+    before_locking(monkeypatch, customers, card["id"],
+                   lambda: customers.cards.update(owner, card["id"], {"mobile": "0500000399"}))
+    result = customers.cards.import_rows(owner, [[2, {"name": "New name", "mobile": "0500000300"}]])
+    assert [(r["line"], r["field"]) for r in result["rejected"]] == [(2, "mobile")]
+    seen = customers.cards.get(owner, card["id"])
+    assert (seen["name"], seen["mobile"]) == ("Old name", "+966500000399")
 
 
 # --- outreach -------------------------------------------------------------------------------------

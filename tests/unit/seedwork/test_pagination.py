@@ -1,13 +1,14 @@
 """Cursors and page limits, one codec for every list: what a list wrote it
 reads back; anything else is a 400 naming ``cursor`` (or ``limit``)."""
+import re
 from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
 
 from seedwork.errors import InvalidQuery
-from seedwork.pagination import (decimal, decode_cursor, encode_cursor, exactly, instant, integer, page, page_limit,
-                                 seek, text, uuid_text)
+from seedwork.pagination import (decimal, decode_cursor, encode_cursor, exactly, instant, integer, matching, page,
+                                 page_limit, seek, text, uuid_text)
 
 T = datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)
 ID = "0b6e0c55-8a4f-4c43-9d55-1c2f6f7d0a01"
@@ -48,6 +49,31 @@ def test_a_cursor_with_values_of_the_wrong_kind_is_refused():
     refused(encode_cursor("-created", "2024-05-01T09:30:00", 1), exactly("-created"), instant, integer)  # no offset
     refused(encode_cursor("spent", "NaN", ID), exactly("spent"), decimal, uuid_text)
     refused(encode_cursor("name", "x", "not-an-id"), exactly("name"), text, uuid_text)
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "\x00", "\ud800", "name \udfff"])
+def test_text_postgresql_cannot_take_is_refused(value):
+    # NUL is no text to PostgreSQL (DataError), a lone surrogate no UTF-8 (UnicodeEncodeError): a 500 either way.
+    refused(encode_cursor("name", value, ID), exactly("name"), text, uuid_text)
+    refused(encode_cursor("name", "x", value), exactly("name"), text, uuid_text)
+
+
+@pytest.mark.parametrize("value", ["1e999999999", "-1e999999999", "1e-999999999", "0E+999999999", "1e21"])
+def test_decimals_no_numeric_holds_are_refused(value):
+    refused(encode_cursor("spent", value, ID), exactly("spent"), decimal, uuid_text)
+
+
+def test_decimals_of_any_sum_of_money_are_read():
+    for value in ("0", "0.00", "-12.5", "99999999999999.99", "1e20", "1E-20"):
+        assert decode_cursor(encode_cursor("spent", value, ID), exactly("spent"), decimal, uuid_text)[1] == \
+            Decimal(value)
+
+
+def test_an_id_of_another_shape_is_refused():
+    order_id = matching(re.compile(r"^[A-Za-z0-9_.:-]{1,100}\Z"))
+    assert decode_cursor(encode_cursor(T, "o-1001"), instant, order_id) == (T, "o-1001")
+    for value in ("", "a b", "x" * 101, "1001\x00", "\ud800", 1001):
+        refused(encode_cursor(T, value), instant, order_id)
 
 
 @pytest.mark.parametrize("garbage", ["", "!!!", "bm90IGpzb24", "eyJhIjoxfQ", "W10", "A" * 2000])
