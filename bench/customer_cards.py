@@ -27,6 +27,7 @@ import random
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from psycopg import sql
 
@@ -43,21 +44,9 @@ YEARS = 3
 
 # --- who the customers are ----------------------------------------------------------------
 
-AR_MALE = ("محمد عبدالله أحمد عبدالرحمن خالد فهد سعد عبدالعزيز فيصل سلطان عمر علي يوسف إبراهيم ناصر تركي بندر "
-           "ماجد نايف مشعل سعود حسن حمد راشد ياسر وليد طلال زياد عادل مازن هشام أسامة حمزة مصطفى إسماعيل بدر "
-           "ريان نواف ثامر أنس").split()
-AR_FEMALE = ("فاطمة نورة سارة مريم عائشة هيا ريم لطيفة أمل منيرة هند أسماء خديجة جواهر العنود شهد رنا لمى دانة "
-             "غادة أروى رهف جميلة حصة نوف ملاك سمية آمنة رقية أميرة").split()
-AR_FAMILY = ("العتيبي القحطاني الغامدي الزهراني الدوسري الشمري الحربي المطيري العنزي السبيعي الشهري العمري "
-             "المالكي الخالدي السلمي اليامي البقمي الرشيدي الجهني العسيري الشهراني الأحمدي الأنصاري البلوي "
-             "التميمي الثبيتي الحارثي السهلي الشريف الصاعدي الفيفي القرني النعيمي الهاجري الودعاني باعشن").split()
-LATIN_MALE = ("Mohammed Ahmed Abdullah Khalid Fahad Omar Ali Yousef Ibrahim Faisal Sultan Nasser Turki Saad "
-              "Hassan Mohamed Muhammad Ahmad Rahul John Jose Anil Imran Bilal Tariq").split()
-LATIN_FEMALE = ("Fatima Noura Sarah Maryam Aisha Reem Haya Hind Amal Lama Dana Ghada Sara Nora Fatimah Maria "
-                "Priya Anna Zainab Layla").split()
-LATIN_FAMILY = ("Al-Otaibi Alqahtani Al-Ghamdi Alzahrani Al-Dossary Alshammari Al-Harbi Almutairi Al-Anazi "
-                "Alsubaie Khan Hussain Sharma Santos Smith Ahmed Abdullah Siddiqui Fernandes Cruz Alotaibi "
-                "Al-Qahtani").split()
+# First and family names, Arabic and Latin, most common first (``_zipf`` weighs them by rank):
+# ar_m, ar_f, ar_fam, la_m, la_f, la_fam.
+NAMES = json.loads(Path(__file__).with_name("names.json").read_text(encoding="utf-8"))
 # Planted: each first name on RARE_EACH cards only, each with another family name.
 RARE_FIRST = ("ثريا", "غفران", "بتول", "وجدان", "إيلاف", "جمانة", "سنابل", "Zubaida", "Eleanor", "Thaddeus",
               "Lucinda", "Kazuki")
@@ -96,9 +85,7 @@ class People:
 
     def __init__(self, seed: int, mobiles: int):
         self.rng = random.Random(seed)
-        self.lists = {key: _zipf(names) for key, names in (
-            ("ar_m", AR_MALE), ("ar_f", AR_FEMALE), ("ar_fam", AR_FAMILY), ("la_m", LATIN_MALE),
-            ("la_f", LATIN_FEMALE), ("la_fam", LATIN_FAMILY))}
+        self.lists = {key: _zipf(names) for key, names in NAMES.items()}
         self.cities = [c for c, _ in CITIES], [w for _, w in CITIES]
         # Unique mobiles: a sample of the 7 prefixes x 10^7 numbers, in random order.
         self.numbers = self.rng.sample(range(len(MOBILE_PREFIXES) * 10 ** 7), mobiles)
