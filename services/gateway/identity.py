@@ -21,6 +21,7 @@ from seedwork.idempotency import IdempotencyKeys
 from seedwork.instants import iso
 from seedwork.store import EventStore
 
+from . import plans
 from .auth import Secrets, bearer, new_token_id
 
 # Who may create which staff role.
@@ -32,7 +33,9 @@ class Identity:
         self.secrets = secrets
         self.session_ttl = timedelta(seconds=session_ttl)
         self.keys = IdempotencyKeys(store.schema)
+        self.plans = plans.StorePlans(store)  # the limits the platform sets on each store
         s = store.schema
+        self._staff_count = f"SELECT count(*) FROM {s}.agents WHERE store_id = %s"  # the owner takes a seat too
         self._principal_sql = f"""
             SELECT t.store_id, t.kind, t.principal_id, coalesce(a.role, 'customer')
             FROM {s}.tokens t LEFT JOIN {s}.agents a ON t.kind = 'agent' AND a.agent_id = t.principal_id
@@ -90,6 +93,9 @@ class Identity:
                                       f"{', '.join(MAY_CREATE.get(caller.role, ())) or 'nobody'}"]})
 
         def create(conn) -> dict:
+            # The store's row is held until this commits: two creates cannot both take the last seat.
+            limits = self.plans.limits_in(conn, caller.store_id, lock=True)
+            plans.check_room(limits, "staff_seats", conn.execute(self._staff_count, (caller.store_id,)).fetchone()[0])
             agent_id, token_id = str(uuid.uuid4()), new_token_id()
             try:
                 with conn.transaction():

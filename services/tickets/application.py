@@ -16,6 +16,7 @@ from seedwork.envelope import utcnow
 from seedwork.idempotency import IdempotencyKeys
 from seedwork.store import EventStore
 
+from .agent_profiles import AgentProfiles
 from .canned_responses import CannedResponses
 from .config import TicketsConfig
 from .customer_replica import CustomerSummaries
@@ -23,6 +24,8 @@ from .files import TicketFiles
 from .reads import TicketReads
 from .selfservice_flows import SelfServiceFlows
 from .selfservice_settings import SelfServiceSettings
+from .teams import Teams
+from .topics import Topics
 from .writes import TicketWrites
 
 
@@ -35,6 +38,9 @@ class Tickets:
     settings: SelfServiceSettings  # the store's self-service settings
     flows: SelfServiceFlows
     replica: CustomerSummaries  # what tickets keeps of the customers service's events
+    teams: Teams | None = None  # teams and their members (docs/agent-operations.md)
+    topics: Topics | None = None  # contact topics
+    agents: AgentProfiles | None = None  # agents' availability, capacity, skills
 
 
 def build(store: EventStore, config: TicketsConfig | None = None,
@@ -46,7 +52,10 @@ def build(store: EventStore, config: TicketsConfig | None = None,
     settings = SelfServiceSettings(store, canned.exists, clock)
     reads = TicketReads(store, replica, clock)
     files = TicketFiles(store, reads, settings)
-    writes = TicketWrites(store, keys, reads, files, canned, clock)
+    teams = Teams(store, keys, clock)
+    topics = Topics(store, keys, teams, clock)
+    agents = AgentProfiles(store, teams, clock)
+    writes = TicketWrites(store, keys, reads, files, canned, clock, teams=teams, topics=topics)
     flows = SelfServiceFlows(store, keys, writes, reads, settings, replica, config, clock)
     return Tickets(writes=writes, reads=reads, files=files, canned=canned, settings=settings, flows=flows,
-                   replica=replica)
+                   replica=replica, teams=teams, topics=topics, agents=agents)

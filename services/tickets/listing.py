@@ -27,6 +27,7 @@ class TicketQuery:
     type: str | None = None
     tag: str | None = None
     customer_id: str | None = None
+    topic_id: str | None = None
     q: str | None = None
     sort: str = DEFAULT_SORT
     cursor: str | None = None
@@ -92,7 +93,7 @@ def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q:
     elif q.assignee_id is not None:
         where.append("assignee_id = %s")
         params.append(q.assignee_id)
-    for column in ("team", "type", "customer_id"):
+    for column in ("team", "type", "customer_id", "topic_id"):
         if getattr(q, column) is not None:
             where.append(f"{column} = %s")
             params.append(getattr(q, column))
@@ -110,11 +111,12 @@ def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q:
         where.append(condition)
     rows = conn.execute(
         f"SELECT ticket_id, number, status, status_label, priority, type, subject, customer_id, order_id, "
-        f"assignee_id, team, tags, message_count, version, created_at, updated_at, handled_by, store_id, {key} "
+        f"assignee_id, team, tags, message_count, version, created_at, updated_at, handled_by, store_id, topic_id, "
+        f"{key} "
         f"FROM {schema}.ticket_list WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT %s",
         params + after_params + [q.limit + 1],
     ).fetchall()
-    return page(rows, q.limit, list_item, lambda r: next_cursor(q.sort, r[18], r[1]))
+    return page(rows, q.limit, list_item, lambda r: next_cursor(q.sort, r[19], r[1]))
 
 
 def list_item(r: tuple) -> dict:
@@ -123,4 +125,5 @@ def list_item(r: tuple) -> dict:
         "type": r[5], "subject": r[6], "customer_id": r[7], "order_id": r[8], "assignee_id": r[9],
         "team": r[10], "tags": r[11], "message_count": r[12], "version": r[13],
         "created_at": iso(r[14]), "updated_at": iso(r[15]), "handled_by": r[16], "store_id": r[17],
+        "topic_id": r[18],
     }

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 COLUMNS = (
     "ticket_id", "store_id", "number", "status", "status_label", "priority", "priority_rank", "type",
     "subject", "customer_id", "order_id", "assignee_id", "team", "tags", "message_count", "version",
-    "created_at", "updated_at", "search_text", "handled_by",
+    "created_at", "updated_at", "search_text", "handled_by", "topic_id",
 )
 
 
@@ -36,7 +36,7 @@ def row_from_state(state: TicketState) -> tuple:
         state.id, state.store_id, state.number, state.status, state.status_label, state.priority,
         PRIORITY_RANK[state.priority], state.type, state.subject, state.customer_id, state.order_id,
         state.assignee_id, state.team, list(state.tags), len(public), state.version,
-        state.created_at, state.updated_at, search, state.handled_by,
+        state.created_at, state.updated_at, search, state.handled_by, state.topic_id,
     )
 
 

@@ -127,6 +127,64 @@ class TicketsService:
     def delete_canned(self, caller, canned_id):
         return self.tickets.canned.delete(Caller.of(caller), canned_id)
 
+    # --- teams, contact topics, agents' profiles (docs/agent-operations.md) ------------------
+
+    @rpc
+    def list_teams(self, caller):
+        return self.tickets.teams.list(Caller.of(caller))
+
+    @rpc
+    def get_team(self, caller, team_id):
+        return self.tickets.teams.get(Caller.of(caller), team_id)
+
+    @rpc
+    def create_team(self, caller, fields, idempotency=None, limits=None):
+        return self.tickets.teams.create(Caller.of(caller), fields, idempotency, limits)
+
+    @rpc
+    def update_team(self, caller, team_id, fields, expected_version=None):
+        return self.tickets.teams.update(Caller.of(caller), team_id, fields, expected_version)
+
+    @rpc
+    def delete_team(self, caller, team_id):
+        return self.tickets.teams.delete(Caller.of(caller), team_id)
+
+    @rpc
+    def add_team_member(self, caller, team_id, agent_id):
+        return self.tickets.teams.add_member(Caller.of(caller), team_id, agent_id)
+
+    @rpc
+    def remove_team_member(self, caller, team_id, agent_id):
+        return self.tickets.teams.remove_member(Caller.of(caller), team_id, agent_id)
+
+    @rpc
+    def list_topics(self, caller):
+        return self.tickets.topics.list(Caller.of(caller))
+
+    @rpc
+    def get_topic(self, caller, topic_id):
+        return self.tickets.topics.get(Caller.of(caller), topic_id)
+
+    @rpc
+    def create_topic(self, caller, fields, idempotency=None, limits=None):
+        return self.tickets.topics.create(Caller.of(caller), fields, idempotency, limits)
+
+    @rpc
+    def update_topic(self, caller, topic_id, fields, expected_version=None):
+        return self.tickets.topics.update(Caller.of(caller), topic_id, fields, expected_version)
+
+    @rpc
+    def delete_topic(self, caller, topic_id):
+        return self.tickets.topics.delete(Caller.of(caller), topic_id)
+
+    @rpc
+    def agent_profiles(self, caller, agent_ids):
+        return self.tickets.agents.of_agents(Caller.of(caller), agent_ids)
+
+    @rpc
+    def update_agent_profile(self, caller, agent_id, fields):
+        return self.tickets.agents.update(Caller.of(caller), agent_id, fields)
+
     # Bound to exactly the types the replica keeps (not "customer.*", which
     # would also bring rating and message requests, with mobiles and bodies).
     @bus_handler("customers", *customer_replica.EVENT_TYPES)

@@ -26,6 +26,8 @@ from .domain.ticket import TicketState, fold, stored
 from .files import TicketFiles
 from .projection import TicketList
 from .reads import TicketReads
+from .teams import Teams
+from .topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +63,12 @@ def is_blocked(standing: dict | None) -> bool:
 
 class TicketWrites:
     def __init__(self, store: EventStore, keys: IdempotencyKeys, reads: TicketReads, files: TicketFiles,
-                 canned: CannedResponses, clock: Callable[[], datetime]):
+                 canned: CannedResponses, clock: Callable[[], datetime], teams: Teams | None = None,
+                 topics: Topics | None = None):
         self.store, self.keys, self.reads, self.files, self.canned = store, keys, reads, files, canned
         self.clock = clock
+        self.teams = teams or Teams(store, keys, clock)
+        self.topics = topics or Topics(store, keys, self.teams, clock)
         self.projection = TicketList(store.schema)
 
     # --- opening --------------------------------------------------------------------
@@ -86,6 +91,7 @@ class TicketWrites:
         number = self.projection.next_number(conn, caller.store_id)
         ticket_id = str(uuid.uuid4())
         attachments = self.files.resolve(conn, caller, None, fields.get("attachments"))
+        fields = {**fields, **self._topic_and_team(conn, caller.store_id, fields.get("topic_id"))}
         command = commands.OpenTicket(**{**fields, "attachments": attachments, "actor": caller.actor,
                                          "ticket_id": ticket_id, "store_id": caller.store_id, "number": number,
                                          "customer_blocked": is_blocked(standing)})
@@ -148,9 +154,25 @@ class TicketWrites:
             self.projection.upsert(conn, state)
         return {"ticket": self.reads.view(conn, caller, state)}
 
+    def _topic_and_team(self, conn: psycopg.Connection, store_id: str, topic_id) -> dict:
+        """A ticket opened on a topic records it, and opens on the topic's team."""
+        if topic_id is None:
+            return {"topic_id": None, "team": None}
+        topic = self.topics.get_in(conn, store_id, topic_id)
+        if topic is None:
+            raise InvalidCommand.field("topic_id", "no such topic in this store")
+        team = topic["team_id"]
+        if team is not None and not self.teams.exists(conn, store_id, team, lock=True):
+            team = None  # (a topic's team cannot be deleted: this is a guard, not a rule)
+        return {"topic_id": topic["id"], "team": team}
+
     def _command(self, conn: psycopg.Connection, caller: Caller, state: TicketState, name: str,
                  fields: dict) -> commands.Command:
         fields = dict(fields)
+        team = fields.get("team")
+        if name == "assign" and team is not None and not self.teams.exists(conn, state.store_id, team, lock=True):
+            # Locked: the team cannot be deleted before this assignment commits.
+            raise InvalidCommand.field("team", "no such team in this store")
         if "attachments" in fields:
             fields["attachments"] = self.files.resolve(conn, caller, state.id, fields["attachments"])
         # What the gateway knows and tickets does not (store and agent names), for placeholders.

@@ -31,14 +31,37 @@ class StoreRoutes(RouteBase):
     def get_store(self, call, store_id):
         return self.identity.get_store(call.caller, store_id)
 
-    @route("GET", "/v1/agents/<agent_id>", "A staff member of the store", roles=STAFF, response=schemas.Agent,
-           tags=TAGS)
+    @route("GET", "/v1/agents/<agent_id>", "A staff member of the store, with their availability, capacity, "
+           "skills and teams", roles=STAFF, response=schemas.Agent, tags=TAGS)
     def get_agent(self, call, agent_id):
-        return self.identity.get_agent(call.caller, agent_id)
+        return self.with_profiles(call.caller, [self.identity.get_agent(call.caller, agent_id)])[0]
 
-    @route("GET", "/v1/agents", "The store's staff", roles=STAFF, response=schemas.AgentList, tags=TAGS)
+    @route("GET", "/v1/agents", "The store's staff, with their availability, capacity, skills and teams", roles=STAFF,
+           response=schemas.AgentList, tags=TAGS)
     def list_agents(self, call):
-        return {"items": self.identity.list_agents(call.caller)}
+        return {"items": self.with_profiles(call.caller, self.identity.list_agents(call.caller))}
+
+    @route("PATCH", "/v1/agents/<agent_id>",
+           "Change a staff member's availability, capacity or skills (an agent: their own availability)",
+           roles=STAFF, body=schemas.AgentProfileUpdate, response=schemas.Agent, tags=TAGS)
+    def update_agent(self, call, agent_id):
+        agent = self.identity.get_agent(call.caller, agent_id)  # staff of the store, else 404
+        return {**agent, **self.tickets.update_agent_profile(call.caller, agent_id, call.body)}
+
+    def with_profiles(self, caller, agents: list[dict]) -> list[dict]:
+        """Each staff member with what the tickets service keeps of them (one call for the list)."""
+        profiles = self.tickets.agent_profiles(caller, [a["id"] for a in agents]) if agents else {}
+        return [{**agent, **profiles.get(agent["id"], {})} for agent in agents]
+
+    @route("GET", "/v1/stores/<store_id>/plan", "The store's plan limits (its own staff, or the platform)",
+           roles=STAFF + PLATFORM, response=schemas.StorePlan, tags=TAGS)
+    def get_plan(self, call, store_id):
+        return self.identity.plans.get(call.caller, store_id)
+
+    @route("PUT", "/v1/stores/<store_id>/plan", "Set the store's plan limits: staff seats, teams, topics (platform)",
+           roles=PLATFORM, body=schemas.PlanUpdate, response=schemas.StorePlan, tags=TAGS)
+    def put_plan(self, call, store_id):
+        return self.identity.plans.put(call.caller, store_id, call.body["limits"])
 
     @route("POST", "/v1/customers/<customer_id>/sessions",
            "Open a help-widget session for a customer: a token scoped to them", roles=STAFF,

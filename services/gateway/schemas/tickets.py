@@ -63,6 +63,8 @@ class TicketCreate(Schema):
     order_id = fields.String(validate=ID, allow_none=True)
     customer_id = fields.String(validate=ID, metadata={"description": "staff only: the customer the ticket is for"})
     attachments = attachments()
+    topic_id = fields.String(validate=ID, allow_none=True, metadata={
+        "description": "a contact topic of the store (GET /v1/topics); the ticket opens on its team"})
 
 
 class TicketUpdate(AtLeastOneField):
@@ -111,7 +113,7 @@ class AssignRequest(AtLeastOneField):
     nothing_sent = "send agent_id, team or both (null unassigns)"
 
     agent_id = fields.String(validate=ID, allow_none=True)
-    team = fields.String(validate=ID, allow_none=True, metadata={"description": "a team's slug, e.g. payments"})
+    team = fields.String(validate=ID, allow_none=True, metadata={"description": "a team's id (GET /v1/teams)"})
 
 
 class TagRequest(Schema):
@@ -192,7 +194,8 @@ class TicketSummary(Schema):
     customer = fields.Nested(TicketCustomer)
     order_id = fields.String(allow_none=True)
     assignee_id = fields.String(allow_none=True)
-    team = fields.String(allow_none=True)
+    team = fields.String(allow_none=True, metadata={"description": "a team's id"})
+    topic_id = fields.String(allow_none=True, metadata={"description": "the contact topic it was opened on"})
     tags = fields.List(fields.String())
     handled_by = fields.String(metadata={"description": "store, or platform (charged_without_order)"})
     restricted = fields.Boolean(metadata={
@@ -227,6 +230,7 @@ class TicketQuery(Schema):
     type = text(50)
     tag = text(50)
     customer_id = fields.String(validate=ID)
+    topic_id = fields.String(validate=ID)
     q = text(200, metadata={"description": "text in the subject or a public message"})
     sort = fields.String(load_default="-created", validate=validate.OneOf(SORTS))
     cursor = cursor()

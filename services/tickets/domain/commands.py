@@ -73,6 +73,10 @@ class OpenTicket(Command):
     handled_by: str = "store"  # "platform": the platform's review team answers it
     flow: dict[str, Any] | None = None  # {"payment": ...} | {"exchange": ...} | {"data_change": ...}
     initial_status: str = "open"  # "under_review": the order awaits the merchant's verification
+    # The contact topic the shopper picked (the service layer checked it is the store's),
+    # and the team that handles it: the ticket opens on that team.
+    topic_id: str | None = None
+    team: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

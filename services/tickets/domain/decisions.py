@@ -102,7 +102,17 @@ def _open(c: OpenTicket) -> dict[str, Any]:
             "attachments": rules.attachments(c.attachments),
         },
     }
-    return data | _flow_fields(c, data["type"])
+    return data | _flow_fields(c, data["type"]) | _topic_fields(c)
+
+
+def _topic_fields(c: OpenTicket) -> dict[str, Any]:
+    """The topic and its team, only when there is one (the event stays version 1)."""
+    extra = {}
+    if c.topic_id is not None:
+        extra["topic_id"] = rules.identifier(c.topic_id, "topic_id")
+    if c.team is not None:
+        extra["team"] = rules.identifier(c.team, "team")
+    return extra
 
 
 def _customer_of(c: OpenTicket) -> Any:

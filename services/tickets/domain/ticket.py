@@ -59,6 +59,7 @@ class TicketState:
     payment: dict | None = None  # charged without an order: {"method", "card_last4"}
     exchange: dict | None = None  # product exchange: {"order_id", "item", "reason", "preferred_replacement"}
     data_change: dict | None = None  # {"fields", "state": pending|approved|rejected, "reason"?, "customer_version"?}
+    topic_id: str | None = None  # the contact topic it was opened on
 
     def public_messages(self) -> tuple[Message, ...]:
         return tuple(m for m in self.messages if not m.internal)
@@ -102,12 +103,13 @@ def _opened(event: Any) -> TicketState:
     return TicketState(
         id=d["ticket_id"], store_id=getattr(event, "store_id", None), number=d["number"], status="open",
         status_label=None, priority=d["priority"], type=d["type"], subject=d["subject"],
-        customer_id=d["customer_id"], order_id=d.get("order_id"), assignee_id=None, team=None, tags=(),
+        customer_id=d["customer_id"], order_id=d.get("order_id"), assignee_id=None, team=d.get("team"), tags=(),
         messages=(_message(event, m["id"], m["body"], m.get("attachments", ()), internal=False),),
         rating=None, version=event.version, created_at=event.occurred_at, updated_at=event.occurred_at,
         solved_at=None, closed_at=None, handled_by=d.get("handled_by", "store"), payment=d.get("payment"),
         exchange=d.get("exchange"),
         data_change=d.get("data_change") and {"fields": dict(d["data_change"]["fields"]), "state": "pending"},
+        topic_id=d.get("topic_id"),
     )
 
 

@@ -712,7 +712,7 @@ def test_the_view_is_ready_for_json():
         # Not known to the tickets service's customer replica yet.
         "customer": {"id": "cust-1", "name": None, "groups": [], "blocked": False, "block_reason": None,
                      "flagged": False},
-        "assignee_id": "agent-1", "team": "billing", "tags": ["vip"], "version": 3,
+        "assignee_id": "agent-1", "team": "billing", "topic_id": None, "tags": ["vip"], "version": 3,
         "created_at": "2024-05-01T09:01:00Z", "updated_at": "2024-05-01T09:03:00Z", "rating": None,
         "handled_by": "store", "restricted": False, "payment": None, "exchange": None, "data_change": None,
         "messages": [{"id": "m-1", "author": {"type": "customer", "id": "cust-1"},

@@ -48,7 +48,7 @@ def row(number: int, created_at: datetime = T0, sort_key=None) -> tuple:
     """A ``ticket_list`` row in the column order ``list_tickets`` selects."""
     updated_at = created_at + timedelta(minutes=5)
     return (f"ticket-{number}", number, "open", None, "normal", "question", f"Subject {number}", "cus_1", None,
-            None, None, ["vip"], 1, 1, created_at, updated_at, "store", "store-1",
+            None, None, ["vip"], 1, 1, created_at, updated_at, "store", "store-1", None,
             created_at if sort_key is None else sort_key)
 
 
@@ -324,7 +324,7 @@ def test_items_are_the_api_shape_with_times_in_utc():
         "type": "question", "subject": "Subject 5", "customer_id": "cus_1", "order_id": None, "assignee_id": None,
         "team": None, "tags": ["vip"], "message_count": 1, "version": 1,
         "created_at": "2024-05-01T12:00:00.123456Z", "updated_at": "2024-05-01T12:05:00.123456Z",
-        "handled_by": "store", "store_id": "store-1",
+        "handled_by": "store", "store_id": "store-1", "topic_id": None,
     }]
 
 
