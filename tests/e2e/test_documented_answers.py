@@ -108,6 +108,8 @@ class Scene:
     other: dict | None = None  # a second card of the store
     group_id: str = ""
     canned_id: str = ""
+    team_id: str = ""
+    topic_id: str = ""
     webhook: dict | None = None
     ticket: dict | None = None  # the main shopper's ticket
 
@@ -161,6 +163,7 @@ def scenario(s: Scene) -> None:
     orders(s)
     groups(s)
     canned_responses(s)
+    teams_topics_and_agents(s)
     notification_settings_and_a_webhook(s)
     tickets(s)
     self_service(s)
@@ -305,6 +308,41 @@ def canned_responses(s: Scene) -> None:
     assert [x["id"] for x in body(c.get("/v1/canned-responses", s.agent))["items"]] == [canned["id"]]
 
 
+# --- teams, contact topics, agents' profiles, the store's plan ---------------------------------------
+
+
+def teams_topics_and_agents(s: Scene) -> None:
+    c = s.calls
+    plan = {"limits": {"staff_seats": 10, "teams": 5, "topics": None}}
+    assert body(c.put(f"/v1/stores/{s.store_id}/plan", s.platform, json=plan))["limits"]["teams"] == 5
+    assert body(c.get(f"/v1/stores/{s.store_id}/plan", s.agent))["limits"]["topics"] is None
+
+    team = body(c.post("/v1/teams", s.admin, json={"name": "Shipping", "description": "Late parcels",
+                                                   "assignment": {"mode": "round_robin"}}), 201)
+    s.team_id, path = team["id"], f"/v1/teams/{team['id']}"
+    r = c.get(path, s.agent)
+    body(c.patch(path, s.admin, json={"assignment": {"mode": "least_loaded"}}, headers={"If-Match": r.headers["ETag"]}))
+    body(c.post(f"{path}/members", s.admin, json={"agent_id": s.agent_id}))
+    other = body(c.post("/v1/teams", s.owner, json={"name": "Leaving"}), 201)
+    body(c.post(f"/v1/teams/{other['id']}/members", s.owner, json={"agent_id": s.agent_id}))
+    body(c.delete(f"/v1/teams/{other['id']}/members", s.owner, json={"agent_id": s.agent_id}))
+    body(c.post(f"/v1/teams/{other['id']}/members", s.owner, json={"agent_id": s.agent_id}))
+    assert body(c.delete(f"/v1/teams/{other['id']}/members/{s.agent_id}", s.owner))["members"] == []
+    assert {t["name"] for t in body(c.get("/v1/teams", s.agent))["items"]} == {"Shipping", "Leaving"}
+
+    topic = body(c.post("/v1/topics", s.admin, json={
+        "names": {"ar": "الشحن", "en": "Shipping"}, "descriptions": {"en": "Where is my parcel?"},
+        "team_id": s.team_id, "email": "shipping@example.sa", "position": 1}), 201)
+    s.topic_id = topic["id"]
+    body(c.patch(f"/v1/topics/{topic['id']}", s.admin, json={"position": 2}))
+    assert body(c.get(f"/v1/topics/{topic['id']}", s.agent))["team_id"] == s.team_id
+    assert [t["id"] for t in body(c.get("/v1/topics", s.agent))["items"]] == [topic["id"]]
+
+    me = body(c.patch(f"/v1/agents/{s.agent_id}", s.agent, json={"availability": "online"}))
+    assert (me["availability"], me["teams"]) == ("online", [s.team_id])
+    body(c.patch(f"/v1/agents/{s.agent_id}", s.admin, json={"capacity": 8, "skills": ["returns"]}))
+
+
 # --- notification settings and a webhook -----------------------------------------------------------
 
 
@@ -328,7 +366,10 @@ def notification_settings_and_a_webhook(s: Scene) -> None:
 def tickets(s: Scene) -> None:
     c = s.calls
     s.ticket = body(c.post("/v1/tickets", s.shopper_token, json={
-        "subject": "My order is late", "body": "Order ans-1 has not arrived.", "order_id": "ans-1"}), 201)
+        "subject": "My order is late", "body": "Order ans-1 has not arrived.", "order_id": "ans-1",
+        "topic_id": s.topic_id}), 201)
+    assert (s.ticket["topic_id"], s.ticket["team"]) == (s.topic_id, s.team_id)
+    assert [t["id"] for t in body(c.get("/v1/topics", s.shopper_token))["items"]] == [s.topic_id]
     path = f"/v1/tickets/{s.ticket['id']}"
     body(c.post("/v1/tickets", s.agent, json={"subject": "Call back", "body": "Asked by phone.",
                                               "customer_id": s.other["id"], "priority": "high"}), 201)
@@ -338,7 +379,7 @@ def tickets(s: Scene) -> None:
     r = c.get(path, s.agent)
     body(c.patch(path, s.agent, json={"priority": "high", "type": "shipping"}, headers={"If-Match": r.headers["ETag"]}))
     body(c.post(f"{path}/notes", s.agent, json={"body": "Carrier contacted."}))
-    body(c.post(f"{path}/assign", s.owner, json={"agent_id": s.agent_id, "team": "shipping"}))
+    body(c.post(f"{path}/assign", s.owner, json={"agent_id": s.agent_id, "team": s.team_id}))
     body(c.post(f"{path}/tags", s.agent, json={"tag": "late"}))
     body(c.post(f"{path}/tags", s.agent, json={"tag": "vip"}))
     assert body(c.delete(f"{path}/tags/vip", s.agent))["tags"] == ["late"]
@@ -512,5 +553,11 @@ def deletions(s: Scene) -> None:
                         (s.owner, f"/v1/canned-responses/{s.canned_id}"),
                         (s.agent, f"/v1/customer-groups/{s.group_id}"),
                         (s.admin, f"/v1/webhooks/{s.webhook['id']}")):
+        r = c.delete(path, token)
+        assert r.status_code == 204, f"DELETE {path}: {r.status_code} {r.text[:300]}"
+    # A topic, then a team no ticket is on any more.
+    spare = body(c.post("/v1/teams", s.admin, json={"name": "Spare"}), 201)
+    topic = body(c.post("/v1/topics", s.admin, json={"names": {"en": "Spare"}, "team_id": spare["id"]}), 201)
+    for token, path in ((s.admin, f"/v1/topics/{topic['id']}"), (s.owner, f"/v1/teams/{spare['id']}")):
         r = c.delete(path, token)
         assert r.status_code == 204, f"DELETE {path}: {r.status_code} {r.text[:300]}"

@@ -57,6 +57,7 @@ def worked_stores(api):
         store = api.new_store(name)
         agent = api.new_agent(store)
         staff = store.owner_token
+        ops, billing = api.new_team(store, "Ops"), api.new_team(store, "Billing")
         customers = [api.customer_token(store) for _ in range(2)]
         tickets = []
         for n in range(4):
@@ -67,7 +68,7 @@ def worked_stores(api):
         p = [ticket_path(t) for t in tickets]
         # 0: worked and closed, rated.
         ok(api.post(f"{p[0]}/notes", staff, json={"body": "internal only"}))
-        ok(api.post(f"{p[0]}/assign", staff, json={"agent_id": agent["id"], "team": "ops"}))
+        ok(api.post(f"{p[0]}/assign", staff, json={"agent_id": agent["id"], "team": ops}))
         ok(api.post(f"{p[0]}/tags", staff, json={"tag": "vip"}))
         ok(api.post(f"{p[0]}/replies", staff, json={"body": "Done"}))
         ok(api.post(f"{p[0]}/status", staff, json={"status": "solved"}))
@@ -85,7 +86,7 @@ def worked_stores(api):
         ok(api.post(f"{p[2]}/status", staff, json={"status": "pending"}))
         ok(api.post(f"{p[2]}/replies", customers[0][1], json={"body": "Any news?"}))
         # 3: only a team.
-        ok(api.post(f"{p[3]}/assign", agent["token"], json={"team": "billing"}))
+        ok(api.post(f"{p[3]}/assign", agent["token"], json={"team": billing}))
         stores.append(store)
     return stores
 

@@ -76,6 +76,12 @@ class Api:
         assert r.status_code == 201, r.text
         return customer_id, r.json()["token"]
 
+    def new_team(self, store: Store, name="Shipping", **fields) -> str:
+        """A team of the store (created by its owner); its id, what a ticket's ``team`` is."""
+        r = self.post("/v1/teams", store.owner_token, json={"name": name, **fields})
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
     def open_ticket(self, token, **fields) -> dict:
         body = {"subject": "Charged but no order number", "body": "I paid twice and got no order.", **fields}
         r = self.post("/v1/tickets", token, json=body)

@@ -124,8 +124,18 @@ def test_a_repeated_request_gets_the_first_answer_as_it_was(tickets):
 def test_assigning_only_a_team_keeps_the_agent(tickets):
     ticket = tickets.open(OWNER, {**PARCEL, "customer_id": "cust-1"})["ticket"]
     tickets.execute(OWNER, ticket["id"], [["assign", {"assignee_id": "ag-2"}]])
-    assigned = tickets.execute(OWNER, ticket["id"], [["assign", {"team": "billing"}]])["ticket"]
-    assert (assigned["assignee_id"], assigned["team"]) == ("ag-2", "billing")
+    billing = tickets.create_team(OWNER, {"name": "Billing"})["team"]["id"]
+    assigned = tickets.execute(OWNER, ticket["id"], [["assign", {"team": billing}]])["ticket"]
+    assert (assigned["assignee_id"], assigned["team"]) == ("ag-2", billing)
+
+
+def test_a_ticket_is_assigned_only_to_a_team_of_its_store(tickets):
+    ticket = tickets.open(OWNER, {**PARCEL, "customer_id": "cust-1"})["ticket"]
+    elsewhere = tickets.create_team({**OWNER, "store_id": "st-2"}, {"name": "Billing"})["team"]["id"]
+    for team in ("billing", elsewhere):
+        error = refused(InvalidCommand, tickets.execute, OWNER, ticket["id"], [["assign", {"team": team}]])
+        assert list(error.errors) == ["team"]
+    assert tickets.get(OWNER, ticket["id"])["version"] == 1
 
 
 # --- a reply with a note, canned responses -------------------------------------------------------
