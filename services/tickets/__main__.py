@@ -6,6 +6,8 @@ import sys
 from seedwork import config, db, migrations
 from seedwork.store import EventStore
 
+from . import agent_ops
+from .application import build
 from .projection import TicketList
 from pathlib import Path
 
@@ -20,10 +22,14 @@ def main(argv=None) -> int:
         migrations.migrate(conn, settings.schema, [("tickets", Path(__file__).with_name("migrations"))])
     pool = db.make_pool(settings.database_url, max_size=2, name="tickets-rebuild")
     try:
-        count = TicketList(settings.schema).rebuild(EventStore(pool, settings.schema))
+        store = EventStore(pool, settings.schema)
+        count = TicketList(settings.schema).rebuild(store)
+        parts = build(store)
+        others = agent_ops.rebuild(store, parts.teams, parts.topics, parts.agents)
     finally:
         pool.close()
-    print(f"tickets: rebuilt the ticket list of schema {settings.schema} from the event log: {count} tickets")
+    print(f"tickets: rebuilt the ticket list of schema {settings.schema} from the event log: {count} tickets; "
+          f"{others['teams']} teams, {others['topics']} topics, {others['agent_profiles']} agent profiles")
     return 0
 
 

@@ -98,8 +98,7 @@ class AgentProfiles:
                                     profile["capacity"], profile["skills"], event.version, event.occurred_at))
 
     def rebuild(self, conn: psycopg.Connection, streams: Iterable[list[Envelope]]) -> int:
-        """Rewrite the table from the ``agent-profile:`` streams: each one's last event is the profile."""
-        conn.execute(f"DELETE FROM {self.schema}.agent_profiles")
+        """Write the (emptied) table from the ``agent-profile:`` streams: each one's last event is the profile."""
         count = 0
         for events in streams:
             self.write(conn, events[-1])

@@ -239,10 +239,8 @@ class Teams:
                 conn.execute(self._add, (after["id"], after["store_id"], agent_id, joined.get(agent_id, 0)))
 
     def rebuild(self, conn: psycopg.Connection, streams: Iterable[list[Envelope]]) -> int:
-        """Rewrite the tables from the ``team:`` streams (each folded whole, so
-        names that moved between teams never collide on the way)."""
-        conn.execute(f"DELETE FROM {self.schema}.team_members")
-        conn.execute(f"DELETE FROM {self.schema}.teams")
+        """Write the (emptied) tables from the ``team:`` streams, each folded whole,
+        so names that moved between teams never collide on the way."""
         count = 0
         for events in streams:
             team = rules.fold(events)

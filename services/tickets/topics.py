@@ -153,8 +153,7 @@ class Topics:
             conn.execute(self._update, (*row[2:8], after["updated_at"], after["id"]))
 
     def rebuild(self, conn: psycopg.Connection, streams: Iterable[list[Envelope]]) -> int:
-        """Rewrite the table from the ``topic:`` streams (after the teams: a topic names one)."""
-        conn.execute(f"DELETE FROM {self.schema}.topics")
+        """Write the (emptied) table from the ``topic:`` streams (after the teams: a topic names one)."""
         count = 0
         for events in streams:
             topic = rules.fold(events)

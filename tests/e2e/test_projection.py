@@ -1,6 +1,7 @@
 """The ticket list is a projection of the event log: rebuilding it from the
 log (``python -m services.tickets rebuild-projections``) gives the same rows
-and the same API answers, and each row agrees with the ticket's fold."""
+and the same API answers, and each row agrees with the ticket's fold. So do
+the tables of teams, topics and agents' profiles."""
 from __future__ import annotations
 
 import subprocess
@@ -15,7 +16,7 @@ from tests.support.servers import ROOT
 
 COLUMNS = ("ticket_id", "store_id", "number", "status", "status_label", "priority", "priority_rank", "type",
            "subject", "customer_id", "order_id", "assignee_id", "team", "tags", "message_count", "version",
-           "created_at", "updated_at", "search_text")
+           "created_at", "updated_at", "search_text", "topic_id")
 
 
 def at(iso: str) -> datetime:
@@ -58,13 +59,16 @@ def worked_stores(api):
         agent = api.new_agent(store)
         staff = store.owner_token
         ops, billing = api.new_team(store, "Ops"), api.new_team(store, "Billing")
+        agent_operations(api, store, agent, ops, billing)
+        topic = ok(api.post("/v1/topics", staff, json={"names": {"en": "Orders"}, "team_id": billing}), 201)
         customers = [api.customer_token(store) for _ in range(2)]
         tickets = []
         for n in range(4):
             _, token = customers[n % 2]
             tickets.append(api.open_ticket(token, subject=f"{name} ticket {n}",
                                            body=f"Body {n} card 4111 1111 1111 1111",
-                                           **({"order_id": f"ord_{n}"} if n % 2 else {})))
+                                           **({"order_id": f"ord_{n}"} if n % 2 else {}),
+                                           **({"topic_id": topic["id"]} if n == 1 else {})))
         p = [ticket_path(t) for t in tickets]
         # 0: worked and closed, rated.
         ok(api.post(f"{p[0]}/notes", staff, json={"body": "internal only"}))
@@ -89,6 +93,65 @@ def worked_stores(api):
         ok(api.post(f"{p[3]}/assign", agent["token"], json={"team": billing}))
         stores.append(store)
     return stores
+
+
+def agent_operations(api, store, agent, ops: str, billing: str) -> None:
+    """Teams with members come and go, a name moves from one team to another,
+    topics change, agents' profiles change: what the rebuild must fold again."""
+    staff = store.owner_token
+    admin = api.new_agent(store, role="admin", name="Amal")
+    for team, member in ((ops, agent["id"]), (ops, admin["id"]), (billing, agent["id"])):
+        ok(api.post(f"/v1/teams/{team}/members", staff, json={"agent_id": member}))
+    ok(api.delete(f"/v1/teams/{ops}/members/{agent['id']}", staff))
+    ok(api.post(f"/v1/teams/{ops}/members", staff, json={"agent_id": agent["id"]}))  # rejoins: now last
+    gone = api.new_team(store, "Gone")
+    assert api.delete(f"/v1/teams/{gone}", staff).status_code == 204
+    ok(api.patch(f"/v1/teams/{billing}", staff, json={"name": "Payments", "assignment": {"mode": "least_loaded"}}))
+    api.new_team(store, "Billing")  # the old name, now another team's
+    spare = ok(api.post("/v1/topics", staff, json={"names": {"en": "Spare"}}), 201)
+    ok(api.patch(f"/v1/topics/{spare['id']}", staff, json={"descriptions": {"en": "Anything"}, "position": 4,
+                                                            "team_id": ops, "email": "spare@example.sa"}))
+    ok(api.patch(f"/v1/agents/{agent['id']}", agent["token"], json={"availability": "online"}))
+    ok(api.patch(f"/v1/agents/{agent['id']}", staff, json={"capacity": 7, "skills": ["returns", "vip"]}))
+    ok(api.patch(f"/v1/agents/{admin['id']}", staff, json={"availability": "away"}))
+
+
+AGENT_OPS = {
+    "teams": "id, store_id, name, description, assignment_mode, version, created_at, updated_at",
+    "team_members": "team_id, store_id, agent_id, since",
+    "topics": "id, store_id, names, descriptions, team_id, email, position, version, created_at, updated_at",
+    "agent_profiles": "store_id, agent_id, availability, capacity, skills, version, updated_at",
+}
+
+
+def agent_ops_rows(http_system) -> dict[str, list[tuple]]:
+    schema = http_system.schemas["tickets"]
+    with psycopg.connect(http_system.database_url, autocommit=True) as conn:
+        return {table: conn.execute(f"SELECT {columns} FROM {schema}.{table} ORDER BY 1, 2, 3").fetchall()
+                for table, columns in AGENT_OPS.items()}
+
+
+def test_rebuilding_gives_the_same_teams_topics_and_agent_profiles(api, http_system, worked_stores):
+    before = agent_ops_rows(http_system)
+    answers = [(ok(api.get("/v1/teams", s.owner_token)), ok(api.get("/v1/topics", s.owner_token)),
+                ok(api.get("/v1/agents", s.owner_token))) for s in worked_stores]
+    assert len([r for r in before["teams"] if r[1] in {s.id for s in worked_stores}]) == 6
+    # Damage the tables behind the service's back.
+    execute_sql(http_system, "DELETE FROM {schema}.team_members WHERE ctid IN "
+                             "(SELECT ctid FROM {schema}.team_members LIMIT 1)")
+    execute_sql(http_system, "UPDATE {schema}.agent_profiles SET capacity = 999")
+    execute_sql(http_system, "UPDATE {schema}.topics SET position = 77")
+
+    output = rebuild(http_system)
+
+    assert f"{len(before['teams'])} teams, {len(before['topics'])} topics" in output
+    assert agent_ops_rows(http_system) == before
+    assert [(ok(api.get("/v1/teams", s.owner_token)), ok(api.get("/v1/topics", s.owner_token)),
+             ok(api.get("/v1/agents", s.owner_token))) for s in worked_stores] == answers
+    # And live again: the next change lands on the rebuilt rows.
+    team = answers[0][0]["items"][0]
+    changed = ok(api.patch(f"/v1/teams/{team['id']}", worked_stores[0].owner_token, json={"description": "After"}))
+    assert changed["version"] == team["version"] + 1 and changed["members"] == team["members"]
 
 
 def test_rebuilding_the_list_from_the_log_gives_the_same_rows_and_answers(api, http_system, worked_stores):
@@ -141,7 +204,7 @@ def test_every_list_row_agrees_with_the_ticket_fold(api, http_system, worked_sto
             row = dict(zip(COLUMNS, values))
             ticket = ok(api.get(f"/v1/tickets/{row['ticket_id']}", store.owner_token))
             for field in ("number", "status", "status_label", "priority", "type", "subject", "customer_id",
-                          "order_id", "assignee_id", "team", "version"):
+                          "order_id", "assignee_id", "team", "topic_id", "version"):
                 assert row[field] == ticket[field], (field, row, ticket)
             assert row["store_id"] == store.id
             assert list(row["tags"]) == ticket["tags"]
