@@ -1,5 +1,6 @@
-"""Demo data for `make run`: a store, its staff, customer cards, groups, orders,
-a shopper flagged by two other stores, tickets, and self-service (turned on,
+"""Demo data for `make run`: a store, its staff, two teams and their contact
+topics, customer cards, groups, orders, a shopper flagged by two other stores,
+tickets opened on those topics, and self-service (turned on,
 two canned responses, and the demo shopper's orders for the late-order flow),
 created through the public API like any client would. Run again, it reuses the
 demo store recorded in var/demo.json while its owner token still works; the
@@ -153,6 +154,28 @@ def add_self_service(base: str, owner: str, customer_id: str) -> tuple[dict, boo
             "canned_response_ids": [have[title] for title in CANNED]}, settings["enabled"]
 
 
+# Teams, each with the contact topic it answers (the help widget's choices).
+TEAMS = {
+    "payments": ("Payments", "round_robin", {"ar": "الدفع والاسترجاع", "en": "Payments and refunds"}),
+    "shipping": ("Shipping", "least_loaded", {"ar": "الشحن والتوصيل", "en": "Shipping and delivery"}),
+}
+
+
+def add_teams_and_topics(base: str, owner: str, agent_id: str) -> dict:
+    """Two teams with the agent in both, a topic for each; the agent is online."""
+    topics = {}
+    for position, (key, (name, mode, names)) in enumerate(TEAMS.items()):
+        team = ok(call(base, "POST", "/v1/teams", owner, {"name": name, "assignment": {"mode": mode}}),
+                  "creating a team")
+        ok(call(base, "POST", f"/v1/teams/{team['id']}/members", owner, {"agent_id": agent_id}), "adding a member")
+        topics[key] = ok(call(base, "POST", "/v1/topics", owner, {
+            "names": names, "team_id": team["id"], "email": f"{key}@demo.example", "position": position}),
+            "creating a contact topic")
+    ok(call(base, "PATCH", f"/v1/agents/{agent_id}", owner, {"availability": "online", "capacity": 20}),
+       "the agent's profile")
+    return topics
+
+
 def save(state: dict) -> None:
     STATE.parent.mkdir(parents=True, exist_ok=True)
     STATE.write_text(json.dumps(state, indent=2))
@@ -168,6 +191,7 @@ def create(base: str, platform_key: str) -> dict:
                     {"name": "Sara", "email": "sara@demo.example", "role": "agent"}), "adding an agent")
     ok(call(base, "POST", "/v1/agents", owner,
             {"name": "Reza", "email": "reza@demo.example", "role": "admin"}), "adding an admin")
+    topics = add_teams_and_topics(base, owner, agent["id"])
     ids = add_customers(base, platform_key, owner)
     shoppers = {}
     for name in ("cus_1001", "cus_1002"):
@@ -180,14 +204,15 @@ def create(base: str, platform_key: str) -> dict:
     # "I was charged but got no order number": with the card's last four digits only.
     charged = open_ticket("cus_1001", subject="تم خصم المبلغ ولم يصلني رقم الطلب",
                           body="Charged 240 SAR on the card ending 4242 but I got no order number.",
-                          type="payment_issue", priority="high")
+                          type="payment_issue", priority="high", topic_id=topics["payments"]["id"])
     late = open_ticket("cus_1002", subject="سفارشم دیر شده است", order_id="ord_5531",
-                       body="My order is three days late; the tracking link shows nothing.", type="late_order")
+                       body="My order is three days late; the tracking link shows nothing.", type="late_order",
+                       topic_id=topics["shipping"]["id"])
     question = open_ticket("cus_1001", subject="Do you ship to Kuwait?", body="And how long does it take?")
 
     sara = agent["token"]
     tid = charged["id"]
-    ok(call(base, "POST", f"/v1/tickets/{tid}/assign", sara, {"agent_id": agent["id"], "team": "payments"}), "assign")
+    ok(call(base, "POST", f"/v1/tickets/{tid}/assign", sara, {"agent_id": agent["id"]}), "assign")
     ok(call(base, "POST", f"/v1/tickets/{tid}/notes", sara,
             {"body": "Payment found in the gateway report; order was not created. Refund or create it."}), "note")
     ok(call(base, "POST", f"/v1/tickets/{tid}/status", sara,
@@ -238,6 +263,8 @@ Demo store {state['store_id']} ({'created now' if fresh else 'from an earlier ru
 Try:
   curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/tickets?status=open,under_review,on_hold'
   curl -s -H "Authorization: Bearer {state['owner_token']}" {base}/v1/tickets/{state['ticket_id']}/history
+  curl -s -H "Authorization: Bearer {state['owner_token']}" {base}/v1/teams
+  curl -s -H "Authorization: Bearer {state['customer_token']}" {base}/v1/topics
   curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/customers?q=نوره'
   curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/customers?flagged=true'
   curl -s -H "Authorization: Bearer {state['owner_token']}" {base}/v1/customers/{state['flagged_customer_id']}/payment-options

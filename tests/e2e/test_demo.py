@@ -25,6 +25,12 @@ def test_the_demo_store_is_created_once_and_its_printed_tokens_work(http_system,
     mine = api.get("/v1/tickets", shopper).json()["items"]
     assert mine and {t["customer_id"] for t in mine} == {state["customer_id"]}
 
+    # Two teams, a contact topic for each; the tickets opened on them are on the topic's team.
+    teams = {t["id"]: t for t in api.get("/v1/teams", owner).json()["items"]}
+    topics = api.get("/v1/topics", owner).json()["items"]
+    assert len(teams) == 2 and {t["team_id"] for t in topics} == set(teams)
+    assert {t["team"] for t in tickets if t["topic_id"]} == set(teams)
+
     # Customer cards, groups, orders, and one shopper flagged by two other stores.
     cards = api.get("/v1/customers", owner, params={"limit": 100}).json()["items"]
     assert len(cards) >= 5 and any(c["orders_count"] > 0 for c in cards)
