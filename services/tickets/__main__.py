@@ -6,7 +6,7 @@ import sys
 from seedwork import config, db, migrations
 from seedwork.store import EventStore
 
-from .projection import TicketList
+from .application import build
 from pathlib import Path
 
 
@@ -20,7 +20,7 @@ def main(argv=None) -> int:
         migrations.migrate(conn, settings.schema, [("tickets", Path(__file__).with_name("migrations"))])
     pool = db.make_pool(settings.database_url, max_size=2, name="tickets-rebuild")
     try:
-        count = TicketList(settings.schema).rebuild(EventStore(pool, settings.schema))
+        count = build(EventStore(pool, settings.schema)).read_models.rebuild()
     finally:
         pool.close()
     print(f"tickets: rebuilt the ticket list of schema {settings.schema} from the event log: {count} tickets")

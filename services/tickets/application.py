@@ -19,8 +19,14 @@ from seedwork.store import EventStore
 from .canned_responses import CannedResponses
 from .config import TicketsConfig
 from .customer_replica import CustomerSummaries
+from .domain.queues import Viewer
 from .files import TicketFiles
+from .queue import AgentQueues
+from .read_models import ReadModels
 from .reads import TicketReads
+from .saved_views import SavedViews
+from .sla_policies import SlaPolicies
+from .sla_timer import SlaTimer
 from .selfservice_flows import SelfServiceFlows
 from .selfservice_settings import SelfServiceSettings
 from .writes import TicketWrites
@@ -35,6 +41,10 @@ class Tickets:
     settings: SelfServiceSettings  # the store's self-service settings
     flows: SelfServiceFlows
     replica: CustomerSummaries  # what tickets keeps of the customers service's events
+    read_models: ReadModels  # the list row, view counts and SLA timers of every change; their rebuild
+    sla_policies: SlaPolicies
+    sla_timer: SlaTimer
+    queues: AgentQueues  # views with counts, a view's tickets, the next ticket
 
 
 def build(store: EventStore, config: TicketsConfig | None = None,
@@ -46,7 +56,16 @@ def build(store: EventStore, config: TicketsConfig | None = None,
     settings = SelfServiceSettings(store, canned.exists, clock)
     reads = TicketReads(store, replica, clock)
     files = TicketFiles(store, reads, settings)
-    writes = TicketWrites(store, keys, reads, files, canned, clock)
+    policies = SlaPolicies(store, clock)
+    views = SavedViews(store, clock)
+    read_models = ReadModels(store, policies, views)
+    writes = TicketWrites(store, keys, reads, files, canned, read_models, clock)
     flows = SelfServiceFlows(store, keys, writes, reads, settings, replica, config, clock)
+    queues = AgentQueues(views, read_models, reads, writes, viewer_of)
     return Tickets(writes=writes, reads=reads, files=files, canned=canned, settings=settings, flows=flows,
-                   replica=replica)
+                   replica=replica, read_models=read_models, sla_policies=policies,
+                   sla_timer=SlaTimer(store, read_models, policies, clock), queues=queues)
+
+
+def viewer_of(conn, caller) -> Viewer:
+    return Viewer(agent_id=caller.id)
