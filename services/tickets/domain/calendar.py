@@ -142,8 +142,11 @@ class BusinessCalendar:
     # --- days ---------------------------------------------------------------------------
 
     def _locate(self, us: int) -> tuple[_Run, int]:
-        local = from_us(us).astimezone(self.time_zone).date()
-        run = self._cover(local - _DAY, local + _DAY)
+        """The run holding ``us``, and the index of its day there."""
+        run = self._run
+        if run is None or not run.starts[0] <= us < run.starts[-1]:
+            local = from_us(us).astimezone(self.time_zone).date()
+            run = self._cover(local - _DAY, local + _DAY)
         return run, bisect_right(run.starts, us) - 1
 
     def _cover(self, first: date, last: date) -> _Run:
