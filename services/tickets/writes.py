@@ -143,10 +143,10 @@ class TicketWrites:
         now = self.clock()
         new_events = []
         for name, fields in steps:
-            events = decide(state, self._command(conn, caller, state, name, fields), now)
+            decided = decide(state, self._command(conn, caller, state, name, fields), now)
             # Later steps decide on the state the earlier ones left.
-            state = fold(stored(events, state.version), state)
-            new_events += events
+            state = fold(stored(decided, state.version), state)
+            new_events += decided
         state = loaded
         if new_events:
             appended = self.store.append(ticket_id, loaded.version, new_events, conn=conn)

@@ -34,7 +34,8 @@ def test_the_policy_is_the_admins_and_bad_input_names_the_field(api):
     agent = api.new_agent(store)
     assert_problem(api.put("/v1/settings/sla", agent["token"], json=AROUND_THE_CLOCK), 403)
     for body, field in (({"time_zone": "Mars/Olympus"}, "time_zone"),
-                        ({"business_hours": [{"day": "sun", "from": "17:00", "to": "09:00"}]}, "business_hours[0].from"),
+                        ({"business_hours": [{"day": "sun", "from": "17:00", "to": "09:00"}]},
+                         "business_hours[0].from"),
                         ({"targets": {"high": {"first_response_minutes": 0}}}, "targets.high.first_response_minutes"),
                         ({"holidays": [{"from": "2026-04-02", "to": "2026-03-30"}]}, "holidays[0].to")):
         problem = assert_problem(api.put("/v1/settings/sla", store.owner_token, json=body), 422)
@@ -83,7 +84,7 @@ def test_changing_the_policy_recomputes_open_tickets_deadlines(api):
         return seen["sla"]["policy_version"], at(targets(seen)["first_response"]["due_at"]) - at(seen["created_at"])
 
     for ticket in tickets[:2]:
-        eventually(lambda: first_due(ticket), lambda got: got == (2, timedelta(minutes=600)), timeout=15,
+        eventually(lambda ticket=ticket: first_due(ticket), lambda got: got == (2, timedelta(minutes=600)), timeout=15,
                    what="the open ticket recomputed on the new policy")
     # A solved ticket keeps the policy it was solved under.
     assert ok(api.get(ticket_path(solved), store.owner_token))["sla"]["policy_version"] == 1

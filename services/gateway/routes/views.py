@@ -2,6 +2,8 @@
 policy (docs/agent-operations.md). The tickets service decides everything."""
 from __future__ import annotations
 
+from werkzeug.wrappers import Response
+
 from ..routing import ADMIN, STAFF, route
 from ..schemas import tickets as ticket_schemas
 from ..schemas import views as schemas
@@ -46,7 +48,8 @@ class ViewRoutes(RouteBase):
            "to you; 204 when nothing waits", roles=STAFF, body=NoFields, response=ticket_schemas.Ticket,
            resource="ticket", etag=True, tags=TAGS)
     def next_ticket(self, call):
-        return self.tickets.next_ticket(call.caller)
+        taken = self.tickets.next_ticket(call.caller)
+        return Response(status=204) if taken is None else taken
 
     # --- the SLA policy ----------------------------------------------------------------
 

@@ -108,7 +108,7 @@ def clean_filter(raw: Any, name: str = "filter") -> dict[str, Any]:
         elif key == "type":
             clean[key] = _named(lambda v: fields.ticket_type(v, reserved_ok=True), value, path)
         else:
-            clean[key] = _named(lambda v: fields.identifier(v, key), value, path)
+            clean[key] = _named(lambda v, name=key: fields.identifier(v, name), value, path)
     return clean
 
 
