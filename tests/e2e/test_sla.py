@@ -35,11 +35,10 @@ def test_the_policy_is_the_admins_and_bad_input_names_the_field(api):
     assert_problem(api.put("/v1/settings/sla", agent["token"], json=AROUND_THE_CLOCK), 403)
     for body, field in (({"time_zone": "Mars/Olympus"}, "time_zone"),
                         ({"business_hours": [{"day": "sun", "from": "17:00", "to": "09:00"}]},
-                         "business_hours[0].from"),
+                         "business_hours[0].to"),
                         ({"targets": {"high": {"first_response_minutes": 0}}}, "targets.high.first_response_minutes"),
                         ({"holidays": [{"from": "2026-04-02", "to": "2026-03-30"}]}, "holidays[0].to")):
-        problem = assert_problem(api.put("/v1/settings/sla", store.owner_token, json=body), 422)
-        assert any(name.startswith(field.split("[")[0].split(".")[0]) for name in problem["errors"]), problem
+        assert_problem(api.put("/v1/settings/sla", store.owner_token, json=body), 422, fields=[field])
 
     policy = put_policy(api, store, **AROUND_THE_CLOCK)
     assert policy["version"] == 1 and policy["business_hours"] == []
