@@ -40,11 +40,21 @@ _COLUMNS = (
 )
 
 
-def lock(conn: psycopg.Connection, key: str) -> None:
+def lock(conn: psycopg.Connection, key: str, *, shared: bool = False) -> None:
     """Hold the advisory lock named ``key`` until ``conn``'s transaction ends:
     writers of one thing (a stream, a store's orders, a mobile) queue here
-    instead of racing and retrying."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+    instead of racing and retrying. ``shared`` holders run side by side and
+    only keep an exclusive holder out (and wait for one)."""
+    if shared:
+        conn.execute("SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))", (key,))
+    else:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
+
+def try_lock(conn: psycopg.Connection, key: str) -> bool:
+    """``lock`` if nobody holds it now; False (and no lock) otherwise. For
+    background work that must never wait on a request (and so never deadlock with one)."""
+    return conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (key,)).fetchone()[0]
 
 
 def expect_version(what: str, expected: int | None, actual: int) -> None:
@@ -168,6 +178,10 @@ class EventStore:
         makes transaction ids follow the queue, so the global order never
         refuses a writer that waited (see ``_append_statement``)."""
         lock(conn, f"{self.schema}:{stream_id}")
+
+    def try_lock_stream(self, conn: psycopg.Connection, stream_id: str) -> bool:
+        """``lock_stream`` if no writer holds the stream now; False otherwise."""
+        return try_lock(conn, f"{self.schema}:{stream_id}")
 
     # --- writing --------------------------------------------------------------
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 # The modules, not their classes: `nameko run` starts every class with
 # entrypoints it finds in this module, and only GatewayService is a service.
 from .routes import (attachments, canned, customers, groups, meta, notifications, orders, platform, selfservice,
-                     stores, teams, tickets, topics)
+                     stores, teams, tickets, topics, views)
 
 
 class GatewayService(stores.StoreRoutes, tickets.TicketRoutes, customers.CustomerRoutes, groups.GroupRoutes,
                      orders.OrderRoutes, selfservice.SelfServiceRoutes, canned.CannedRoutes,
                      attachments.AttachmentRoutes, notifications.NotificationRoutes, platform.PlatformRoutes,
-                     meta.MetaRoutes, teams.TeamRoutes, topics.TopicRoutes):
+                     views.ViewRoutes, meta.MetaRoutes, teams.TeamRoutes, topics.TopicRoutes):
     name = "gateway"

@@ -8,7 +8,6 @@ from seedwork.store import EventStore
 
 from . import agent_ops
 from .application import build
-from .projection import TicketList
 from pathlib import Path
 
 
@@ -23,8 +22,8 @@ def main(argv=None) -> int:
     pool = db.make_pool(settings.database_url, max_size=2, name="tickets-rebuild")
     try:
         store = EventStore(pool, settings.schema)
-        count = TicketList(settings.schema).rebuild(store)
         parts = build(store)
+        count = parts.read_models.rebuild()
         others = agent_ops.rebuild(store, parts.teams, parts.topics, parts.agents)
     finally:
         pool.close()

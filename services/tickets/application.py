@@ -20,8 +20,14 @@ from .agent_profiles import AgentProfiles
 from .canned_responses import CannedResponses
 from .config import TicketsConfig
 from .customer_replica import CustomerSummaries
+from .domain.queues import Viewer
 from .files import TicketFiles
+from .queue import AgentQueues
+from .read_models import ReadModels
 from .reads import TicketReads
+from .saved_views import SavedViews
+from .sla_policies import SlaPolicies
+from .sla_timer import SlaTimer
 from .selfservice_flows import SelfServiceFlows
 from .selfservice_settings import SelfServiceSettings
 from .teams import Teams
@@ -38,9 +44,13 @@ class Tickets:
     settings: SelfServiceSettings  # the store's self-service settings
     flows: SelfServiceFlows
     replica: CustomerSummaries  # what tickets keeps of the customers service's events
-    teams: Teams | None = None  # teams and their members (docs/agent-operations.md)
-    topics: Topics | None = None  # contact topics
-    agents: AgentProfiles | None = None  # agents' availability, capacity, skills
+    read_models: ReadModels  # the list row, view counts and SLA timers of every change; their rebuild
+    sla_policies: SlaPolicies
+    sla_timer: SlaTimer
+    queues: AgentQueues  # views with counts, a view's tickets, the next ticket
+    teams: Teams  # teams and their members (docs/agent-operations.md)
+    topics: Topics  # contact topics
+    agents: AgentProfiles  # agents' availability, capacity, skills
 
 
 def build(store: EventStore, config: TicketsConfig | None = None,
@@ -55,7 +65,17 @@ def build(store: EventStore, config: TicketsConfig | None = None,
     teams = Teams(store, keys, clock)
     topics = Topics(store, keys, teams, clock)
     agents = AgentProfiles(store, teams, clock)
-    writes = TicketWrites(store, keys, reads, files, canned, clock, teams=teams, topics=topics)
+    policies = SlaPolicies(store, clock)
+    views = SavedViews(store, clock)
+    read_models = ReadModels(store, policies, views)
+    writes = TicketWrites(store, keys, reads, files, canned, read_models, clock, teams=teams, topics=topics)
     flows = SelfServiceFlows(store, keys, writes, reads, settings, replica, config, clock)
+    queues = AgentQueues(views, read_models, reads, writes, viewer_of)
     return Tickets(writes=writes, reads=reads, files=files, canned=canned, settings=settings, flows=flows,
-                   replica=replica, teams=teams, topics=topics, agents=agents)
+                   replica=replica, read_models=read_models, sla_policies=policies,
+                   sla_timer=SlaTimer(store, read_models, policies, clock), queues=queues,
+                   teams=teams, topics=topics, agents=agents)
+
+
+def viewer_of(conn, caller) -> Viewer:
+    return Viewer(agent_id=caller.id)

@@ -11,6 +11,7 @@ from seedwork.instants import iso
 from seedwork.pagination import (CURSOR_HELP, DEFAULT_LIMIT, decode_cursor, encode_cursor, exactly, instant, integer,
                                  page, page_limit, seek)
 
+from .domain import queues
 from .domain.fields import PRIORITIES, STATUSES
 
 # sort name -> the projection column it orders by (ties broken by number).
@@ -71,9 +72,10 @@ def after(cursor: str, sort: str) -> tuple:
 
 
 def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q: TicketQuery,
-                 handled_by: str | None = None) -> dict:
+                 handled_by: str | None = None, also: tuple[list[str], list] = ([], [])) -> dict:
     """One page of a store's tickets; ``store_id`` None with ``handled_by``
-    "platform" is the platform review team's queue across stores."""
+    "platform" is the platform review team's queue across stores. ``also``:
+    more conditions and their parameters (a view's, ``view_conditions``)."""
     if store_id is None and handled_by != "platform":
         raise ValueError("only the platform's queue spans stores")
     where, params = ["true"], []
@@ -104,6 +106,8 @@ def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q:
         escaped = q.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append("search_text LIKE %s")
         params.append(f"%{escaped}%")
+    where += also[0]
+    params += also[1]
 
     key = SORT_KEYS[q.sort.removeprefix("-")]
     condition, after_params, order_by = seek(q.sort, SORT_KEYS, "number", after(q.cursor, q.sort) if q.cursor else None)
@@ -127,3 +131,46 @@ def list_item(r: tuple) -> dict:
         "created_at": iso(r[14]), "updated_at": iso(r[15]), "handled_by": r[16], "store_id": r[17],
         "topic_id": r[18],
     }
+
+
+def view_conditions(view_filter: dict, viewer: queues.Viewer | None) -> tuple[list[str], list]:
+    """A view's filter (``domain.queues``) as SQL conditions on ``ticket_list``,
+    for the viewer: what ``queues.matches`` and ``queues.viewer_condition``
+    say in Python, which keep the counts (the tests hold the two together).
+    Without a viewer, only ``matches``: what a view's counters count."""
+    f = view_filter
+    where: list[str] = ["handled_by = 'store'"]
+    params: list = []
+    if f.get("tag") != queues.SPAM_TAG:
+        where.append("NOT tags @> ARRAY[%s]::text[]")
+        params.append(queues.SPAM_TAG)
+    for key, column in (("status", "status"), ("priority", "priority"), ("sla", "sla_state")):
+        if key in f:
+            where.append(f"{column} = ANY(%s)")
+            params.append(list(f[key]))
+    if "tag" in f:
+        where.append("tags @> ARRAY[%s]::text[]")
+        params.append(f["tag"])
+    for key in ("assignee_id", "team"):
+        value = f.get(key)
+        if value == queues.NONE:
+            where.append(f"{key} IS NULL")
+        elif value in (queues.ME, queues.MINE) and viewer is None:
+            continue
+        elif value == queues.ME:
+            where.append(f"{key} = %s")
+            params.append(viewer.agent_id or "")
+        elif value == queues.MINE:
+            where.append(f"{key} = ANY(%s)")
+            params.append(sorted(viewer.team_ids))
+        elif value is not None:
+            where.append(f"{key} = %s")
+            params.append(value)
+    for key in ("topic_id", "type", "customer_id", "channel"):
+        if key in f:
+            where.append(f"{key} = %s")
+            params.append(f[key])
+    if viewer is not None and viewer.scoped:
+        where.append("(team = ANY(%s) OR assignee_id = %s)")
+        params += [sorted(viewer.team_ids), viewer.agent_id or ""]
+    return where, params

@@ -44,10 +44,12 @@ class TicketReads:
     def view(self, conn: psycopg.Connection, caller: Caller, state: TicketState) -> dict:
         """``views.to_view`` with the customer's summary from the local replica (staff only)."""
         staff = policy.acts_as_staff(caller)
-        customer = None
+        customer = sla = None
         if staff:
             customer = self.replica.for_ticket(conn, state.store_id, [state.customer_id]).get(state.customer_id)
-        return views.to_view(state, staff, customer, restricted=policy.is_restricted_for(state, caller))
+            sla = self.projection.sla_of(conn, state.id, state.version)
+        return views.to_view(state, staff, customer, restricted=policy.is_restricted_for(state, caller),
+                             sla=sla)
 
     def replay(self, conn: psycopg.Connection, caller: Caller, recorded: dict) -> dict:
         """An idempotent command's first answer again: the ticket as that request left it."""
@@ -89,7 +91,8 @@ class TicketReads:
 
     # --- lists ------------------------------------------------------------------------
 
-    def list(self, caller: Caller, query: dict) -> dict:
+    def list(self, caller: Caller, query: dict, also: tuple[list[str], list] = ([], [])) -> dict:
+        """A page of tickets; ``also``: a view's conditions (``listing.view_conditions``)."""
         query = dict(query)
         store_id, handled_by = caller.store_id, None
         if caller.is_platform:  # the review team's queue, across stores or for one
@@ -105,7 +108,7 @@ class TicketReads:
                                 {"tag": ["only staff filter by tag"]})
             q = q.only_customer(caller.id)
         with self.store.pool.connection() as conn:
-            page = list_tickets(conn, self.store.schema, store_id, q, handled_by)
+            page = list_tickets(conn, self.store.schema, store_id, q, handled_by, also)
             summaries = {}
             if staff:  # one query per store for the whole page's customers
                 for store in {item["store_id"] for item in page["items"]}:
@@ -147,5 +150,3 @@ class TicketReads:
                 items.append(cloudevent)
         return {"items": items, "next_after": str(batch[-1].position) if batch else str(after)}
 
-    def rebuild_projections(self) -> int:
-        return self.projection.rebuild(self.store)

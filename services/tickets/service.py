@@ -7,6 +7,8 @@ to that caller's store. One bus handler keeps the local replica of customers
 that ticket views show.
 """
 
+from nameko.timer import timer
+
 from seedwork.caller import Caller
 from seedwork.context import RequestContext
 from seedwork.errors import InvalidQuery
@@ -17,6 +19,8 @@ from . import customer_replica
 from .application import build
 from .config import TicketsConfig
 from .domain import policy
+
+SLA_TICK_SECONDS = 1.0  # how often each replica looks for SLA deadlines that fell due
 
 
 class TicketsService:
@@ -127,6 +131,48 @@ class TicketsService:
     def delete_canned(self, caller, canned_id):
         return self.tickets.canned.delete(Caller.of(caller), canned_id)
 
+    # --- views, the queue, SLA (docs/agent-operations.md) ---------------------------------
+
+    @rpc
+    def list_views(self, caller):
+        return self.tickets.queues.list_views(Caller.of(caller))
+
+    @rpc
+    def get_view(self, caller, view_id):
+        return self.tickets.queues.view(Caller.of(caller), view_id)
+
+    @rpc
+    def view_tickets(self, caller, view_id, query):
+        return self.tickets.queues.view_tickets(Caller.of(caller), view_id, query)
+
+    @rpc
+    def create_view(self, caller, fields):
+        return self.tickets.queues.create_view(Caller.of(caller), fields)
+
+    @rpc
+    def update_view(self, caller, view_id, fields, expected_version=None):
+        return self.tickets.queues.update_view(Caller.of(caller), view_id, fields, expected_version)
+
+    @rpc
+    def delete_view(self, caller, view_id):
+        return self.tickets.queues.delete_view(Caller.of(caller), view_id)
+
+    @rpc
+    def next_ticket(self, caller):
+        return self.tickets.queues.next_ticket(Caller.of(caller))
+
+    @rpc
+    def sla_policy(self, caller):
+        return self.tickets.sla_policies.current(Caller.of(caller))
+
+    @rpc
+    def replace_sla_policy(self, caller, fields, expected_version=None):
+        return self.tickets.sla_policies.replace(Caller.of(caller), fields, expected_version)
+
+    # Every replica ticks; SKIP LOCKED claims keep them from firing one deadline twice.
+    @timer(interval=SLA_TICK_SECONDS)
+    def sla_tick(self):
+        self.tickets.sla_timer.tick()
     # --- teams, contact topics, agents' profiles (docs/agent-operations.md) ------------------
 
     @rpc

@@ -40,11 +40,13 @@ def _message_attachment(ticket_id: str, attachment: Mapping[str, Any]) -> dict:
 
 
 def to_view(state: TicketState, viewer_is_staff: bool, customer: Mapping[str, Any] | None = None,
-            restricted: bool = False) -> dict[str, Any]:
+            restricted: bool = False, sla: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The ticket as the API returns it. Customers never see internal notes,
     nor tags: tags are the staff's own labels ("fraud-suspect", "vip").
     ``customer`` is the summary of the ticket's customer, if known (see
-    ``customer_view``). ``restricted``: see ``domain.policy.is_restricted_for``."""
+    ``customer_view``). ``restricted``: see ``domain.policy.is_restricted_for``.
+    ``sla``: the ticket's SLA as the projection computed it (staff only;
+    ``domain.sla.SlaState.to_dict``), None for anyone else or a past version."""
     messages = state.messages if viewer_is_staff else state.public_messages()
     if restricted:
         messages = ()
@@ -57,7 +59,8 @@ def to_view(state: TicketState, viewer_is_staff: bool, customer: Mapping[str, An
         "order_id": state.order_id, "assignee_id": state.assignee_id, "team": state.team,
         "topic_id": state.topic_id, "tags": list(state.tags) if viewer_is_staff else [], "version": state.version,
         "created_at": iso(state.created_at), "updated_at": iso(state.updated_at), "rating": rating,
-        "handled_by": state.handled_by, "restricted": restricted,
+        "handled_by": state.handled_by, "restricted": restricted, "channel": state.channel,
+        "sla": dict(sla) if viewer_is_staff and sla is not None and not restricted else None,
         "payment": None if restricted else state.payment and dict(state.payment),
         "exchange": state.exchange and dict(state.exchange),
         "data_change": state.data_change and dict(state.data_change),

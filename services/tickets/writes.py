@@ -24,7 +24,7 @@ from .domain import commands, policy
 from .domain.decisions import decide
 from .domain.ticket import TicketState, fold, stored
 from .files import TicketFiles
-from .projection import TicketList
+from .read_models import ReadModels
 from .reads import TicketReads
 from .teams import Teams
 from .topics import Topics
@@ -63,13 +63,13 @@ def is_blocked(standing: dict | None) -> bool:
 
 class TicketWrites:
     def __init__(self, store: EventStore, keys: IdempotencyKeys, reads: TicketReads, files: TicketFiles,
-                 canned: CannedResponses, clock: Callable[[], datetime], teams: Teams | None = None,
-                 topics: Topics | None = None):
+                 canned: CannedResponses, read_models: ReadModels, clock: Callable[[], datetime],
+                 teams: Teams | None = None, topics: Topics | None = None):
         self.store, self.keys, self.reads, self.files, self.canned = store, keys, reads, files, canned
-        self.clock = clock
+        self.read_models, self.clock = read_models, clock
+        self.projection = read_models.list
         self.teams = teams or Teams(store, keys, clock)
         self.topics = topics or Topics(store, keys, self.teams, clock)
-        self.projection = TicketList(store.schema)
 
     # --- opening --------------------------------------------------------------------
 
@@ -102,8 +102,9 @@ class TicketWrites:
             events = decide(state, self._command(conn, step_caller, state, name, step_fields), now)
             state = fold(stored(events, state.version), state)
             new_events += events
-        state = fold(self.store.append(ticket_id, 0, new_events, conn=conn))
-        self.projection.upsert(conn, state)
+        history = self.store.append(ticket_id, 0, new_events, conn=conn)
+        state = fold(history)
+        self.read_models.project(conn, state, history)
         log.info("ticket %s #%s opened by %s %s", ticket_id, number, caller.kind, caller.id)
         return state
 
@@ -128,7 +129,7 @@ class TicketWrites:
                     self.store.lock_stream(conn, ticket_id)
                     return self.keys.run(
                         conn, caller, idempotency,
-                        lambda: self._execute(conn, caller, ticket_id, steps, expected_version),
+                        lambda: self.execute_in(conn, caller, ticket_id, steps, expected_version),
                         _remembered, lambda recorded: self.reads.replay(conn, caller, recorded))
             except ConcurrencyConflict as conflict:
                 expect_version(f"ticket {ticket_id}", expected_version, conflict.actual_version)
@@ -137,21 +138,26 @@ class TicketWrites:
                 time.sleep(random.uniform(0, 0.01 * attempt))  # green under eventlet
         raise Conflict("busy", f"ticket {ticket_id} changed {MAX_ATTEMPTS} times while this command ran; retry")
 
-    def _execute(self, conn: psycopg.Connection, caller: Caller, ticket_id: str, steps: list,
-                 expected_version: int | None) -> dict:
-        state = loaded = self.reads.visible(conn, caller, ticket_id)
+    def execute_in(self, conn: psycopg.Connection, caller: Caller, ticket_id: str, steps: list,
+                   expected_version: int | None, events: list | None = None) -> dict:
+        """``execute``'s work in ``conn``'s transaction, the ticket's stream locked
+        by the caller (``events``: the stream, if the caller loaded it already)."""
+        if events is None:
+            events = self.store.load(ticket_id, conn=conn)
+        state = loaded = self.reads.visible(conn, caller, ticket_id, events)
         expect_version(f"ticket {ticket_id}", expected_version, loaded.version)
         now = self.clock()
         new_events = []
         for name, fields in steps:
-            events = decide(state, self._command(conn, caller, state, name, fields), now)
+            decided = decide(state, self._command(conn, caller, state, name, fields), now)
             # Later steps decide on the state the earlier ones left.
-            state = fold(stored(events, state.version), state)
-            new_events += events
+            state = fold(stored(decided, state.version), state)
+            new_events += decided
         state = loaded
         if new_events:
-            state = fold(self.store.append(ticket_id, loaded.version, new_events, conn=conn), loaded)
-            self.projection.upsert(conn, state)
+            appended = self.store.append(ticket_id, loaded.version, new_events, conn=conn)
+            state = fold(appended, loaded)
+            self.read_models.project(conn, state, events + appended)
         return {"ticket": self.reads.view(conn, caller, state)}
 
     def _topic_and_team(self, conn: psycopg.Connection, store_id: str, topic_id) -> dict:

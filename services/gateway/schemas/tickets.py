@@ -63,6 +63,8 @@ class TicketCreate(Schema):
     order_id = fields.String(validate=ID, allow_none=True)
     customer_id = fields.String(validate=ID, metadata={"description": "staff only: the customer the ticket is for"})
     attachments = attachments()
+    channel = fields.String(metadata={"description": "staff only: where it came from (widget, email, contact_form, "
+                                                     "phone, chat, whatsapp, instagram, api)"})
     topic_id = fields.String(validate=ID, allow_none=True, metadata={
         "description": "a contact topic of the store (GET /v1/topics); the ticket opens on its team"})
 
@@ -205,7 +207,28 @@ class TicketSummary(Schema):
     updated_at = fields.String()
 
 
+class SlaTarget(Schema):
+    kind = fields.String(metadata={"description": "first_response, next_response or resolution"})
+    cycle = fields.Integer()
+    due_at = fields.String(allow_none=True, metadata={"description": "null while paused or once met"})
+    met_at = fields.String(allow_none=True)
+    breached = fields.Boolean()
+    paused = fields.Boolean()
+    target_minutes = fields.Integer()
+    used_minutes = fields.Float()
+    warning_at = fields.String(allow_none=True)
+
+
+class TicketSla(Schema):
+    policy_version = fields.Integer()
+    paused = fields.Boolean()
+    targets = fields.List(fields.Nested(SlaTarget))
+
+
 class Ticket(TicketSummary):
+    channel = fields.String(metadata={"description": "where the conversation came from"})
+    sla = fields.Nested(TicketSla, allow_none=True, metadata={
+        "description": "staff only: the SLA targets, computed from the ticket's history and the store's policy"})
     payment = fields.Dict(allow_none=True, metadata={"description": "charged_without_order: {method, card_last4}"})
     exchange = fields.Dict(allow_none=True, metadata={
         "description": "product_exchange: {order_id, item: {name, sku, quantity}, reason, preferred_replacement}"})

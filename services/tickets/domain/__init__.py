@@ -8,7 +8,10 @@
   and what a store sees of a ticket the platform handles;
 - ``selfservice``, ``selfservice_settings``, ``canned``, ``templates``: the
   shopper's flows, the store's self-service settings, canned responses, and
-  the ``{placeholder}`` texts they share.
+  the ``{placeholder}`` texts they share;
+- ``sla`` (with ``sla_policy``, ``sla_history``, ``calendar``): a store's SLA
+  policy, the business-hours clock, and a ticket's SLA computed from its
+  history (docs/agent-operations/sla.md).
 
 The modules around this package load state, call these and store the result
 (see docs/tickets.md, "Modules").

@@ -66,6 +66,7 @@ class OpenTicket(Command):
     order_id: str | None = None
     attachments: tuple[Attachment, ...] = ()
     message_id: str = field(default_factory=new_message_id)
+    channel: str | None = None  # staff name it (a phone call typed in); a shopper's ticket is the widget's
     # The opening customer's standing in the store, as the customers service
     # told the caller: a blocked shopper opens no new tickets.
     customer_blocked: bool = False

@@ -96,6 +96,7 @@ def _open(c: OpenTicket) -> dict[str, Any]:
         "type": rules.ticket_type(c.type, reserved_ok=c.flow is not None),
         "priority": rules.priority(c.priority),
         "order_id": rules.identifier(c.order_id, "order_id", optional=True),
+        "channel": _channel_of(c),
         "message": {
             "id": rules.identifier(c.message_id, "message_id"),
             "body": rules.text(c.body, "body", rules.BODY_MAX),
@@ -130,6 +131,16 @@ def _customer_of(c: OpenTicket) -> Any:
         raise _field_not_allowed("customer_id", "customers open tickets for themselves", verb="set")
     policy.refuse_if_blocked(actor, c.customer_blocked)
     return actor.id
+
+
+def _channel_of(c: OpenTicket) -> str:
+    """Where the ticket came from: staff say (a phone call, an email typed in);
+    a shopper's ticket came through the help widget."""
+    if c.channel is None:
+        return rules.default_channel(c.actor.kind)
+    if c.actor.kind == "customer":
+        raise _field_not_allowed("channel", "a shopper's ticket comes from the help widget", verb="set")
+    return rules.channel(c.channel)
 
 
 # The structured part of a self-service ticket, by type: what the flow must carry.

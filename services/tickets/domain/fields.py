@@ -29,6 +29,9 @@ TYPE = re.compile(r"[a-z][a-z0-9_]{0,49}")
 TICKET_TYPES = ("general", "order_delayed", "product_exchange", "charged_without_order", "customer_data_change")
 RESERVED_TYPES = ("charged_without_order", "customer_data_change")
 HANDLERS = ("store", "platform")
+# Where a conversation came from: the help widget, email, the contact form, a
+# phone call typed in by staff, live chat, messaging apps, or another system.
+CHANNELS = ("widget", "email", "contact_form", "phone", "chat", "whatsapp", "instagram", "api")
 
 
 def _storable(value: str, name: str) -> str:
@@ -105,6 +108,17 @@ def status(value: Any) -> str:
     if value not in STATUSES:
         raise InvalidCommand.field("status", f"must be one of {', '.join(STATUSES)}")
     return value
+
+
+def channel(value: Any) -> str:
+    if value not in CHANNELS:
+        raise InvalidCommand.field("channel", f"must be one of {', '.join(CHANNELS)}")
+    return value
+
+
+def default_channel(actor_kind: str) -> str:
+    """A ticket's channel when nobody named one: staff's through the API, the rest through the widget."""
+    return "api" if actor_kind == "agent" else "widget"
 
 
 def score(value: Any) -> int:

@@ -10,11 +10,17 @@ from typing import Any, Callable, Iterable
 
 from seedwork.envelope import Envelope, NewEvent
 
+from .fields import default_channel
+
 EVENT_TYPES = (
     "ticket.opened", "ticket.replied", "ticket.note_added", "ticket.assigned", "ticket.unassigned",
     "ticket.priority_changed", "ticket.type_changed", "ticket.tag_added", "ticket.tag_removed",
     "ticket.status_changed", "ticket.rated", "ticket.data_change_approved", "ticket.data_change_rejected",
+    "sla.warning", "sla.breached",
 )
+# Facts about the ticket's clock (domain/sla.py reads them), not changes to it:
+# they move its version, not its updated_at.
+CLOCK_EVENTS = ("sla.warning", "sla.breached")
 
 
 # --- state ---------------------------------------------------------------------------
@@ -59,6 +65,7 @@ class TicketState:
     payment: dict | None = None  # charged without an order: {"method", "card_last4"}
     exchange: dict | None = None  # product exchange: {"order_id", "item", "reason", "preferred_replacement"}
     data_change: dict | None = None  # {"fields", "state": pending|approved|rejected, "reason"?, "customer_version"?}
+    channel: str = "api"  # where it came from (fields.CHANNELS)
     topic_id: str | None = None  # the contact topic it was opened on
 
     def public_messages(self) -> tuple[Message, ...]:
@@ -76,6 +83,10 @@ def evolve(state: TicketState | None, event: Any) -> TicketState:
         if state is not None:
             raise ValueError(f"ticket {state.id} is already open: a second ticket.opened at version {event.version}")
         return _opened(event)
+    if event.type in CLOCK_EVENTS:
+        if state is None:
+            raise ValueError(f"{event.type} before ticket.opened")
+        return replace(state, version=event.version)
     apply = _APPLY.get(event.type)
     if apply is None:
         raise ValueError(f"unknown ticket event type {event.type!r}")
@@ -109,6 +120,8 @@ def _opened(event: Any) -> TicketState:
         solved_at=None, closed_at=None, handled_by=d.get("handled_by", "store"), payment=d.get("payment"),
         exchange=d.get("exchange"),
         data_change=d.get("data_change") and {"fields": dict(d["data_change"]["fields"]), "state": "pending"},
+        # Tickets opened before channels were recorded: as decide's default would say.
+        channel=d.get("channel") or default_channel(event.actor.kind),
         topic_id=d.get("topic_id"),
     )
 

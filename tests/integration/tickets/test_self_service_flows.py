@@ -269,7 +269,7 @@ def test_a_rebuild_of_the_ticket_list_skips_other_streams(tickets, flows, store_
     caller = shopper(store_id)
     flows.delayed_order(caller, order(caller, "delivering", timedelta(days=3)), {})
     tickets.canned.create(staff(store_id), {"title": "t", "body": "b"})
-    assert tickets.reads.rebuild_projections() == 1
+    assert tickets.read_models.rebuild() == 1
 
 
 def test_the_stores_event_feed_follows_a_platform_ticket_by_status_only(tickets, flows, store_id):

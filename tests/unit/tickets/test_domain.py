@@ -1,13 +1,14 @@
 """The ticket domain (services.tickets.domain), told as stories: commands in, events out."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
 
 from seedwork.cards import redact_card_numbers
-from seedwork.envelope import Actor, Envelope
+from seedwork.envelope import Actor, Envelope, NewEvent
 from seedwork.errors import Conflict, DomainError, Forbidden, InvalidCommand
 from services.tickets.domain.commands import (
     AddNote, AddTag, ApproveDataChange, Assign, Attachment, ChangeStatus, Close, OpenTicket, PostReply, Rate,
@@ -16,7 +17,7 @@ from services.tickets.domain.commands import (
 from services.tickets.domain.decisions import TRANSITIONS, decide
 from services.tickets.domain.fields import PRIORITIES, PRIORITY_RANK, STATUSES
 from services.tickets.domain.policy import is_visible_to_customer
-from services.tickets.domain.ticket import EVENT_TYPES, TicketState, evolve, fold, stored
+from services.tickets.domain.ticket import CLOCK_EVENTS, EVENT_TYPES, TicketState, evolve, fold, stored
 from services.tickets.views import to_view
 
 CUSTOMER = Actor("customer", "cust-1")
@@ -93,6 +94,37 @@ def one_of_each(actor: Actor) -> list:
 # --- opening a ticket -----------------------------------------------------------------
 
 
+def test_a_ticket_records_its_channel_staff_name_it_and_a_shoppers_is_the_widgets():
+    assert Ticket().do(open_command())[0].data["channel"] == "widget"
+    ticket = Ticket()
+    ticket.do(open_command(actor=AGENT, channel="phone"))
+    assert ticket.state.channel == "phone"
+    assert Ticket().do(open_command(actor=AGENT))[0].data["channel"] == "api"
+    with pytest.raises(Forbidden) as refused:
+        Ticket().do(open_command(channel="email"))
+    assert "channel" in refused.value.errors
+    with pytest.raises(InvalidCommand) as refused:
+        Ticket().do(open_command(actor=AGENT, channel="fax"))
+    assert "channel" in refused.value.errors
+
+
+def test_a_ticket_opened_before_channels_were_recorded_gets_the_default_of_its_opener():
+    [event] = Ticket().do(open_command(actor=AGENT))
+    old = stored([replace(event, data={k: v for k, v in event.data.items() if k != "channel"})], 0)
+    assert fold(old).channel == "api"
+
+
+def test_sla_clock_events_move_the_version_but_not_the_last_change():
+    ticket = Ticket()
+    ticket.do(open_command())
+    opened = ticket.state
+    [warning] = stored([NewEvent("sla.warning", {"ticket_id": "t-1", "target": "first_response", "cycle": 1,
+                                                 "due_at": "2024-05-01T09:30:00Z", "policy_version": 1},
+                                 actor=SYSTEM, store_id="store-1", occurred_at=T0 + timedelta(minutes=5))], 1)
+    after = fold([warning], opened)
+    assert after.version == 2 and after.updated_at == opened.updated_at
+
+
 def test_a_customer_opens_a_ticket_for_themselves():
     ticket = Ticket()
     photo = Attachment("photo.jpg", "https://cdn.example/p.jpg", "image/jpeg", 2048)
@@ -102,7 +134,7 @@ def test_a_customer_opens_a_ticket_for_themselves():
     assert event.type == "ticket.opened" and event.actor == CUSTOMER and event.store_id == "store-1"
     assert event.data == {
         "ticket_id": "t-1", "number": 1001, "customer_id": "cust-1", "subject": "Where is my parcel?",
-        "type": "shipping", "priority": "high", "order_id": "order-77",
+        "type": "shipping", "priority": "high", "order_id": "order-77", "channel": "widget",
         "message": {"id": "m-1", "body": "Ordered a week ago, nothing yet.", "attachments": [
             {"filename": "photo.jpg", "url": "https://cdn.example/p.jpg", "content_type": "image/jpeg", "size": 2048}]},
     }
@@ -715,6 +747,7 @@ def test_the_view_is_ready_for_json():
         "assignee_id": "agent-1", "team": "billing", "topic_id": None, "tags": ["vip"], "version": 3,
         "created_at": "2024-05-01T09:01:00Z", "updated_at": "2024-05-01T09:03:00Z", "rating": None,
         "handled_by": "store", "restricted": False, "payment": None, "exchange": None, "data_change": None,
+        "channel": "widget", "sla": None,
         "messages": [{"id": "m-1", "author": {"type": "customer", "id": "cust-1"},
                       "body": "Ordered a week ago, nothing yet.", "internal": False, "attachments": [],
                       "created_at": "2024-05-01T09:01:00Z", "canned_response_id": None, "automatic": None}],
@@ -723,7 +756,7 @@ def test_the_view_is_ready_for_json():
 
 def test_customers_see_only_public_history():
     hidden = {"ticket.note_added", "ticket.assigned", "ticket.unassigned", "ticket.tag_added",
-              "ticket.tag_removed", "ticket.priority_changed", "ticket.type_changed"}
+              "ticket.tag_removed", "ticket.priority_changed", "ticket.type_changed", "sla.warning", "sla.breached"}
     assert {t for t in EVENT_TYPES if not is_visible_to_customer(t)} == hidden
     assert is_visible_to_customer("ticket.replied") and is_visible_to_customer("ticket.status_changed")
     assert not is_visible_to_customer("ticket.something_new")
@@ -753,7 +786,8 @@ def test_every_event_type_has_an_evolve_step():
     for decision in (ApproveDataChange(actor=AGENT, customer_version=2), RejectDataChange(actor=AGENT, reason="no")):
         change = opened(type="customer_data_change", flow={"data_change": {"fields": {"city": "Jeddah"}}})
         types |= {e.type for e in change.do(decision)}
-    assert types == set(EVENT_TYPES)
+    # The SLA timer's events are not decided on commands (test_sla_clock_events_move_the_version...).
+    assert types == set(EVENT_TYPES) - set(CLOCK_EVENTS)
 
 
 def test_evolve_refuses_a_broken_stream():
