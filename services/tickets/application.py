@@ -16,10 +16,12 @@ from seedwork.envelope import utcnow
 from seedwork.idempotency import IdempotencyKeys
 from seedwork.store import EventStore
 
+from .bulk import BulkActions
 from .canned_responses import CannedResponses
 from .config import TicketsConfig
 from .customer_replica import CustomerSummaries
 from .files import TicketFiles
+from .merging import TicketMerges
 from .reads import TicketReads
 from .selfservice_flows import SelfServiceFlows
 from .selfservice_settings import SelfServiceSettings
@@ -35,6 +37,8 @@ class Tickets:
     settings: SelfServiceSettings  # the store's self-service settings
     flows: SelfServiceFlows
     replica: CustomerSummaries  # what tickets keeps of the customers service's events
+    bulk: BulkActions  # one action on many tickets
+    merges: TicketMerges  # merge, unmerge, split: two tickets in one transaction
 
 
 def build(store: EventStore, config: TicketsConfig | None = None,
@@ -49,4 +53,5 @@ def build(store: EventStore, config: TicketsConfig | None = None,
     writes = TicketWrites(store, keys, reads, files, canned, clock)
     flows = SelfServiceFlows(store, keys, writes, reads, settings, replica, config, clock)
     return Tickets(writes=writes, reads=reads, files=files, canned=canned, settings=settings, flows=flows,
-                   replica=replica)
+                   replica=replica, bulk=BulkActions(store, keys, writes),
+                   merges=TicketMerges(store, keys, reads, files, config, clock))
