@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import uuid
 
+import eventlet
+
 from seedwork.caller import Caller
 from seedwork.errors import DomainError, InvalidQuery, NotFound
 from seedwork.idempotency import Idempotency, IdempotencyKeys
@@ -22,6 +24,9 @@ from .writes import TicketWrites
 log = logging.getLogger(__name__)
 
 FILTER_KEYS = ("status", "priority", "assignee_id", "team", "type", "tag", "customer_id", "q")
+# Tickets changed at once, each in its own green thread, transaction and pooled connection
+# (of the service's 10): about twice as fast as one after another, inside the RPC deadline.
+WORKERS = 4
 
 
 class BulkActions:
@@ -44,7 +49,8 @@ class BulkActions:
         # A saved view (``view_id``) resolves to its filter before it comes here.
         ids = selected if kind == "ids" else self._matching(caller, selected)
         correlation_id = uuid.uuid4()
-        items = [self._one(caller, ticket_id, steps, correlation_id) for ticket_id in ids]
+        workers = eventlet.GreenPool(WORKERS)  # the service runs under eventlet: psycopg waits cooperatively
+        items = list(workers.imap(lambda ticket_id: self._one(caller, ticket_id, steps, correlation_id), ids))
         answer = bulk.answer(items, str(correlation_id))
         log.info("bulk %s on %d tickets by %s %s: %s", "+".join(name for name, _ in steps), len(ids), caller.kind,
                  caller.id, answer["counts"])

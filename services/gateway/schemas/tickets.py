@@ -297,7 +297,7 @@ class BulkAssign(AssignRequest):
 
 
 class BulkAction(Schema):
-    """Exactly one action."""
+    """Exactly one action (``BulkRequest`` checks)."""
 
     assign = fields.Nested(BulkAssign)
     status = fields.Nested(StatusRequest)
@@ -305,11 +305,6 @@ class BulkAction(Schema):
     team = fields.String(validate=ID, allow_none=True, metadata={"description": "a team's id; null: no team"})
     add_tags = fields.List(text(50), validate=validate.Length(min=1, max=20))
     remove_tags = fields.List(text(50), validate=validate.Length(min=1, max=20))
-
-    @validates_schema
-    def one_action(self, data, **kwargs):
-        if len(data) != 1:
-            raise ValidationError(f"send exactly one of {', '.join(self.fields)}", "_schema")
 
 
 class BulkRequest(Schema):
@@ -326,6 +321,11 @@ class BulkRequest(Schema):
         if ("ids" in data) == ("filter" in data):
             message = "send ids or filter, not both" if "ids" in data else "send ids or filter"
             raise ValidationError({"ids": [message], "filter": [message]})
+
+    @validates_schema
+    def one_action(self, data, **kwargs):
+        if "action" in data and len(data["action"]) != 1:
+            raise ValidationError(f"send exactly one of {', '.join(BulkAction().fields)}", "action")
 
 
 class BulkError(Schema):
