@@ -46,8 +46,7 @@ class BulkActions:
             return self.keys.run(conn, caller, idempotency, lambda: self._run(caller, kind, selected, steps))
 
     def _run(self, caller: Caller, kind: str, selected, steps: list) -> dict:
-        # A saved view (``view_id``) resolves to its filter before it comes here.
-        ids = selected if kind == "ids" else self._matching(caller, selected)
+        ids = self._selected(caller, kind, selected)
         correlation_id = uuid.uuid4()
         workers = eventlet.GreenPool(WORKERS)  # the service runs under eventlet: psycopg waits cooperatively
         items = list(workers.imap(lambda ticket_id: self._one(caller, ticket_id, steps, correlation_id), ids))
@@ -55,6 +54,13 @@ class BulkActions:
         log.info("bulk %s on %d tickets by %s %s: %s", "+".join(name for name, _ in steps), len(ids), caller.kind,
                  caller.id, answer["counts"])
         return answer
+
+    def _selected(self, caller: Caller, kind: str, selected) -> list[str]:
+        """The ids a request names. A saved view (``view_id``, to come) is
+        resolved here: its filter, then on as any filter."""
+        if kind == "ids":
+            return selected
+        return self._matching(caller, selected)
 
     def _matching(self, caller: Caller, raw: dict) -> list[str]:
         """The store's tickets a list filter matches, by number: at most

@@ -100,7 +100,6 @@ class TicketRoutes(RouteBase):
         agent_id = (call.body["action"].get("assign") or {}).get("agent_id")
         if agent_id:
             self.identity.require_agent(call.caller.store_id, agent_id)
-        # A saved view (view_id) becomes its filter here, before the tickets service is asked.
         result = self.tickets.bulk(call.caller, call.body, call.idempotency)
         for item in result["items"]:
             if "error" in item:

@@ -119,3 +119,4 @@ def test_everything_else_is_a_status_change_as_ever():
         decide(ticket(), EnsureStatus(actor=Actor("customer", "c-1"), status="open"), T0)
     with pytest.raises(InvalidCommand):
         decide(ticket(), EnsureStatus(actor=AGENT, status="gone"), T0)
+

@@ -264,6 +264,19 @@ def test_merges_chain_and_unwind_in_order(pair):
     assert (a.state.status, b.state.status) == ("open", "open")
 
 
+# --- the undo window's setting -------------------------------------------------------------------
+
+
+def test_the_undo_window_is_read_once_from_the_environment():
+    from services.tickets.config import TicketsConfig
+
+    assert TicketsConfig.from_env({}).merge_undo_hours == 72
+    assert TicketsConfig.from_env({"MERGE_UNDO_HOURS": " 24 "}).merge_undo_hours == 24
+    for bad in ("0", "-1", "1.5", "a day"):
+        with pytest.raises(ValueError, match="MERGE_UNDO_HOURS"):
+            TicketsConfig.from_env({"MERGE_UNDO_HOURS": bad})
+
+
 # --- split ------------------------------------------------------------------------------------
 
 
