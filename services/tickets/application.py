@@ -16,11 +16,13 @@ from seedwork.envelope import utcnow
 from seedwork.idempotency import IdempotencyKeys
 from seedwork.store import EventStore
 
+from .bulk import BulkActions
 from .canned_responses import CannedResponses
 from .config import TicketsConfig
 from .customer_replica import CustomerSummaries
 from .domain.queues import Viewer
 from .files import TicketFiles
+from .merging import TicketMerges
 from .queue import AgentQueues
 from .read_models import ReadModels
 from .reads import TicketReads
@@ -45,6 +47,8 @@ class Tickets:
     sla_policies: SlaPolicies
     sla_timer: SlaTimer
     queues: AgentQueues  # views with counts, a view's tickets, the next ticket
+    bulk: BulkActions  # one action on many tickets
+    merges: TicketMerges  # merge, unmerge, split: two tickets in one transaction
 
 
 def build(store: EventStore, config: TicketsConfig | None = None,
@@ -64,7 +68,9 @@ def build(store: EventStore, config: TicketsConfig | None = None,
     queues = AgentQueues(views, read_models, reads, writes, viewer_of)
     return Tickets(writes=writes, reads=reads, files=files, canned=canned, settings=settings, flows=flows,
                    replica=replica, read_models=read_models, sla_policies=policies,
-                   sla_timer=SlaTimer(store, read_models, policies, clock), queues=queues)
+                   sla_timer=SlaTimer(store, read_models, policies, clock), queues=queues,
+                   bulk=BulkActions(store, keys, writes, views, viewer_of),
+                   merges=TicketMerges(store, keys, reads, files, read_models, config, clock))
 
 
 def viewer_of(conn, caller) -> Viewer:
