@@ -16,12 +16,14 @@ from seedwork.envelope import utcnow
 from seedwork.idempotency import IdempotencyKeys
 from seedwork.store import EventStore
 
+from .bulk import BulkActions
 from .agent_profiles import AgentProfiles
 from .canned_responses import CannedResponses
 from .config import TicketsConfig
 from .customer_replica import CustomerSummaries
 from .domain.queues import Viewer
 from .files import TicketFiles
+from .merging import TicketMerges
 from .queue import AgentQueues
 from .read_models import ReadModels
 from .reads import TicketReads
@@ -48,6 +50,8 @@ class Tickets:
     sla_policies: SlaPolicies
     sla_timer: SlaTimer
     queues: AgentQueues  # views with counts, a view's tickets, the next ticket
+    bulk: BulkActions  # one action on many tickets
+    merges: TicketMerges  # merge, unmerge, split: two tickets in one transaction
     teams: Teams  # teams and their members (docs/agent-operations.md)
     topics: Topics  # contact topics
     agents: AgentProfiles  # agents' availability, capacity, skills
@@ -74,6 +78,8 @@ def build(store: EventStore, config: TicketsConfig | None = None,
     return Tickets(writes=writes, reads=reads, files=files, canned=canned, settings=settings, flows=flows,
                    replica=replica, read_models=read_models, sla_policies=policies,
                    sla_timer=SlaTimer(store, read_models, policies, clock), queues=queues,
+                   bulk=BulkActions(store, keys, writes, views, viewer_of),
+                   merges=TicketMerges(store, keys, reads, files, read_models, config, clock),
                    teams=teams, topics=topics, agents=agents)
 
 

@@ -36,12 +36,24 @@ class AttachmentRecords:
         self._uploaded = (f"SELECT id, filename, content_type, size, sha256 FROM {s}.attachments "
                           "WHERE id = %s AND ticket_id = %s AND uploader_kind = %s "
                           "AND uploader_id IS NOT DISTINCT FROM %s")
+        self._copy = (f"INSERT INTO {s}.attachments ({columns}) "
+                      f"SELECT c.new_id, a.store_id, %s, {', '.join('a.' + c for c in COLUMNS[3:])} "
+                      f"FROM {s}.attachments a JOIN unnest(%s::text[], %s::text[]) AS c(old_id, new_id) "
+                      "ON a.id = c.old_id WHERE a.ticket_id = %s AND a.store_id = %s")
 
     def add(self, conn: psycopg.Connection, caller: Caller, store_id: str, ticket_id: str, file: dict) -> dict:
         row = (str(uuid.uuid4()), store_id, ticket_id, file["sha256"], file["filename"], file["content_type"],
                file["size"], caller.kind, caller.id)
         conn.execute(self._insert, row)
         return dict(zip(COLUMNS, row))
+
+    def copy(self, conn: psycopg.Connection, store_id: str, from_ticket: str, to_ticket: str,
+             copies: dict[str, str]) -> None:
+        """Record files of one ticket as files of another too (a merge, a split),
+        each copy under its new id (``copies``: old id -> new id); the bytes
+        are the same blob (its SHA-256), and the uploader stays who it was."""
+        if copies:
+            conn.execute(self._copy, (to_ticket, list(copies), list(copies.values()), from_ticket, store_id))
 
     def get(self, conn: psycopg.Connection, store_id: str, ticket_id: str, attachment_id: str) -> dict | None:
         row = conn.execute(self._get, (attachment_id, ticket_id, store_id)).fetchone()

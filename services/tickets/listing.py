@@ -71,13 +71,9 @@ def after(cursor: str, sort: str) -> tuple:
     return key_value, number
 
 
-def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q: TicketQuery,
-                 handled_by: str | None = None, also: tuple[list[str], list] = ([], [])) -> dict:
-    """One page of a store's tickets; ``store_id`` None with ``handled_by``
-    "platform" is the platform review team's queue across stores. ``also``:
-    more conditions and their parameters (a view's, ``view_conditions``)."""
-    if store_id is None and handled_by != "platform":
-        raise ValueError("only the platform's queue spans stores")
+def conditions(store_id: str | None, q: TicketQuery, handled_by: str | None = None) -> tuple[list[str], list]:
+    """The SQL conditions (and their parameters) of a query's filters: one
+    list's, or a bulk action's selection (``matching_ids``)."""
     where, params = ["true"], []
     if store_id is not None:
         where, params = ["store_id = %s"], [store_id]
@@ -106,8 +102,30 @@ def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q:
         escaped = q.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append("search_text LIKE %s")
         params.append(f"%{escaped}%")
-    where += also[0]
-    params += also[1]
+    return where, params
+
+
+def matching_ids(conn: psycopg.Connection, schema: str, store_id: str, q: TicketQuery, limit: int,
+                 also: tuple[list[str], list] = ([], [])) -> list[str]:
+    """The ids of up to ``limit`` of the store's tickets the query's filters
+    (and ``also``: a view's conditions) match, by ticket number (a bulk
+    action's selection; no sort, no cursor)."""
+    where, params = conditions(store_id, q)
+    where, params = where + also[0], params + also[1]
+    rows = conn.execute(f"SELECT ticket_id FROM {schema}.ticket_list WHERE {' AND '.join(where)} "
+                        "ORDER BY number LIMIT %s", params + [limit]).fetchall()
+    return [r[0] for r in rows]
+
+
+def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q: TicketQuery,
+                 handled_by: str | None = None, also: tuple[list[str], list] = ([], [])) -> dict:
+    """One page of a store's tickets; ``store_id`` None with ``handled_by``
+    "platform" is the platform review team's queue across stores. ``also``:
+    more conditions and their parameters (a view's, ``view_conditions``)."""
+    if store_id is None and handled_by != "platform":
+        raise ValueError("only the platform's queue spans stores")
+    where, params = conditions(store_id, q, handled_by)
+    where, params = where + also[0], params + also[1]
 
     key = SORT_KEYS[q.sort.removeprefix("-")]
     condition, after_params, order_by = seek(q.sort, SORT_KEYS, "number", after(q.cursor, q.sort) if q.cursor else None)

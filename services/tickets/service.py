@@ -69,6 +69,24 @@ class TicketsService:
     def store_view_of_event(self, cloudevent):
         return policy.store_view_of_event(cloudevent)
 
+    # --- many tickets, merge and split (docs/agent-operations/bulk-merge-split.md) -------
+
+    @rpc
+    def bulk(self, caller, request, idempotency=None):
+        return self.tickets.bulk.run(Caller.of(caller), request, idempotency)
+
+    @rpc
+    def merge(self, caller, ticket_id, into, expected_version=None, idempotency=None):
+        return self.tickets.merges.merge(Caller.of(caller), ticket_id, into, expected_version, idempotency)
+
+    @rpc
+    def unmerge(self, caller, ticket_id, expected_version=None, idempotency=None):
+        return self.tickets.merges.unmerge(Caller.of(caller), ticket_id, expected_version, idempotency)
+
+    @rpc
+    def split(self, caller, ticket_id, fields, expected_version=None, idempotency=None):
+        return self.tickets.merges.split(Caller.of(caller), ticket_id, fields, expected_version, idempotency)
+
     # --- data changes and files (docs/self-service.md) ---------------------------------
 
     @rpc

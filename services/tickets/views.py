@@ -64,12 +64,18 @@ def to_view(state: TicketState, viewer_is_staff: bool, customer: Mapping[str, An
         "payment": None if restricted else state.payment and dict(state.payment),
         "exchange": state.exchange and dict(state.exchange),
         "data_change": state.data_change and dict(state.data_change),
+        "merged_into": state.merged_into and {"ticket_id": state.merged_into["ticket_id"],
+                                              "number": state.merged_into["number"],
+                                              "merged_at": iso(state.merged_into["merged_at"])},
+        "split_from": state.split_from and dict(state.split_from),
+        # Merged messages keep their own times: the timeline is in the order they were written.
         "messages": [
             {"id": m.id, "author": {"type": m.author_kind, "id": m.author_id}, "body": m.body,
              "internal": m.internal, "attachments": [_message_attachment(state.id, a) for a in m.attachments],
              "created_at": iso(m.created_at), "canned_response_id": m.canned_response_id,
-             "automatic": m.automatic}
-            for m in messages
+             "automatic": m.automatic, "merged_from": m.merged_from,
+             "split_into": m.split_into and dict(m.split_into)}
+            for m in sorted(messages, key=lambda m: m.created_at)
         ],
     }
 

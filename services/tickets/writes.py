@@ -5,6 +5,7 @@ domain's; this module fetches what a decision needs (the ticket number,
 uploaded files, a canned response's text) and stores what it decided."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -51,6 +52,7 @@ COMMANDS = {
     "rate": commands.Rate,
     "approve_data_change": commands.ApproveDataChange,
     "reject_data_change": commands.RejectDataChange,
+    "ensure_status": commands.EnsureStatus,  # bulk actions: change_status, a ticket already there left as it is
 }
 # A step run after opening, in the same transaction: (who, command name, fields).
 Step = tuple[Caller, str, dict]
@@ -111,13 +113,14 @@ class TicketWrites:
     # --- commands on a ticket -----------------------------------------------------------
 
     def execute(self, caller: Caller, ticket_id: str, steps: list, expected_version: int | None = None,
-                idempotency: Idempotency = None) -> dict:
-        """Run commands on a ticket, all or none; ``{"ticket": view}``.
+                idempotency: Idempotency = None, correlation_id: uuid.UUID | None = None) -> dict:
+        """Run commands on a ticket, all or none; ``{"ticket": view, "changed": bool}``.
 
         ``steps`` is a list of ``[name, fields]`` (``PATCH`` sets priority and
         type together). With ``expected_version`` (If-Match) a stale version is
         refused with 412. Without it, a lost race re-runs the commands on the
-        fresh state.
+        fresh state. ``correlation_id`` marks the events (a bulk action's, on
+        each of its tickets).
         """
         for name, _ in steps:
             if name not in COMMANDS:
@@ -129,7 +132,8 @@ class TicketWrites:
                     self.store.lock_stream(conn, ticket_id)
                     return self.keys.run(
                         conn, caller, idempotency,
-                        lambda: self.execute_in(conn, caller, ticket_id, steps, expected_version),
+                        lambda: self.execute_in(conn, caller, ticket_id, steps, expected_version,
+                                                correlation_id=correlation_id),
                         _remembered, lambda recorded: self.reads.replay(conn, caller, recorded))
             except ConcurrencyConflict as conflict:
                 expect_version(f"ticket {ticket_id}", expected_version, conflict.actual_version)
@@ -139,7 +143,8 @@ class TicketWrites:
         raise Conflict("busy", f"ticket {ticket_id} changed {MAX_ATTEMPTS} times while this command ran; retry")
 
     def execute_in(self, conn: psycopg.Connection, caller: Caller, ticket_id: str, steps: list,
-                   expected_version: int | None, events: list | None = None) -> dict:
+                   expected_version: int | None, events: list | None = None,
+                   correlation_id: uuid.UUID | None = None) -> dict:
         """``execute``'s work in ``conn``'s transaction, the ticket's stream locked
         by the caller (``events``: the stream, if the caller loaded it already)."""
         if events is None:
@@ -154,11 +159,13 @@ class TicketWrites:
             state = fold(stored(decided, state.version), state)
             new_events += decided
         state = loaded
+        if correlation_id is not None:
+            new_events = [dataclasses.replace(e, correlation_id=correlation_id) for e in new_events]
         if new_events:
             appended = self.store.append(ticket_id, loaded.version, new_events, conn=conn)
             state = fold(appended, loaded)
             self.read_models.project(conn, state, events + appended)
-        return {"ticket": self.reads.view(conn, caller, state)}
+        return {"ticket": self.reads.view(conn, caller, state), "changed": bool(new_events)}
 
     def _topic_and_team(self, conn: psycopg.Connection, store_id: str, topic_id) -> dict:
         """A ticket opened on a topic records it, and opens on the topic's team."""

@@ -166,6 +166,7 @@ def scenario(s: Scene) -> None:
     teams_topics_and_agents(s)
     notification_settings_and_a_webhook(s)
     tickets(s)
+    bulk_merge_and_split(s)
     self_service(s)
     a_held_email_retried(s)
     preferences_and_templates(s)
@@ -402,6 +403,31 @@ def tickets(s: Scene) -> None:
     assert body(c.get(path, s.agent, params={"as_of": later}))["status"] == "solved"
     for token in (s.agent, s.shopper_token):
         assert body(c.get(f"{path}/history", token))["items"][0]["type"] == "ticket.opened"
+
+
+# --- many tickets at once, merge, unmerge and split ----------------------------------------------
+
+
+def bulk_merge_and_split(s: Scene) -> None:
+    c = s.calls
+    first = body(c.post("/v1/tickets", s.shopper_token, json={"subject": "Box damaged",
+                                                               "body": "The dates box came crushed."}), 201)
+    again = body(c.post("/v1/tickets", s.shopper_token, json={"subject": "Damaged box",
+                                                               "body": "Crushed box, again."}), 201)
+    tagged = body(c.post("/v1/tickets/bulk", s.agent, json={"ids": [first["id"], again["id"], str(uuid.uuid4())],
+                                                            "action": {"add_tags": ["damaged"]}}))
+    assert tagged["counts"] == {"changed": 2, "unchanged": 0, "refused": 1}, tagged
+    merged = body(c.post(f"/v1/tickets/{again['id']}/merge", s.agent, json={"into": first["id"]}))
+    assert merged["merged_into"]["ticket_id"] == first["id"]
+    assert body(c.get(f"/v1/tickets/{first['id']}", s.agent))["messages"][-1]["merged_from"] == again["id"]
+    assert body(c.post(f"/v1/tickets/{again['id']}/unmerge", s.agent))["status"] == "open"
+    reply = body(c.post(f"/v1/tickets/{first['id']}/replies", s.shopper_token,
+                        json={"body": "Also: the coffee was missing."}))
+    split = body(c.post(f"/v1/tickets/{first['id']}/split", s.agent,
+                        json={"message_id": reply["messages"][-1]["id"]}), 201)
+    assert split["split_from"]["ticket_id"] == first["id"]
+    assert body(c.get(f"/v1/tickets/{first['id']}", s.agent))["messages"][-1]["split_into"]["ticket_id"] == \
+        split["id"]
 
 
 # --- self-service: settings, the four flows, the data-change decision ---------------------------

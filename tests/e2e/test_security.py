@@ -203,6 +203,9 @@ def ticket_routes(ticket_id: str, b_agent_id: str):
         ("POST", f"{p}/status", {"status": "open"}, anyone),
         ("POST", f"{p}/status", {"status": "closed"}, anyone),  # the route is open to all; the ticket decides
         ("POST", f"{p}/rating", {"score": 1}, customer),
+        ("POST", f"{p}/merge", {"into": ticket_id}, staff),
+        ("POST", f"{p}/unmerge", None, staff),
+        ("POST", f"{p}/split", {"message_id": "m-1"}, staff),
     ]
 
 
@@ -213,7 +216,7 @@ def test_another_stores_ticket_is_not_found_on_every_route(api, two_stores):
     # Where the role may use the route: 404, as for a ticket that does not
     # exist. Where it never may: 403 for the role, whatever the id.
     routes = list(ticket_routes(ticket["id"], two_stores["b_agent"]["id"]))
-    assert assert_not_found_or_forbidden(api, two_stores["b_tokens"], routes, leaks) == 3 * 14
+    assert assert_not_found_or_forbidden(api, two_stores["b_tokens"], routes, leaks) == 3 * 17
 
     # Store A's ticket is exactly as it was.
     assert ok(api.get(ticket_path(ticket), two_stores["a"].owner_token)) == ticket

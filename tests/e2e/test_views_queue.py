@@ -147,3 +147,23 @@ def test_agents_calling_next_at_once_never_get_the_same_ticket(api):
     assert sorted(ids) == sorted(tickets)  # every ticket once: none twice, none left
     for ticket_id, agent_id in taken:
         assert ok(api.get(f"/v1/tickets/{ticket_id}", store.owner_token))["assignee_id"] == agent_id
+
+
+def test_a_bulk_action_on_a_view_reaches_what_the_view_lists_for_the_caller(api):
+    store = api.new_store()
+    sara = api.new_agent(store)
+    _, shopper = api.customer_token(store)
+    hers = [api.open_ticket(shopper) for _ in range(2)]
+    others = api.open_ticket(shopper)
+    for ticket in hers:
+        ok(api.post(f"{ticket_path(ticket)}/assign", store.owner_token, json={"agent_id": sara["id"]}))
+
+    answer = ok(api.post("/v1/tickets/bulk", sara["token"], json={"view_id": "mine",
+                                                                   "action": {"priority": "high"}}))
+    assert {item["id"] for item in answer["items"]} == {t["id"] for t in hers}
+    assert ok(api.get(ticket_path(others), store.owner_token))["priority"] == "normal"
+    assert_problem(api.post("/v1/tickets/bulk", sara["token"], json={"view_id": "no-such-view",
+                                                                      "action": {"priority": "low"}}), 422,
+                   fields=["view_id"])
+    assert_problem(api.post("/v1/tickets/bulk", sara["token"], json={"view_id": "mine", "ids": [others["id"]],
+                                                                      "action": {"priority": "low"}}), 400)

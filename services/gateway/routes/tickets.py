@@ -1,7 +1,8 @@
 """Tickets: opening them, the commands on one, reading one, its history and the list."""
 from __future__ import annotations
 
-from ..routing import ANYONE_IN_STORE, CUSTOMER, PLATFORM, STAFF, route
+from ..http import STATUS_OF
+from ..routing import ANYONE_IN_STORE, CUSTOMER, PLATFORM, STAFF, WHOLE, route
 from ..schemas import tickets as schemas
 from .base import RouteBase
 
@@ -89,6 +90,41 @@ class TicketRoutes(RouteBase):
     def rate(self, call, ticket_id):
         return self.execute(call, ticket_id, [["rate", call.body]])
 
+    # --- many tickets at once, merge and split (docs/agent-operations/bulk-merge-split.md) ----
+
+    @route("POST", "/v1/tickets/bulk",
+           "One action on up to 1,000 tickets, by ids or by a list filter; each ticket changes on its own (staff)",
+           roles=STAFF, body=schemas.BulkRequest, response=schemas.BulkResult, resource=WHOLE, idempotent=True,
+           tags=TAGS)
+    def bulk(self, call):
+        agent_id = (call.body["action"].get("assign") or {}).get("agent_id")
+        if agent_id:
+            self.identity.require_agent(call.caller.store_id, agent_id)
+        result = self.tickets.bulk(call.caller, call.body, call.idempotency)
+        for item in result["items"]:
+            if "error" in item:
+                error = item["error"]
+                item["error"] = {"status": HTTP_STATUS.get(error["kind"], 400), "code": error["code"],
+                                 "detail": error["detail"]}
+        return result
+
+    @route("POST", "/v1/tickets/<ticket_id>/merge",
+           "Merge this ticket into another of the same customer; it is closed, its messages join the other (staff)",
+           roles=STAFF, body=schemas.MergeRequest, idempotent=True, **COMMAND)
+    def merge(self, call, ticket_id):
+        return self.tickets.merge(call.caller, ticket_id, call.body["into"], call.if_match, call.idempotency)
+
+    @route("POST", "/v1/tickets/<ticket_id>/unmerge",
+           "Undo the merge of this ticket, within MERGE_UNDO_HOURS (staff)", roles=STAFF, idempotent=True, **COMMAND)
+    def unmerge(self, call, ticket_id):
+        return self.tickets.unmerge(call.caller, ticket_id, call.if_match, call.idempotency)
+
+    @route("POST", "/v1/tickets/<ticket_id>/split",
+           "Open a new ticket for the same customer from one public message of this one (staff)", roles=STAFF,
+           body=schemas.SplitRequest, status=201, location="/v1/tickets/{id}", idempotent=True, **COMMAND)
+    def split(self, call, ticket_id):
+        return self.tickets.split(call.caller, ticket_id, call.body, call.if_match, call.idempotency)
+
     # --- shared by the ticket routes --------------------------------------------------
 
     def execute(self, call, ticket_id: str, steps: list):
@@ -113,6 +149,10 @@ class TicketRoutes(RouteBase):
             # Another store's ticket is a 404 before anything is said about the agent.
             self.tickets.get(caller, ticket_id)
             raise
+
+
+# A bulk item's refusal: its class, as the tickets service names it, to the status a single command answers.
+HTTP_STATUS = {cls.__name__: status for cls, status in STATUS_OF}
 
 
 def ticket_query(query: dict) -> dict:

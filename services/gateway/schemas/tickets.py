@@ -135,6 +135,19 @@ class RatingRequest(Schema):
 # --- answers --------------------------------------------------------------------------
 
 
+class TicketRef(Schema):
+    ticket_id = fields.String()
+    number = fields.Integer()
+
+
+class MergedInto(TicketRef):
+    merged_at = fields.String(metadata={"description": "unmerge within MERGE_UNDO_HOURS of it"})
+
+
+class SplitFrom(TicketRef):
+    message_id = fields.String(metadata={"description": "the message of that ticket this one was opened from"})
+
+
 class Author(Schema):
     type = fields.String(metadata={"description": "customer, agent or system"})
     id = fields.String(allow_none=True)
@@ -159,6 +172,10 @@ class Message(Schema):
         "description": "the canned response it was filled from"})
     automatic = fields.String(allow_none=True, metadata={"description": "tracking_link: sent by a self-service flow"})
     created_at = fields.String()
+    merged_from = fields.String(allow_none=True, metadata={
+        "description": "the ticket whose merge into this one brought the message"})
+    split_into = fields.Nested(TicketRef, allow_none=True, metadata={
+        "description": "the ticket opened from this message (POST /v1/tickets/{id}/split)"})
 
 
 class Rating(Schema):
@@ -234,6 +251,10 @@ class Ticket(TicketSummary):
         "description": "product_exchange: {order_id, item: {name, sku, quantity}, reason, preferred_replacement}"})
     data_change = fields.Dict(allow_none=True, metadata={"description": "customer_data_change: {fields, state}"})
     rating = fields.Nested(Rating, allow_none=True)
+    merged_into = fields.Nested(MergedInto, allow_none=True, metadata={
+        "description": "merged into that ticket (and closed by it); null otherwise"})
+    split_from = fields.Nested(SplitFrom, allow_none=True, metadata={
+        "description": "opened from a message of that ticket; null otherwise"})
     messages = fields.List(fields.Nested(Message))
 
 
@@ -269,3 +290,104 @@ HistoryEntry = answer("HistoryEntry", "type at", version=fields.Integer(), actor
 
 
 History = listing(HistoryEntry, "History", paged=False)
+
+
+# --- many tickets at once, merge and split (docs/agent-operations/bulk-merge-split.md) ---------
+
+
+class ValueList(fields.List):
+    """A list of values, or one comma-separated string of them (as in the list's query string)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class BulkFilter(Schema):
+    """The filters of ``GET /v1/tickets``, as a JSON object."""
+
+    status = ValueList(fields.String(validate=validate.OneOf(STATUSES)), metadata={
+        "description": "statuses: a list, or comma-separated"})
+    priority = ValueList(fields.String(validate=validate.OneOf(PRIORITIES)), metadata={
+        "description": "priorities: a list, or comma-separated"})
+    assignee_id = fields.String(validate=ID, metadata={"description": "an agent id, or `none`"})
+    team = text(50)
+    type = text(50)
+    tag = text(50)
+    customer_id = fields.String(validate=ID)
+    q = text(200, metadata={"description": "text in the subject or a public message"})
+
+
+class BulkAssign(AssignRequest):
+    nothing_sent = "send agent_id, team or both (null clears it)"
+
+
+class BulkAction(Schema):
+    """Exactly one action (``BulkRequest`` checks)."""
+
+    assign = fields.Nested(BulkAssign)
+    status = fields.Nested(StatusRequest)
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    team = fields.String(validate=ID, allow_none=True, metadata={"description": "a team's id; null: no team"})
+    add_tags = fields.List(text(50), validate=validate.Length(min=1, max=20))
+    remove_tags = fields.List(text(50), validate=validate.Length(min=1, max=20))
+
+
+class BulkRequest(Schema):
+    """Exactly one of ``ids``, ``filter`` and ``view_id``, and one ``action``."""
+
+    ids = fields.List(fields.String(validate=UUID), validate=validate.Length(min=1), metadata={
+        "description": "up to 1,000 ticket ids (more: 422 naming ids)"})
+    filter = fields.Nested(BulkFilter, metadata={
+        "description": "every ticket the list would show: up to 1,000 (more: 422 naming filter)"})
+    view_id = fields.String(validate=ID, metadata={
+        "description": "every ticket of a view the caller has (GET /v1/views): up to 1,000 (more: 422 naming "
+                       "filter)"})
+    action = fields.Nested(BulkAction, required=True)
+
+    @validates_schema
+    def one_selection(self, data, **kwargs):
+        given = [name for name in ("ids", "filter", "view_id") if name in data]
+        if len(given) != 1:
+            message = "send one of ids, filter and view_id, not several" if given else "send ids, filter or view_id"
+            raise ValidationError({name: [message] for name in ("ids", "filter", "view_id")})
+
+    @validates_schema
+    def one_action(self, data, **kwargs):
+        if "action" in data and len(data["action"]) != 1:
+            raise ValidationError(f"send exactly one of {', '.join(BulkAction().fields)}", "action")
+
+
+class BulkError(Schema):
+    status = fields.Integer(metadata={"description": "the HTTP status the single command would have answered"})
+    code = fields.String()
+    detail = fields.String()
+
+
+class BulkItem(Schema):
+    id = fields.String()
+    status = fields.String(metadata={"description": "changed, unchanged or refused"})
+    version = fields.Integer(metadata={"description": "the ticket's version after the action (not when refused)"})
+    error = fields.Nested(BulkError, metadata={"description": "why it was refused (only when refused)"})
+
+
+BulkCounts = answer("BulkCounts", "", changed=fields.Integer(), unchanged=fields.Integer(),
+                    refused=fields.Integer())
+
+
+class BulkResult(Schema):
+    items = fields.List(fields.Nested(BulkItem))
+    counts = fields.Nested(BulkCounts)
+    correlation_id = fields.String(metadata={"description": "carried by every event of the request"})
+
+
+class MergeRequest(Schema):
+    into = fields.String(required=True, validate=UUID, metadata={
+        "description": "the ticket (of the same customer) this one is merged into"})
+
+
+class SplitRequest(Schema):
+    message_id = fields.String(required=True, validate=ID, metadata={
+        "description": "a public message of the ticket: the new ticket opens with its body and files"})
+    subject = text(200, metadata={"description": "the new ticket's; by default the message's first line"})

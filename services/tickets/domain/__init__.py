@@ -6,6 +6,8 @@
 - ``decisions``: ``decide(state, command, now)``, the transition table;
 - ``policy``: who may see a ticket, act on it, attach and download files,
   and what a store sees of a ticket the platform handles;
+- ``merging``, ``bulk``: merge, unmerge and split (decisions over two
+  tickets), and one action on many tickets;
 - ``selfservice``, ``selfservice_settings``, ``canned``, ``templates``: the
   shopper's flows, the store's self-service settings, canned responses, and
   the ``{placeholder}`` texts they share;

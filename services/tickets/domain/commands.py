@@ -175,3 +175,37 @@ class RejectDataChange(Command):
 class Rate(Command):
     score: int
     comment: str | None = None
+
+
+# --- many tickets, and two at once (domain/bulk.py, domain/merging.py) ----------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnsureStatus(ChangeStatus):
+    """``ChangeStatus`` for a bulk action: a ticket already at that status
+    (and label) is left as it is instead of refused."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeTicket(Command):
+    """Merge the ticket into another of the same customer (staff).
+    ``file_copies`` names the target's copy of each file uploaded to the
+    source's messages (the service layer records the copies)."""
+
+    file_copies: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnmergeTicket(Command):
+    """Undo a merge within the store's window (staff)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitTicket(Command):
+    """Open a new ticket for the same customer from one public message (staff)."""
+
+    message_id: str
+    new_ticket_id: str
+    number: int
+    subject: str | None = None
+    file_copies: dict[str, str] = field(default_factory=dict)

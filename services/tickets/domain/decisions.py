@@ -16,6 +16,7 @@ from .commands import (
     KEEP, AddNote, AddTag, ApproveDataChange, Assign, ChangeStatus, Close, Command, OpenTicket, PostReply, Rate,
     RejectDataChange, RemoveTag, Reopen, SetPriority, SetType, Solve, Unassign,
 )
+from .commands import EnsureStatus
 from .fields import RESERVED_TYPES
 from .ticket import TicketState
 
@@ -289,6 +290,15 @@ def _status(s: TicketState, actor: Actor, status: Any, label: Any = None, reopen
     return [("ticket.status_changed", {"status": status, "previous": s.status, "label": label, "reason": None})]
 
 
+def _ensure_status(s: TicketState, c: EnsureStatus) -> list[Change]:
+    # A bulk "set pending" over tickets some of which already are: those are left as they are.
+    _staff_only(c.actor, "change many tickets at once")
+    if rules.status(c.status) == s.status and rules.text(c.label, "label", rules.LABEL_MAX,
+                                                          optional=True) == s.status_label:
+        return []
+    return _status(s, c.actor, c.status, c.label)
+
+
 def _close(s: TicketState, c: Close) -> list[Change]:
     return _status(s, c.actor, "closed")
 
@@ -296,6 +306,8 @@ def _close(s: TicketState, c: Close) -> list[Change]:
 def _rate(s: TicketState, c: Rate) -> list[Change]:
     if c.actor.kind != "customer":
         raise Forbidden("customer_only", "only the ticket's customer may rate it")
+    if s.merged_into is not None:
+        raise Conflict("ticket_merged", f"this ticket was merged into #{s.merged_into['number']}: rate that one")
     score = rules.score(c.score)
     comment = rules.text(c.comment, "comment", rules.COMMENT_MAX, optional=True)
     if s.status not in ("solved", "closed"):
@@ -336,6 +348,7 @@ _HANDLERS: dict[type, Callable[[TicketState, Any], list[Change]]] = {
     AddTag: _add_tag,
     RemoveTag: _remove_tag,
     ChangeStatus: lambda s, c: _status(s, c.actor, c.status, c.label),
+    EnsureStatus: _ensure_status,
     Solve: lambda s, c: _status(s, c.actor, "solved"),
     Close: _close,
     Reopen: lambda s, c: _status(s, c.actor, "open", reopen=True),

@@ -18,7 +18,10 @@ from .ticket import TicketState
 # platform handles (charged without an order), the platform's review team.
 STAFF_KINDS = ("agent", "system", "platform")
 CUSTOMER_VISIBLE = frozenset({"ticket.opened", "ticket.replied", "ticket.status_changed", "ticket.rated",
-                              "ticket.data_change_approved", "ticket.data_change_rejected"})
+                              "ticket.data_change_approved", "ticket.data_change_rejected",
+                              # "Merged into #1042", undone, "your message is now #1043". Not the
+                              # target's merge_received / merge_reverted: they carry (the ids of) notes.
+                              "ticket.merged", "ticket.unmerged", "ticket.split"})
 # What a store follows of a ticket the platform handles: that it was opened
 # (who, which type; no message, no payment) and its status.
 FOLLOWED_TYPES = ("ticket.opened", "ticket.status_changed")

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from seedwork.envelope import Envelope, NewEvent
+from seedwork.instants import parse_instant
 
 from .fields import default_channel
 
@@ -16,6 +17,8 @@ EVENT_TYPES = (
     "ticket.opened", "ticket.replied", "ticket.note_added", "ticket.assigned", "ticket.unassigned",
     "ticket.priority_changed", "ticket.type_changed", "ticket.tag_added", "ticket.tag_removed",
     "ticket.status_changed", "ticket.rated", "ticket.data_change_approved", "ticket.data_change_rejected",
+    # Merge and split (domain/merging.py): one decision writes to two tickets.
+    "ticket.merged", "ticket.merge_received", "ticket.unmerged", "ticket.merge_reverted", "ticket.split",
     "sla.warning", "sla.breached",
 )
 # Facts about the ticket's clock (domain/sla.py reads them), not changes to it:
@@ -37,6 +40,8 @@ class Message:
     created_at: datetime
     canned_response_id: str | None = None  # a reply filled from this canned response
     automatic: str | None = None  # "tracking_link": posted by a self-service flow
+    merged_from: str | None = None  # came with the merge of that ticket into this one (ticket.merge_received)
+    split_into: dict | None = None  # {"ticket_id", "number"}: a new ticket was opened from it (ticket.split)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,10 @@ class TicketState:
     exchange: dict | None = None  # product exchange: {"order_id", "item", "reason", "preferred_replacement"}
     data_change: dict | None = None  # {"fields", "state": pending|approved|rejected, "reason"?, "customer_version"?}
     channel: str = "api"  # where it came from (fields.CHANNELS)
+    # Merged into another ticket (closed by it): {"ticket_id", "number", "previous_status", "previous_label",
+    # "merged_at"}; cleared by ticket.unmerged.
+    merged_into: dict | None = None
+    split_from: dict | None = None  # opened from a message of another ticket: {"ticket_id", "number", "message_id"}
     topic_id: str | None = None  # the contact topic it was opened on
 
     def public_messages(self) -> tuple[Message, ...]:
@@ -111,7 +120,7 @@ def _message(event: Any, message_id: str, body: str, attachments: Iterable[dict]
 
 def _opened(event: Any) -> TicketState:
     d, m = event.data, event.data["message"]
-    return TicketState(
+    state = TicketState(
         id=d["ticket_id"], store_id=getattr(event, "store_id", None), number=d["number"], status="open",
         status_label=None, priority=d["priority"], type=d["type"], subject=d["subject"],
         customer_id=d["customer_id"], order_id=d.get("order_id"), assignee_id=None, team=d.get("team"), tags=(),
@@ -124,6 +133,18 @@ def _opened(event: Any) -> TicketState:
         channel=d.get("channel") or default_channel(event.actor.kind),
         topic_id=d.get("topic_id"),
     )
+    return _split_origin(state, d.get("split_from"))
+
+
+def _split_origin(state: TicketState, split_from: dict | None) -> TicketState:
+    """A ticket opened by a split: its opening message is the split message,
+    written by its author (the staff member who split is the event's actor)."""
+    if split_from is None:
+        return state
+    opening = replace(state.messages[0], author_kind=split_from["author"]["type"],
+                      author_id=split_from["author"]["id"])
+    origin = {k: split_from[k] for k in ("ticket_id", "number", "message_id")}
+    return replace(state, messages=(opening, *state.messages[1:]), split_from=origin)
 
 
 def _status_changed(s: TicketState, d: dict, e: Any) -> TicketState:
@@ -131,6 +152,47 @@ def _status_changed(s: TicketState, d: dict, e: Any) -> TicketState:
     solved_at = e.occurred_at if new == "solved" else s.solved_at if new == "closed" else None
     closed_at = e.occurred_at if new == "closed" else s.closed_at
     return replace(s, status=new, status_label=d.get("label"), solved_at=solved_at, closed_at=closed_at)
+
+
+# --- merge and split: each ticket's fold stays its own stream's ------------------------
+
+
+def _merged(s: TicketState, d: dict, e: Any) -> TicketState:
+    # Closed by the merge: solved_at is kept, as a close keeps it.
+    return replace(s, status="closed", status_label=None, closed_at=e.occurred_at, merged_into={
+        "ticket_id": d["into_ticket_id"], "number": d["into_number"], "previous_status": d["previous_status"],
+        "previous_label": d.get("previous_label"), "merged_at": e.occurred_at})
+
+
+def _unmerged(s: TicketState, d: dict, e: Any) -> TicketState:
+    # Back to the status the merge closed it from; solved_at was kept through the close.
+    return replace(s, status=d["status"], status_label=d.get("label"), closed_at=None, merged_into=None)
+
+
+def merged_message(record: dict, from_ticket_id: str) -> Message:
+    """A message as ``ticket.merge_received`` carries it (``merging.message_record``)."""
+    return Message(
+        id=record["id"], author_kind=record["author"]["type"], author_id=record["author"]["id"],
+        body=record["body"], internal=record["internal"], attachments=tuple(dict(a) for a in record["attachments"]),
+        created_at=parse_instant(record["created_at"], "created_at"),
+        canned_response_id=record.get("canned_response_id"), automatic=record.get("automatic"),
+        merged_from=from_ticket_id, split_into=record.get("split_into") and dict(record["split_into"]),
+    )
+
+
+def _merge_received(s: TicketState, d: dict, e: Any) -> TicketState:
+    return replace(s, messages=s.messages + tuple(merged_message(m, d["from_ticket_id"]) for m in d["messages"]))
+
+
+def _merge_reverted(s: TicketState, d: dict, e: Any) -> TicketState:
+    leaving = set(d["message_ids"])
+    return replace(s, messages=tuple(m for m in s.messages if m.id not in leaving))
+
+
+def _split(s: TicketState, d: dict, e: Any) -> TicketState:
+    into = {"ticket_id": d["new_ticket_id"], "number": d["new_number"]}
+    return replace(s, messages=tuple(replace(m, split_into=into) if m.id == d["message_id"] else m
+                                     for m in s.messages))
 
 
 _APPLY: dict[str, Callable[[TicketState, dict, Any], TicketState]] = {
@@ -151,6 +213,11 @@ _APPLY: dict[str, Callable[[TicketState, dict, Any], TicketState]] = {
         **s.data_change, "state": "approved", "customer_version": d["customer_version"]}),
     "ticket.data_change_rejected": lambda s, d, e: replace(s, data_change={
         **s.data_change, "state": "rejected", "reason": d["reason"]}),
+    "ticket.merged": _merged,
+    "ticket.merge_received": _merge_received,
+    "ticket.unmerged": _unmerged,
+    "ticket.merge_reverted": _merge_reverted,
+    "ticket.split": _split,
 }
 
 

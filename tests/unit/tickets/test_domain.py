@@ -14,6 +14,8 @@ from services.tickets.domain.commands import (
     AddNote, AddTag, ApproveDataChange, Assign, Attachment, ChangeStatus, Close, OpenTicket, PostReply, Rate,
     RejectDataChange, RemoveTag, Reopen, SetPriority, SetType, Solve, Unassign,
 )
+from services.tickets.domain import merging
+from services.tickets.domain.commands import MergeTicket, SplitTicket, UnmergeTicket
 from services.tickets.domain.decisions import TRANSITIONS, decide
 from services.tickets.domain.fields import PRIORITIES, PRIORITY_RANK, STATUSES
 from services.tickets.domain.policy import is_visible_to_customer
@@ -748,15 +750,20 @@ def test_the_view_is_ready_for_json():
         "created_at": "2024-05-01T09:01:00Z", "updated_at": "2024-05-01T09:03:00Z", "rating": None,
         "handled_by": "store", "restricted": False, "payment": None, "exchange": None, "data_change": None,
         "channel": "widget", "sla": None,
+        "merged_into": None, "split_from": None,
         "messages": [{"id": "m-1", "author": {"type": "customer", "id": "cust-1"},
                       "body": "Ordered a week ago, nothing yet.", "internal": False, "attachments": [],
-                      "created_at": "2024-05-01T09:01:00Z", "canned_response_id": None, "automatic": None}],
+                      "created_at": "2024-05-01T09:01:00Z", "canned_response_id": None, "automatic": None,
+                      "merged_from": None, "split_into": None}],
     }
 
 
 def test_customers_see_only_public_history():
     hidden = {"ticket.note_added", "ticket.assigned", "ticket.unassigned", "ticket.tag_added",
-              "ticket.tag_removed", "ticket.priority_changed", "ticket.type_changed", "sla.warning", "sla.breached"}
+              "ticket.tag_removed", "ticket.priority_changed", "ticket.type_changed",
+              # The target's side of a merge carries the source's notes (or their ids).
+              "ticket.merge_received", "ticket.merge_reverted",
+              "sla.warning", "sla.breached"}
     assert {t for t in EVENT_TYPES if not is_visible_to_customer(t)} == hidden
     assert is_visible_to_customer("ticket.replied") and is_visible_to_customer("ticket.status_changed")
     assert not is_visible_to_customer("ticket.something_new")
@@ -786,6 +793,17 @@ def test_every_event_type_has_an_evolve_step():
     for decision in (ApproveDataChange(actor=AGENT, customer_version=2), RejectDataChange(actor=AGENT, reason="no")):
         change = opened(type="customer_data_change", flow={"data_change": {"fields": {"city": "Jeddah"}}})
         types |= {e.type for e in change.do(decision)}
+    # Merge, unmerge and split decide on two tickets (tests/unit/tickets/test_merging.py tells them).
+    source, target = opened(), opened(ticket_id="t-2")
+    source.do(PostReply(actor=AGENT, body="A second message."))
+    for pair in (merging.decide_merge(source.state, target.state, MergeTicket(actor=AGENT), T0 + timedelta(hours=1)),
+                 merging.decide_split(source.state, SplitTicket(actor=AGENT, message_id=source.state.messages[1].id,
+                                                                new_ticket_id="t-3", number=1003), T0)):
+        types |= {e.type for events in pair for e in events}
+    merged = fold(stored(merging.decide_merge(source.state, target.state, MergeTicket(actor=AGENT), T0)[0], 2),
+                  source.state)
+    types |= {e.type for events in merging.decide_unmerge(merged, target.state, UnmergeTicket(actor=AGENT), T0)
+              for e in events}
     # The SLA timer's events are not decided on commands (test_sla_clock_events_move_the_version...).
     assert types == set(EVENT_TYPES) - set(CLOCK_EVENTS)
 

@@ -71,7 +71,8 @@ def test_a_shopper_history_shows_only_public_events():
     state = ticket()
     assert {t for t in EVENT_TYPES if not policy.shows_in_history(state, SHOPPER, t)} == {
         "ticket.note_added", "ticket.assigned", "ticket.unassigned", "ticket.tag_added", "ticket.tag_removed",
-        "ticket.priority_changed", "ticket.type_changed", "sla.warning", "sla.breached"}
+        "ticket.priority_changed", "ticket.type_changed", "ticket.merge_received", "ticket.merge_reverted",
+        "sla.warning", "sla.breached"}
     assert all(policy.shows_in_history(state, AGENT, t) for t in EVENT_TYPES)
 
 

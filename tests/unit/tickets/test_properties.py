@@ -21,6 +21,7 @@ from services.tickets.domain.commands import (
     KEEP, AddNote, AddTag, Assign, Attachment, ChangeStatus, Close, OpenTicket, PostReply, Rate, RemoveTag, Reopen,
     SetPriority, SetType, Solve, Unassign,
 )
+from services.tickets.domain.commands import EnsureStatus
 from services.tickets.domain.decisions import TRANSITIONS, decide
 from services.tickets.domain.fields import PRIORITIES, STATUSES
 from services.tickets.domain.ticket import fold, stored
@@ -193,6 +194,11 @@ class TicketMachine(RuleBasedStateMachine):
     @rule(actor=staff_mostly, status=statuses, label=labels)
     def change_status(self, actor, status, label):
         self.run(ChangeStatus(actor=actor, status=status, label=label), self.cards_in(label))
+
+    @rule(actor=staff_mostly, status=statuses, label=labels)
+    def bulk_status(self, actor, status, label):
+        # A bulk action's status change: a ticket already at it is left as it is.
+        self.run(EnsureStatus(actor=actor, status=status, label=label), self.cards_in(label))
 
     @rule(actor=staff, status=st.sampled_from(STATUSES))
     def staff_move_the_ticket(self, actor, status):
