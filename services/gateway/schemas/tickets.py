@@ -270,7 +270,8 @@ class TicketQuery(Schema):
     status = fields.String(metadata={"description": "comma-separated statuses"})
     priority = fields.String(metadata={"description": "comma-separated priorities"})
     assignee_id = fields.String(validate=ID, metadata={"description": "an agent id, or `none`"})
-    team = text(50)
+    # An id, not free text: card-number masking would change the digits of a team's UUID.
+    team = fields.String(validate=ID, metadata={"description": "a team's id"})
     type = text(50)
     tag = text(50)
     customer_id = fields.String(validate=ID)
@@ -312,7 +313,8 @@ class BulkFilter(Schema):
     priority = ValueList(fields.String(validate=validate.OneOf(PRIORITIES)), metadata={
         "description": "priorities: a list, or comma-separated"})
     assignee_id = fields.String(validate=ID, metadata={"description": "an agent id, or `none`"})
-    team = text(50)
+    # An id, not free text: card-number masking would change the digits of a team's UUID.
+    team = fields.String(validate=ID, metadata={"description": "a team's id"})
     type = text(50)
     tag = text(50)
     customer_id = fields.String(validate=ID)
