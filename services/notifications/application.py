@@ -21,7 +21,7 @@ from seedwork.store import EventStore
 from . import webhooks
 from .config import DEFAULTS, NotificationsConfig
 from .deliveries import Deliveries, view
-from .planning import Planned, plan_messages, plan_webhooks
+from .planning import Planned, plan_messages, plan_webhooks, ticket_of
 from .replicas import Replicas
 from .settings import StoreSettings
 from .webhooks import WebhookEndpoints
@@ -82,13 +82,14 @@ class Notifications:
         or, of a ticket the platform handles, what the tickets service allows
         (None: nothing)."""
         cloudevent = to_cloudevent(event, source)
+        ticket_id = ticket_of(event)
         if event.type == "ticket.opened":
             followed = event.data.get("handled_by") == "platform"
-        elif event.type.startswith("ticket."):
+        elif ticket_id is not None:  # its later events, the SLA timer's too
             with self.store.pool.connection() as conn:
-                ticket = self.replicas.ticket(conn, event.stream_id)
+                ticket = self.replicas.ticket(conn, ticket_id)
             if ticket is None or ticket["number"] is None:
-                raise TicketNotYetKnown(f"{event.type} of ticket {event.stream_id} came before its ticket.opened")
+                raise TicketNotYetKnown(f"{event.type} of ticket {ticket_id} came before its ticket.opened")
             followed = ticket["handled_by"] == "platform"
         else:
             followed = False
@@ -101,8 +102,7 @@ class Notifications:
         self.replicas.apply(conn, event)
         if event.store_id is None:
             return []  # platform-wide events (fraud flags) belong to no store's channels
-        ticket_id = event.data.get("ticket_id") if event.type == "ticket.opened" else (
-            event.stream_id if event.type.startswith("ticket.") else None)
+        ticket_id = ticket_of(event)
         ticket = self.replicas.ticket(conn, ticket_id)
         if ticket_id and event.type != "ticket.opened" and (ticket is None or ticket["number"] is None):
             # Who may hear of it (a ticket the platform handles is not the

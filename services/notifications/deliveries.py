@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from psycopg.types.json import Jsonb
 
@@ -20,7 +20,7 @@ from seedwork.instants import iso, iso_or_none
 from seedwork.masking import mask_mobile
 from seedwork.pagination import decode_cursor, encode_cursor, instant, page, page_limit, uuid_text
 
-from .planning import Planned
+from .planning import STAFF_GROUP, Planned
 
 COLUMNS = ("id", "store_id", "event_id", "event_type", "channel", "recipient_ref", "generation", "recipient", "kind",
            "context", "ticket_id", "customer_id", "endpoint_id", "status", "reason", "attempts", "attempts_before",
@@ -28,6 +28,8 @@ COLUMNS = ("id", "store_id", "event_id", "event_type", "channel", "recipient_ref
 # Longer than a send can take (dependencies.py bounds each at SEND_DEADLINE,
 # and a replica claims only what it starts at once), so a live sender keeps its row.
 LEASE = timedelta(seconds=120)
+# A group reference (planning.STAFF_GROUP); as the partial index of migration 0002 says it.
+_GROUP = f"starts_with(recipient_ref, '{STAFF_GROUP}:')"
 
 
 def mask_recipient(channel: str, recipient: str | None) -> str | None:
@@ -60,19 +62,36 @@ class Deliveries:
     # --- planning --------------------------------------------------------------------
 
     def add(self, conn, store_id: str, event_id: str, event_type: str, planned: Iterable[Planned],
-            generation: int = 0) -> list[str]:
+            generation: int = 0, due: datetime | None = None) -> list[str]:
         added = []
         for p in planned:
             row = conn.execute(
                 f"INSERT INTO {self.s}.deliveries (id, store_id, event_id, event_type, channel, recipient_ref, "
-                "generation, kind, context, ticket_id, customer_id, endpoint_id, status) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending') "
+                "generation, kind, context, ticket_id, customer_id, endpoint_id, status, next_attempt_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', coalesce(%s, now())) "
                 "ON CONFLICT (event_id, channel, recipient_ref, generation) DO NOTHING RETURNING id",
                 (str(uuid.uuid4()), store_id, event_id, event_type, p.channel, p.recipient_ref, generation, p.kind,
-                 Jsonb(p.context), p.ticket_id, p.customer_id, p.endpoint_id)).fetchone()
+                 Jsonb(p.context), p.ticket_id, p.customer_id, p.endpoint_id, due)).fetchone()
             if row:
                 added.append(row[0])
         return added
+
+    def expand_groups(self, conn, now: datetime, limit: int, people: Callable[[dict], list[str]]) -> int:
+        """Due group deliveries (``ticket_staff:<ticket id>``) replaced by one
+        delivery per reference ``people(row)`` names now, in the claim's
+        transaction: each person once per event (the unique key), and a crash
+        leaves the group as it was, to be expanded by whoever claims next."""
+        rows = conn.execute(
+            f"{self._select} WHERE id IN (SELECT id FROM {self.s}.deliveries WHERE status = 'pending' "
+            f"AND {_GROUP} AND next_attempt_at <= %s ORDER BY next_attempt_at "
+            "LIMIT %s FOR UPDATE SKIP LOCKED)", (now, limit)).fetchall()
+        for values in rows:
+            group = dict(zip(COLUMNS, values))
+            self.add(conn, group["store_id"], group["event_id"], group["event_type"], [
+                Planned(group["channel"], ref, group["kind"], group["context"], group["ticket_id"],
+                        group["customer_id"]) for ref in people(group)], due=group["next_attempt_at"])
+            conn.execute(f"DELETE FROM {self.s}.deliveries WHERE id = %s", (group["id"],))
+        return len(rows)
 
     def alert(self, conn, store_id: str, event_id: str, event_type: str, context: dict) -> None:
         """Tell the store by email to its support address, outside the quota,
@@ -86,8 +105,9 @@ class Deliveries:
         attempt's start commit before anything is sent."""
         rows = conn.execute(
             f"{self._select} WHERE id IN (SELECT id FROM {self.s}.deliveries "
-            "WHERE status IN ('pending', 'retrying', 'held') AND next_attempt_at <= %s "
-            "OR status = 'sending' AND lease_until < %s "
+            "WHERE (status IN ('pending', 'retrying', 'held') AND next_attempt_at <= %s "
+            "OR status = 'sending' AND lease_until < %s) "
+            f"AND NOT {_GROUP} "  # groups are expanded first (expand_groups), never sent
             "ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED)", (now, now, limit)).fetchall()
         claimed = []
         for values in rows:

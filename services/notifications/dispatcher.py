@@ -60,9 +60,13 @@ class Dispatcher:
         self.quotas = Quotas(store, self.deliveries)
 
     def claim(self, limit: int) -> list[dict]:
-        """Up to ``limit`` due deliveries, leased to this replica: ``deliver`` each."""
+        """Up to ``limit`` due deliveries, leased to this replica: ``deliver`` each.
+        Due groups (an SLA event's ``ticket_staff:``) become their people's
+        deliveries first, as the replicas say now, and can be claimed at once."""
         with self.store.transaction() as conn:
-            return self.deliveries.claim(conn, limit, self.clock())
+            now = self.clock()
+            self.deliveries.expand_groups(conn, now, limit, lambda group: self.recipients.staff(conn, group))
+            return self.deliveries.claim(conn, limit, now)
 
     def run_once(self, limit: int = 50, spawn_map: Callable = map) -> int:
         """Send what is due now; the number of deliveries handled. ``spawn_map``

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .planning import STAFF_GROUP, staff_of_ticket
 from .replicas import Replicas
 
 
@@ -28,7 +29,7 @@ class Skip(Exception):
 
 # Every variable some kind's template names: absent ones arrive as None.
 CONTEXT_KEYS = ("body", "tracking_url", "order", "order_id", "link", "message", "subject", "order_ids", "team",
-                "alert")
+                "alert", "target", "due_at", "time_zone")
 
 
 class Recipients:
@@ -65,6 +66,17 @@ class Recipients:
             return _present(settings["support_email"]), None, people
         raise ValueError(f"unknown recipient reference {delivery['recipient_ref']!r}")
 
+    def staff(self, conn, group: dict) -> list[str]:
+        """The references a group delivery (``ticket_staff:<ticket id>``)
+        stands for now: the ticket's assignee and its team's members, else the
+        store's support address (``planning.staff_of_ticket``)."""
+        ref_kind, _, ticket_id = group["recipient_ref"].partition(":")
+        if ref_kind != STAFF_GROUP:
+            raise ValueError(f"not a group reference {group['recipient_ref']!r}")
+        ticket = self.replicas.ticket(conn, ticket_id) or {}
+        team = self.replicas.team(conn, group["store_id"], ticket.get("team"))
+        return staff_of_ticket(ticket.get("assignee_id"), team)
+
     def context(self, conn, delivery: dict, settings: dict, people: dict) -> dict:
         """What the template sees: the planned context, the names found, the store's branding, the ticket."""
         planned = dict(delivery["context"])
@@ -78,8 +90,12 @@ class Recipients:
             "store": {"name": settings["store_name"] or "", "brand_color": settings["brand_color"],
                       "logo_url": settings["logo_url"]},
             "ticket": ticket and {"id": ticket["ticket_id"], "number": ticket["number"],
-                                  "subject": ticket.get("subject")},
+                                  "subject": ticket.get("subject"), "team": self._team_name(conn, ticket)},
         }
+
+    def _team_name(self, conn, ticket: dict) -> str | None:
+        team = self.replicas.team(conn, ticket["store_id"], ticket.get("team"))
+        return team and team["name"]
 
     def _ticket(self, conn, ticket_id: str, with_customer: bool = False) -> dict:
         ticket = self._known(self.replicas.ticket(conn, ticket_id))

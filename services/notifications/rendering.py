@@ -13,8 +13,9 @@ instead and the reason is returned, so a broken override never blocks a send.
 
 Templates see only the documented variables of their kind (``VARIABLES``);
 one that is absent arrives as ``None`` and prints as nothing. ``store``,
-``ticket`` and ``order`` (and each of ``order.items``) are records whose
-fields are listed in ``FIELDS``: ``{{ ticket.number }}``, ``{{ order.items }}``.
+``ticket``, ``order`` (and each of ``order.items``) and ``due_at`` (a
+``moment``, in the store's time zone) are records whose fields are listed in
+``FIELDS``: ``{{ ticket.number }}``, ``{{ order.items }}``, ``{{ due_at.hour }}``.
 Two filters help: ``nl2br`` (line breaks of a text kept in HTML) and
 ``safe_url`` (the URL if it is http(s), else empty: for ``href``). Our own
 files also see ``locale``, to import their labels.
@@ -26,9 +27,11 @@ import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, Mapping
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import PackageLoader, StrictUndefined, TemplateSyntaxError, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError
@@ -40,12 +43,14 @@ from seedwork.errors import InvalidCommand
 from services.notifications import sandbox
 
 KINDS = ("ticket_opened", "ticket_reply", "customer_replied", "ticket_assigned", "tracking_link",
-         "order_details", "rating_request", "direct_message", "store_alert")
+         "order_details", "rating_request", "direct_message", "store_alert", "sla_warning", "sla_breached")
 LOCALES = ("ar", "en")
 PARTS = ("subject", "text", "html")
 # Our files: templates/<kind>/<locale>.<suffix> for each part.
 SUFFIXES = {"subject": "subject.j2", "text": "txt.j2", "html": "html.j2"}
 DEFAULT_BRAND_COLOR = "#0e7490"
+# Moments are shown in the store's time zone: the event's ``time_zone`` when it has one, else this.
+DEFAULT_TIME_ZONE = "Asia/Riyadh"
 
 _TICKET = ("store", "customer_name", "agent_name", "ticket")
 VARIABLES: dict[str, tuple[str, ...]] = {
@@ -59,10 +64,17 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "direct_message": ("store", "customer_name", "subject", "body"),
     # alert: quota_reached (channel, quota, window_start) or webhook_failing (url, last_error); else message
     "store_alert": ("store", "alert", "channel", "quota", "window_start", "url", "last_error", "message"),
+    # agent_name: the agent told (None: the support address); target: first_response, next_response or
+    # resolution; due_at: when it is (or was) due, a moment in the store's time zone
+    "sla_warning": (*_TICKET, "target", "due_at"),
+    "sla_breached": (*_TICKET, "target", "due_at"),
 }
 FIELDS: dict[str, tuple[str, ...]] = {
     "store": ("name", "brand_color", "logo_url", "on_brand"),   # on_brand: a text colour readable on brand_color
-    "ticket": ("id", "number", "subject"),
+    "ticket": ("id", "number", "subject", "team"),              # team: its team's name, if it is on one
+    # A moment: the ISO text and its parts in the store's time zone (weekday 1 = Monday ... 7 = Sunday,
+    # hour 0 to 23); zone is the time zone's name, utc_offset like "+03:00".
+    "moment": ("iso", "year", "month", "day", "weekday", "hour", "minute", "zone", "utc_offset"),
     "order": ("id", "status", "created_at", "total", "currency", "payment_method", "items", "tracking_url"),
     "item": ("name", "quantity", "price", "sku"),
 }
@@ -276,8 +288,31 @@ def _order(value: Any) -> SimpleNamespace:
     return order
 
 
+def _moment(value: Any, time_zone: Any) -> SimpleNamespace:
+    """An ISO-8601 moment with an offset, as a record of its parts in
+    ``time_zone`` (unknown: ``DEFAULT_TIME_ZONE``); anything else: all None."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        return _record({}, FIELDS["moment"])
+    try:
+        zone = ZoneInfo(time_zone) if isinstance(time_zone, str) and time_zone else None
+    except (ValueError, ZoneInfoNotFoundError):
+        zone = None
+    zone = zone or ZoneInfo(DEFAULT_TIME_ZONE)
+    local = moment.astimezone(zone)
+    offset = local.strftime("%z")
+    return _record({"iso": local.isoformat(), "year": local.year, "month": local.month, "day": local.day,
+                    "weekday": local.isoweekday(), "hour": local.hour, "minute": local.minute, "zone": zone.key,
+                    "utc_offset": f"{offset[:3]}:{offset[3:]}"}, FIELDS["moment"])
+
+
 def _context(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
     values = {name: context.get(name) for name in VARIABLES[kind]}
+    if "due_at" in values:
+        values["due_at"] = _moment(values["due_at"], context.get("time_zone"))
     if "store" in values:
         values["store"] = _store(values["store"])
     if "ticket" in values:

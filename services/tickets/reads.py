@@ -131,7 +131,8 @@ class TicketReads:
             return None
         return {"ticket_id": state.id, "store_id": state.store_id, "number": state.number,
                 "subject": state.subject, "customer_id": state.customer_id, "order_id": state.order_id,
-                "handled_by": state.handled_by, "assignee_id": state.assignee_id, "version": state.version}
+                "handled_by": state.handled_by, "assignee_id": state.assignee_id, "team": state.team,
+                "version": state.version}
 
     def events(self, store_id: str | None, after: int, limit: int) -> dict:
         """Events in global order as CloudEvents; one store's, or all (platform).

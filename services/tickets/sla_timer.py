@@ -69,7 +69,9 @@ class SlaTimer:
                     (moment, event_type, kind, cycle) for moment, event_type, kind, cycle in sla.due_moments(sla_state)
                     if moment <= now and (kind, cycle, event_type) not in sla_state.emitted)
                 events = [NewEvent(event_type, {"ticket_id": ticket_id, "target": kind, "cycle": cycle,
-                                                "due_at": iso(moment), "policy_version": version},
+                                                "due_at": iso(moment), "policy_version": version,
+                                                # So a message can say the due moment in the store's own time.
+                                                "time_zone": policy["time_zone"]},
                                    actor=TIMER_ACTOR, store_id=state.store_id, occurred_at=now)
                           for moment, event_type, kind, cycle in due]
                 if events:

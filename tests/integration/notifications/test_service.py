@@ -70,6 +70,25 @@ class Store:
         return self.event("ticket.replied", {"message_id": str(uuid.uuid4()), "body": body, "attachments": []},
                           ticket_id, version, Actor("agent", self.owner["id"]))
 
+    def agent(self, email: str, name: str) -> str:
+        """A staff member the service has heard of (from the gateway, on its own queue)."""
+        agent_id = str(uuid.uuid4())
+        created = self.event("agent.created", {"agent_id": agent_id, "name": name, "email": email, "role": "agent"},
+                             f"agent-{agent_id}")
+        self.publish("gateway", created)
+        eventually(lambda: processed("notifications.on_gateway_event", created), timeout=MAIL_TIMEOUT,
+                   what=f"{created.type} processed")
+        return agent_id
+
+    def heard(self, source: str, *events: Envelope) -> None:
+        """Published, and processed by the service (one queue: in order, but
+        its workers take them side by side, so the story waits for each)."""
+        consumer = {"tickets": "on_ticket_event", "customers": "on_customer_event", "gateway": "on_gateway_event"}
+        for event in events:
+            self.publish(source, event)
+            eventually(lambda e=event: processed(f"notifications.{consumer[source]}", e), timeout=MAIL_TIMEOUT,
+                       what=f"{event.type} processed")
+
 
 def processed(consumer: str, event: Envelope) -> bool:
     """Whether the container's ``consumer`` has committed what ``event`` meant."""
@@ -172,6 +191,55 @@ def test_an_event_of_a_ticket_the_tickets_service_does_not_know_either_is_retrie
                            what="the dead-lettered event")
     assert depth == 1 and set(tickets.asked) == {(store.id, ticket_id)}
     assert log_of(service, store) == []
+
+
+# --- an SLA breach: the assignee and the team by email, the store's webhooks ---------------------------
+
+
+def test_a_breach_on_the_bus_mails_the_assignee_and_the_team_once_each_and_reaches_the_sla_webhook(
+        service, store, sink, receiver):
+    khalid, sara = f"khalid-{uuid.uuid4().hex[:6]}@example.sa", f"sara-{uuid.uuid4().hex[:6]}@example.sa"
+    khalid_id, sara_id = store.agent(khalid, "Khalid"), store.agent(sara, "Sara")
+    hook = call(service, "create_webhook", store.owner, {"url": receiver.url, "events": ["sla.*"]})["webhook"]
+
+    # A team of two (Khalid is on it too), a ticket on it assigned to Khalid
+    team_id = str(uuid.uuid4())
+    team = [store.event(event_type, {"team_id": team_id, **data}, f"team:{team_id}", version, Actor("agent", "o"))
+            for version, (event_type, data) in enumerate([
+                ("team.created", {"name": "Returns", "description": None, "assignment": {"mode": "manual"}}),
+                ("team.member_added", {"agent_id": sara_id}),
+                ("team.member_added", {"agent_id": khalid_id})], start=1)]
+    opened = store.opened(store.customer(f"noura-{uuid.uuid4().hex[:6]}@example.sa"), number=1042)
+    assigned = store.event("ticket.assigned", {"assignee_id": khalid_id, "team": team_id,
+                                               "previous_assignee_id": None, "previous_team": None},
+                           opened.stream_id, 2, Actor("agent", store.owner["id"]))
+    store.heard("tickets", *team, opened, assigned)
+
+    # The timer's breach, published twice (a relay's crash before its checkpoint)
+    breached = store.event("sla.breached", {"ticket_id": opened.stream_id, "target": "first_response", "cycle": 0,
+                                            "due_at": "2026-01-04T12:30:00Z", "policy_version": 1},
+                           opened.stream_id, 3, Actor("system", "sla"))
+    store.publish("tickets", breached, breached)
+    subject = "فات موعد الرد الأول للتذكرة رقم 1042: Where is my parcel?"
+    for address, hello in ((khalid, "مرحباً Khalid،"), (sara, "مرحباً Sara،")):
+        [mail] = sink.wait_for(lambda m, a=address: to(a)(m) and m["Subject"] == subject, timeout=MAIL_TIMEOUT)
+        text = mail.get_body(("plain",)).get_content()
+        assert text.startswith(hello) and "الفريق: Returns" in text
+        assert "كان الموعد: الأحد 4 يناير 2026، 3:30 م بتوقيت مكة المكرمة" in text
+    sla_log = eventually(lambda: log_of(service, store, event_id=str(breached.event_id), channel="email"),
+                         lambda found: len(found) == 2 and {d["status"] for d in found} == {"sent"}, MAIL_TIMEOUT,
+                         "both deliveries sent")
+    assert sorted(d["recipient"] for d in sla_log) == sorted([khalid, sara])
+    assert {d["kind"] for d in sla_log} == {"sla_breached"}
+
+    # The webhook subscribed to sla.* gets it once, signed, as the CloudEvent it is
+    [delivery] = receiver.wait_for(1, timeout=MAIL_TIMEOUT)
+    payload = delivery.verify(hook["secret"])
+    assert (payload["type"], payload["id"], payload["subject"]) == ("sla.breached", str(breached.event_id),
+                                                                    opened.stream_id)
+    assert payload["data"] == breached.data and payload["actorkind"] == "system"
+    assert [m["Subject"] for m in sink.messages() if to(khalid)(m)].count(subject) == 1
+    assert len(receiver.deliveries) == 1  # nothing of ticket.* reached the sla.* endpoint
 
 
 # --- the gateway's requests --------------------------------------------------------------------------

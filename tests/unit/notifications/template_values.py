@@ -23,5 +23,8 @@ CONTEXT = {
     "customer_name": "Noura",
     "agent_name": "Khalid",
     "store": {"name": "Noor Store", "brand_color": "#0a7cff", "logo_url": None},
-    "ticket": {"id": "t-1", "number": 1042, "subject": "Where is my parcel?"},
+    "ticket": {"id": "t-1", "number": 1042, "subject": "Where is my parcel?", "team": "Returns"},
+    "target": "first_response",
+    "due_at": "2026-01-04T12:30:00Z",  # a Sunday, 3:30 PM in Riyadh
+    "time_zone": None,
 }

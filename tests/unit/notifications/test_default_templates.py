@@ -40,6 +40,8 @@ CASES: dict[str, dict] = {
         "store": {"name": "Light", "brand_color": "#f5f5f5", "logo_url": "https://cdn.example.test/logo.png"},
         "order": {"id": None, "status": "lost", "items": [{"name": "Mug"}, "A plain item"], "total": None},
         "alert": "quota_reached", "channel": "sms", "window_start": None,
+        # a target of a later version, a zone nobody knows (Riyadh's instead), midnight there
+        "target": "weekend_response", "time_zone": "Not/A_Zone", "due_at": "2026-03-01T21:00:00+00:00",
     },
     "message": {
         **EVERYTHING, "message": "Your order left\r\nthe warehouse <today> & more",
@@ -47,15 +49,20 @@ CASES: dict[str, dict] = {
         "order": {"id": "ord-9", "status": "cancelled", "total": "0", "currency": "SAR", "items": [],
                   "tracking_url": "https://track.example.test/p/9"},
         "alert": "quota_reached", "channel": "email", "quota": 2,
+        # a zone said by its offset, noon there, minutes under ten
+        "target": "next_response", "time_zone": "Europe/London", "due_at": "2026-08-15T11:05:00Z",
     },
     "markup": {
         **EVERYTHING, "body": '<script>alert("x")</script> & <b>bold</b>', "customer_name": "<img src=x>",
         "agent_name": "A & B", "store": {"name": "<Noor & Sons>", "brand_color": "red", "logo_url": "javascript:x"},
-        "ticket": {"id": "t-3", "number": 7, "subject": "<i>urgent</i>\r\nBcc: everyone@example.test"},
+        "ticket": {"id": "t-3", "number": 7, "subject": "<i>urgent</i>\r\nBcc: everyone@example.test",
+                   "team": "<Returns & Co>"},
+        "target": "<b>resolution</b>", "due_at": "not a moment",
         "subject": "<Sale> & \"more\"", "order": {"id": "<o>", "status": "<s>", "items": [{"name": "<b>x</b>"}]},
         "alert": "something_new", "message": None, "url": "https://hooks.example.test/?a=1&b=<2>",
     },
-    "alert_message": {**EVERYTHING, "alert": "custom", "message": "line one\nline <two> & three"},
+    "alert_message": {**EVERYTHING, "alert": "custom", "message": "line one\nline <two> & three",
+                      "target": "resolution", "time_zone": "Asia/Dubai", "due_at": "2026-12-31T23:59:00-05:00"},
     "webhook_failing_without_error": {**EVERYTHING, "alert": "webhook_failing", "last_error": None},
 }
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from seedwork.envelope import Actor, Envelope
-from services.notifications.planning import Planned, plan_messages, plan_webhooks
+from services.notifications.planning import Planned, plan_messages, plan_webhooks, staff_of_ticket, ticket_of
 
 STORE = "st_1"
 TICKET = "5f0c7a3e-2b1d-4c8e-9a6f-3d2e1c0b9a87"
@@ -118,6 +118,68 @@ def test_an_assignment_to_a_team_only_or_to_the_same_agent_notifies_nobody(data)
     assert plan_messages(event("ticket.assigned", data), KNOWN_TICKET) == []
 
 
+# --- SLA: the assignee and the team are told ----------------------------------------------------
+
+DUE = "2026-01-04T12:30:00Z"
+
+
+def sla(event_type: str = "sla.warning", **extra) -> Envelope:
+    """The SLA timer's event, on the ticket's own stream."""
+    return event(event_type, {"ticket_id": TICKET, "target": "first_response", "cycle": 0, "due_at": DUE,
+                              "policy_version": 3, **extra}, actor=Actor("system", "sla"))
+
+
+@pytest.mark.parametrize("event_type, kind", [("sla.warning", "sla_warning"), ("sla.breached", "sla_breached")])
+def test_an_sla_event_plans_one_email_to_whoever_is_on_the_ticket_when_it_is_sent(event_type, kind):
+    """One group reference, expanded by the delivery loop (``staff_of_ticket``)."""
+    assert plan_messages(sla(event_type), KNOWN_TICKET) == [Planned(
+        "email", f"ticket_staff:{TICKET}", kind,
+        {"ticket_id": TICKET, "target": "first_response", "cycle": 0, "due_at": DUE, "time_zone": None},
+        TICKET, NOURA)]
+
+
+def test_an_sla_event_carries_its_time_zone_when_it_has_one():
+    [planned] = plan_messages(sla(target="resolution", cycle=2, time_zone="Asia/Dubai"), KNOWN_TICKET)
+    assert planned.context == {"ticket_id": TICKET, "target": "resolution", "cycle": 2, "due_at": DUE,
+                               "time_zone": "Asia/Dubai"}
+
+
+@pytest.mark.parametrize("event_type", ["sla.warning", "sla.breached"])
+def test_an_sla_event_of_a_ticket_the_platform_handles_tells_nobody_at_the_store(event_type):
+    assert plan_messages(sla(event_type), {**KNOWN_TICKET, "handled_by": "platform"}) == []
+
+
+def test_an_sla_event_is_about_the_ticket_of_its_stream():
+    assert ticket_of(sla()) == TICKET
+    assert ticket_of(opened()) == TICKET  # its stream here is another name: the data says
+    assert ticket_of(event("team.member_added", {"team_id": "tm-1", "agent_id": SARA}, stream_id="team:tm-1")) is None
+
+
+def team(*members: str, deleted: bool = False) -> dict:
+    return {"name": "Returns", "deleted": deleted, "members": list(members)}
+
+
+def test_sla_with_an_assignee_and_no_team_tells_the_assignee():
+    assert staff_of_ticket(KHALID, None) == [f"agent:{KHALID}"]
+
+
+def test_sla_with_a_team_and_no_assignee_tells_each_member():
+    assert staff_of_ticket(None, team(SARA, "ag_omar")) == [f"agent:{SARA}", "agent:ag_omar"]
+
+
+def test_sla_tells_an_assignee_who_is_also_a_member_once():
+    assert staff_of_ticket(SARA, team("ag_omar", SARA)) == [f"agent:{SARA}", "agent:ag_omar"]
+
+
+def test_sla_with_an_assignee_and_a_team_without_members_tells_the_assignee():
+    assert staff_of_ticket(KHALID, team()) == [f"agent:{KHALID}"]
+
+
+@pytest.mark.parametrize("on_team", [None, team(), team(deleted=True)], ids=["no team", "empty team", "deleted team"])
+def test_sla_with_nobody_on_the_ticket_tells_the_stores_support_address(on_team):
+    assert staff_of_ticket(None, on_team) == ["store_support"]
+
+
 # --- the customers service's requests -----------------------------------------------------------
 
 
@@ -178,7 +240,8 @@ def test_shared_order_details_go_to_the_shopper_on_the_stores_channel(channel):
 
 
 @pytest.mark.parametrize("event_type", ["ticket.status_changed", "ticket.unassigned", "customer.created",
-                                        "order.recorded", "webhook_endpoint.created"])
+                                        "order.recorded", "webhook_endpoint.created", "team.created",
+                                        "team.member_added", "sla.unknown_kind"])
 def test_other_events_send_no_email_or_sms(event_type):
     assert plan_messages(event(event_type, {"status": "solved", "customer_id": NOURA}), KNOWN_TICKET) == []
 
@@ -215,6 +278,13 @@ def test_an_inactive_endpoint_gets_nothing():
 
 def test_a_store_without_endpoints_gets_no_webhooks():
     assert plan_webhooks("ticket.opened", []) == []
+
+
+@pytest.mark.parametrize("event_type", ["sla.warning", "sla.breached"])
+def test_sla_events_reach_the_endpoints_subscribed_to_them_like_any_other_type(event_type):
+    endpoints = [*ENDPOINTS, endpoint("sla", ["sla.*"]), endpoint("breaches", ["sla.breached"])]
+    expected = ["everything", "sla"] + (["breaches"] if event_type == "sla.breached" else [])
+    assert [p.endpoint_id for p in plan_webhooks(event_type, endpoints)] == expected
 
 
 def test_an_internal_note_still_reaches_the_stores_own_webhooks():

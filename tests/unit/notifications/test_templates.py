@@ -24,6 +24,8 @@ SAYS = {
     "rating_request": "https://shop.example.test/ratings?orders=ord-77",
     "direct_message": "My parcel has not arrived yet.",
     "store_alert": "https://hooks.example.test/in",
+    "sla_warning": "3:30",
+    "sla_breached": "3:30",
 }
 
 OVERRIDE = {"subject": "Ticket {{ ticket.number }} at {{ store.name }}",
@@ -318,3 +320,83 @@ def test_an_override_has_no_lipsum_text_generator():
     rendered = render("ticket_reply", "en", CONTEXT, {**OVERRIDE, "text": "{{ lipsum(5) }}"})
     assert rendered.fallback_reason.startswith("UndefinedError") and "lipsum" in rendered.fallback_reason
     assert rendered.text == default_of().text
+
+
+# --- SLA warnings and breaches: which ticket, which target, when it is due ----------------------------
+
+SLA = {**CONTEXT, "ticket": {"id": "t-1", "number": 1042, "subject": "Where is my parcel?", "team": "Returns"},
+       "target": "first_response", "due_at": "2026-01-04T12:30:00Z"}
+
+
+@pytest.mark.parametrize("kind, subject", [
+    ("sla_warning", "Due soon: first response on ticket #1042: Where is my parcel?"),
+    ("sla_breached", "Overdue: first response on ticket #1042: Where is my parcel?"),
+])
+def test_an_sla_email_in_english_names_the_ticket_its_target_and_when_it_is_due_in_riyadh(kind, subject):
+    rendered = render(kind, "en", SLA)
+    assert rendered.subject == subject
+    due = "Due" if kind == "sla_warning" else "Was due"
+    assert f"{due}: Sunday 4 January 2026, 3:30 PM (Riyadh time)" in rendered.text
+    assert f"<strong>{due}:</strong> Sunday 4 January 2026, 3:30 PM (Riyadh time)" in rendered.html
+    assert "Team: Returns" in rendered.text and "Hello Khalid," in rendered.text
+
+
+@pytest.mark.parametrize("kind, subject, due", [
+    ("sla_warning", "اقترب موعد الرد الأول للتذكرة رقم 1042: Where is my parcel?", "الموعد"),
+    ("sla_breached", "فات موعد الرد الأول للتذكرة رقم 1042: Where is my parcel?", "كان الموعد"),
+])
+def test_an_sla_email_in_arabic_says_the_same_in_arabic_words(kind, subject, due):
+    rendered = render(kind, "ar", SLA)
+    assert rendered.subject == subject
+    assert f"{due}: الأحد 4 يناير 2026، 3:30 م بتوقيت مكة المكرمة" in rendered.text
+    assert "الفريق: Returns" in rendered.text and "مرحباً Khalid،" in rendered.text
+
+
+@pytest.mark.parametrize("target, english, arabic", [
+    ("first_response", "first response", "الرد الأول"),
+    ("next_response", "next response", "الرد التالي"),
+    ("resolution", "resolution", "الحل"),
+])
+def test_each_sla_target_has_its_name_in_each_locale(target, english, arabic):
+    assert f"its {english} deadline" in render("sla_warning", "en", {**SLA, "target": target}).text
+    assert f"فات موعد {arabic} للتذكرة" in render("sla_breached", "ar", {**SLA, "target": target}).text
+
+
+@pytest.mark.parametrize("time_zone, due_at, english", [
+    (None, "2026-01-04T21:00:00Z", "Monday 5 January 2026, 12:00 AM (Riyadh time)"),  # midnight
+    ("Asia/Riyadh", "2026-01-04T09:00:00+00:00", "Sunday 4 January 2026, 12:00 PM (Riyadh time)"),  # noon
+    ("Asia/Dubai", "2026-01-04T12:30:00Z", "Sunday 4 January 2026, 4:30 PM (UAE time)"),
+    ("Europe/Paris", "2026-07-04T00:05:00Z", "Saturday 4 July 2026, 2:05 AM (UTC+02:00)"),  # summer time
+    ("No/Such_Zone", "2026-01-04T12:30:00Z", "Sunday 4 January 2026, 3:30 PM (Riyadh time)"),
+])
+def test_the_due_moment_is_shown_in_the_events_time_zone_else_riyadhs(time_zone, due_at, english):
+    rendered = render("sla_warning", "en", {**SLA, "time_zone": time_zone, "due_at": due_at})
+    assert f"Due: {english}" in rendered.text
+
+
+@pytest.mark.parametrize("due_at", [None, "", "yesterday", "2026-01-04T12:30:00", 1767529800])
+def test_a_due_moment_that_is_not_an_iso_moment_with_an_offset_leaves_the_line_out(due_at):
+    for locale in LOCALES:
+        rendered = render("sla_breached", locale, {**SLA, "due_at": due_at})
+        assert rendered.fallback_reason is None
+        assert "Was due" not in rendered.text and "كان الموعد" not in rendered.text
+
+
+@pytest.mark.parametrize("locale, hello", [("en", "Hello support team,"), ("ar", "مرحباً فريق الدعم،")])
+def test_an_sla_email_to_the_support_address_greets_the_team(locale, hello):
+    rendered = render("sla_breached", locale, {**SLA, "agent_name": None,
+                                               "ticket": {**SLA["ticket"], "team": None}})
+    assert rendered.text.startswith(hello)
+    assert "Team:" not in rendered.text and "الفريق:" not in rendered.text
+
+
+def test_a_stores_sla_override_sees_the_due_moments_parts():
+    override = {"subject": "#{{ ticket.number }} {{ target }}",
+                "text": "{{ due_at.year }}-{{ due_at.month }}-{{ due_at.day }} {{ due_at.hour }}:{{ due_at.minute }} "
+                        "{{ due_at.zone }} {{ due_at.utc_offset }} {{ due_at.iso }}",
+                "html": "<p>{{ ticket.team }}</p>"}
+    rendered = render("sla_warning", "en", SLA, override)
+    assert rendered.fallback_reason is None
+    assert rendered.subject == "#1042 first_response"
+    assert rendered.text == "2026-1-4 15:30 Asia/Riyadh +03:00 2026-01-04T15:30:00+03:00"
+    assert rendered.html == "<p>Returns</p>"

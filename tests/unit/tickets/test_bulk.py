@@ -22,14 +22,18 @@ T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
 # --- what a request selects ----------------------------------------------------------------
 
 
-def test_a_request_names_its_tickets_by_ids_or_by_a_filter():
+def test_a_request_names_its_tickets_by_ids_by_a_filter_or_by_a_view():
     ids = [str(uuid.uuid4()) for _ in range(3)]
     assert bulk.selection({"ids": ids + ids[:1]}) == ("ids", ids)  # each once, in the order given
     assert bulk.selection({"filter": {"status": ["open"]}}) == ("filter", {"status": ["open"]})
-    for neither_or_both in ({}, {"ids": ids, "filter": {}}):
+    assert bulk.selection({"view_id": "mine"}) == ("view_id", "mine")
+    for neither_or_both in ({}, {"ids": ids, "filter": {}}, {"view_id": "mine", "ids": ids}):
         with pytest.raises(InvalidCommand) as refused:
             bulk.selection(neither_or_both)
-        assert set(refused.value.errors) == {"ids", "filter"}
+        assert set(refused.value.errors) == {"ids", "filter", "view_id"}
+    with pytest.raises(InvalidCommand) as refused:
+        bulk.selection({"view_id": ""})
+    assert "view_id" in refused.value.errors
 
 
 def test_at_most_a_thousand_tickets_at_once():
