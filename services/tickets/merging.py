@@ -43,6 +43,7 @@ class TicketMerges:
                  read_models: ReadModels, config: TicketsConfig, clock: Callable[[], datetime]):
         self.store, self.keys, self.reads, self.files, self.clock = store, keys, reads, files, clock
         self.read_models = read_models
+        self.projection = read_models.list  # the ticket numbers: a split opens a ticket
         self.window = timedelta(hours=config.merge_undo_hours)
 
     # --- the commands --------------------------------------------------------------------
