@@ -74,7 +74,8 @@ def openapi_document(service_cls) -> dict:
         if doc.roles:
             operation["security"] = [{"bearer": []}]
             operation["description"] = f"Allowed: {', '.join(doc.roles)}."
-        for status in sorted({doc.status, 201} if doc.may_create else {doc.status}):
+        statuses = {doc.status} | ({201} if doc.may_create else set()) | ({204} if doc.may_be_empty else set())
+        for status in sorted(statuses):
             success: dict = {"description": SUCCESS[status]}
             if doc.response is not None and status != 204:
                 success["content"] = {"application/json": {"schema": doc.response}}

@@ -164,6 +164,7 @@ class Route:
     # answers 201 (created) or 200 (it existed); ``may_create`` documents both.
     status: int = 200
     may_create: bool = False
+    may_be_empty: bool = False  # a handler's None is 204 ("nothing waits"), beside the success status
     # The key of the service's result that holds the resource; the result's
     # other keys are flags (``created``, ``replayed``). None: the result is the answer.
     resource: str | None = None
@@ -228,7 +229,7 @@ class Route:
         if isinstance(returned, Answer):
             returned, headers, status_of_its_own = returned.result, dict(returned.headers), returned.status
         if returned is None:
-            return Response(status=self.status if self.status == 204 else 200, headers=headers)
+            return Response(status=204 if self.status == 204 or self.may_be_empty else 200, headers=headers)
         status, body = self.status, returned
         if self.resource is not None:  # a service's result: the resource, and what happened to it
             created = returned.get("created")

@@ -16,12 +16,12 @@ from seedwork.envelope import utcnow
 from seedwork.idempotency import IdempotencyKeys
 from seedwork.store import EventStore
 
-from .bulk import BulkActions
 from .agent_profiles import AgentProfiles
+from .agent_settings import AgentSettings
+from .bulk import BulkActions
 from .canned_responses import CannedResponses
 from .config import TicketsConfig
 from .customer_replica import CustomerSummaries
-from .domain.queues import Viewer
 from .files import TicketFiles
 from .merging import TicketMerges
 from .queue import AgentQueues
@@ -55,6 +55,7 @@ class Tickets:
     teams: Teams  # teams and their members (docs/agent-operations.md)
     topics: Topics  # contact topics
     agents: AgentProfiles  # agents' availability, capacity, skills
+    agent_settings: AgentSettings  # who sees which tickets; how tickets on no team are assigned
 
 
 def build(store: EventStore, config: TicketsConfig | None = None,
@@ -64,9 +65,11 @@ def build(store: EventStore, config: TicketsConfig | None = None,
     replica = CustomerSummaries(store.schema)
     canned = CannedResponses(store, keys, replica, clock)
     settings = SelfServiceSettings(store, canned.exists, clock)
-    reads = TicketReads(store, replica, clock)
-    files = TicketFiles(store, reads, settings)
     teams = Teams(store, keys, clock)
+    agent_settings = AgentSettings(store, teams, clock)
+    viewer_of = agent_settings.viewer_of
+    reads = TicketReads(store, replica, clock, viewer_of)
+    files = TicketFiles(store, reads, settings)
     topics = Topics(store, keys, teams, clock)
     agents = AgentProfiles(store, teams, clock)
     policies = SlaPolicies(store, clock)
@@ -80,8 +83,4 @@ def build(store: EventStore, config: TicketsConfig | None = None,
                    sla_timer=SlaTimer(store, read_models, policies, clock), queues=queues,
                    bulk=BulkActions(store, keys, writes, views, viewer_of),
                    merges=TicketMerges(store, keys, reads, files, read_models, config, clock),
-                   teams=teams, topics=topics, agents=agents)
-
-
-def viewer_of(conn, caller) -> Viewer:
-    return Viewer(agent_id=caller.id)
+                   teams=teams, topics=topics, agents=agents, agent_settings=agent_settings)

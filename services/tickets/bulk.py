@@ -18,8 +18,8 @@ from seedwork.idempotency import Idempotency, IdempotencyKeys
 from seedwork.store import EventStore
 
 from .domain import bulk
-from .listing import TicketQuery, matching_ids, view_conditions
-from .queue import ViewerOf
+from .listing import TicketQuery, matching_ids, scope_conditions, view_conditions
+from .reads import ViewerOf
 from .saved_views import SavedViews
 from .writes import TicketWrites
 
@@ -73,7 +73,10 @@ class BulkActions:
                 view = self.views.get_in(conn, caller, view_id)
             except NotFound as missing:
                 raise InvalidCommand.field("view_id", missing.detail) from None
-            also = view_conditions(view["filter"], self.viewer_of(conn, caller))
+            viewer = self.viewer_of(conn, caller)
+            also = view_conditions(view["filter"], viewer)
+            scope = scope_conditions(viewer)
+            also = (also[0] + scope[0], also[1] + scope[1])
             ids = matching_ids(conn, self.store.schema, caller.store_id, TicketQuery(), bulk.MAX_TICKETS + 1, also)
         if len(ids) > bulk.MAX_TICKETS:
             raise bulk.too_many()
@@ -90,7 +93,9 @@ class BulkActions:
         query = TicketQuery.from_dict({k: [x for x in v.split(",") if x] if k in ("status", "priority")
                                        and isinstance(v, str) else v for k, v in raw.items()})
         with self.store.pool.connection() as conn:
-            ids = matching_ids(conn, self.store.schema, caller.store_id, query, bulk.MAX_TICKETS + 1)
+            # A team-scoped agent's filter reaches only the tickets they may see.
+            ids = matching_ids(conn, self.store.schema, caller.store_id, query, bulk.MAX_TICKETS + 1,
+                               scope_conditions(self.viewer_of(conn, caller)))
         if len(ids) > bulk.MAX_TICKETS:
             raise bulk.too_many()
         return ids

@@ -155,7 +155,8 @@ def view_conditions(view_filter: dict, viewer: queues.Viewer | None) -> tuple[li
     """A view's filter (``domain.queues``) as SQL conditions on ``ticket_list``,
     for the viewer: what ``queues.matches`` and ``queues.viewer_condition``
     say in Python, which keep the counts (the tests hold the two together).
-    Without a viewer, only ``matches``: what a view's counters count."""
+    Without a viewer, only ``matches``: what a view's counters count. What a
+    team-scoped viewer may see at all is ``scope_conditions``, added by every list."""
     f = view_filter
     where: list[str] = ["handled_by = 'store'"]
     params: list = []
@@ -188,7 +189,11 @@ def view_conditions(view_filter: dict, viewer: queues.Viewer | None) -> tuple[li
         if key in f:
             where.append(f"{key} = %s")
             params.append(f[key])
-    if viewer is not None and viewer.scoped:
-        where.append("(team = ANY(%s) OR assignee_id = %s)")
-        params += [sorted(viewer.team_ids), viewer.agent_id or ""]
     return where, params
+
+
+def scope_conditions(viewer: queues.Viewer) -> tuple[list[str], list]:
+    """What a team-scoped agent may see (``Viewer.sees``) as SQL: their teams' tickets and their own."""
+    if not viewer.scoped:
+        return [], []
+    return ["(team = ANY(%s) OR assignee_id = %s)"], [sorted(viewer.team_ids), viewer.agent_id or ""]

@@ -6,9 +6,7 @@ sees which cell are ``domain.queues``'; the counts are a projection
 from __future__ import annotations
 
 import logging
-from typing import Callable
 
-import psycopg
 
 from seedwork.caller import Caller
 from seedwork.errors import Forbidden
@@ -16,7 +14,7 @@ from seedwork.errors import Forbidden
 from .domain import queues
 from .listing import view_conditions
 from .read_models import ReadModels
-from .reads import TicketReads
+from .reads import TicketReads, ViewerOf
 from .saved_views import SavedViews
 from .writes import TicketWrites
 
@@ -24,8 +22,6 @@ log = logging.getLogger(__name__)
 
 # Candidates looked at per call: the first one nobody else is taking wins.
 NEXT_CANDIDATES = 10
-# (conn, caller) -> the viewer: their teams, and whether the store scopes them to those.
-ViewerOf = Callable[[psycopg.Connection, Caller], queues.Viewer]
 
 
 def staff_only(caller: Caller) -> None:
@@ -43,7 +39,8 @@ class AgentQueues:
         self._candidates = (
             f"SELECT ticket_id FROM {s}.ticket_list WHERE store_id = %s AND assignee_id IS NULL "
             "AND status = 'open' AND awaiting_staff AND handled_by = 'store' AND NOT tags @> ARRAY[%s]::text[] "
-            "AND (team = ANY(%s) OR team IS NULL) "
+            # A team-scoped agent takes only from their teams; others also take tickets on no team.
+            "AND (team = ANY(%s) OR (team IS NULL AND NOT %s)) "
             "ORDER BY sla_due_at NULLS LAST, priority_rank DESC, created_at, number "
             "LIMIT %s FOR UPDATE SKIP LOCKED")
 
@@ -100,7 +97,7 @@ class AgentQueues:
         with self.store.transaction() as conn:
             viewer = self.viewer_of(conn, caller)
             rows = conn.execute(self._candidates, (caller.store_id, queues.SPAM_TAG, sorted(viewer.team_ids),
-                                                   NEXT_CANDIDATES)).fetchall()
+                                                   viewer.scoped, NEXT_CANDIDATES)).fetchall()
             for (ticket_id,) in rows:
                 # A writer holding the ticket waits for this row: never wait for it back.
                 if not self.store.try_lock_stream(conn, ticket_id):

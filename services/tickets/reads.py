@@ -20,13 +20,24 @@ from .domain import policy
 from .domain.commands import ApproveDataChange
 from .domain.decisions import decide
 from .domain.ticket import TicketState, fold
-from .listing import TicketQuery, list_tickets
+from .domain.queues import Viewer
+from .listing import TicketQuery, list_tickets, scope_conditions
 from .projection import TicketList
 
 
+# (conn, caller) -> who reads: their teams, and whether the store scopes them to those.
+ViewerOf = Callable[[psycopg.Connection, Caller], Viewer]
+
+
+def everyone_sees_all(conn: psycopg.Connection, caller: Caller) -> Viewer:
+    return Viewer(agent_id=caller.id)
+
+
 class TicketReads:
-    def __init__(self, store: EventStore, replica: CustomerSummaries, clock: Callable[[], datetime]):
+    def __init__(self, store: EventStore, replica: CustomerSummaries, clock: Callable[[], datetime],
+                 viewer_of: ViewerOf = everyone_sees_all):
         self.store, self.replica, self.clock = store, replica, clock
+        self.viewer_of = viewer_of
         self.projection = TicketList(store.schema)
 
     # --- one ticket --------------------------------------------------------------------
@@ -37,9 +48,15 @@ class TicketReads:
         if events is None:
             events = self.store.load(ticket_id, conn=conn)
         state = fold(events) if events else None
-        if state is None or not policy.visible_to(state, caller):
+        if state is None or not policy.visible_to(state, caller) or not self._in_scope(conn, caller, state):
             raise NotFound("ticket_not_found", f"no ticket {ticket_id}")
         return state
+
+    def _in_scope(self, conn: psycopg.Connection, caller: Caller, state: TicketState) -> bool:
+        """A team-scoped agent sees their teams' tickets and their own (``domain.agent_settings``)."""
+        if caller.kind != "agent":
+            return True
+        return self.viewer_of(conn, caller).sees(state.team, state.assignee_id)
 
     def view(self, conn: psycopg.Connection, caller: Caller, state: TicketState) -> dict:
         """``views.to_view`` with the customer's summary from the local replica (staff only)."""
@@ -108,6 +125,9 @@ class TicketReads:
                                 {"tag": ["only staff filter by tag"]})
             q = q.only_customer(caller.id)
         with self.store.pool.connection() as conn:
+            if caller.kind == "agent":
+                scope = scope_conditions(self.viewer_of(conn, caller))
+                also = (also[0] + scope[0], also[1] + scope[1])
             page = list_tickets(conn, self.store.schema, store_id, q, handled_by, also)
             summaries = {}
             if staff:  # one query per store for the whole page's customers
@@ -134,16 +154,25 @@ class TicketReads:
                 "handled_by": state.handled_by, "assignee_id": state.assignee_id, "team": state.team,
                 "version": state.version}
 
-    def events(self, store_id: str | None, after: int, limit: int) -> dict:
+    def events(self, store_id: str | None, after: int, limit: int, caller: Caller | None = None) -> dict:
         """Events in global order as CloudEvents; one store's, or all (platform).
-        A store follows the tickets the platform handles as ``store_view_of_event`` shows them."""
+        A store follows the tickets the platform handles as ``store_view_of_event`` shows them;
+        a team-scoped agent (``caller``) gets only the events of the tickets they may see now."""
         batch = self.store.read_all(after, limit, store_id=store_id)
-        followed = set()
+        followed, hidden = set(), set()
         if store_id is not None and batch:
             with self.store.pool.connection() as conn:
-                followed = self.projection.platform_handled(conn, {e.stream_id for e in batch})
+                streams = {e.stream_id for e in batch}
+                followed = self.projection.platform_handled(conn, streams)
+                if caller is not None and caller.kind == "agent":
+                    viewer = self.viewer_of(conn, caller)
+                    if viewer.scoped:
+                        hidden = {ticket_id for ticket_id, team, assignee in self.projection.cells(conn, streams)
+                                  if not viewer.sees(team, assignee)}
         items = []
         for event in batch:
+            if event.stream_id in hidden:
+                continue
             cloudevent = to_cloudevent(event, "tickets")
             if event.stream_id in followed:
                 cloudevent = policy.store_view_of_event(cloudevent)

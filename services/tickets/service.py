@@ -62,8 +62,8 @@ class TicketsService:
         return self.tickets.reads.basics(store_id, ticket_id)
 
     @rpc
-    def events(self, store_id, after, limit):
-        return self.tickets.reads.events(store_id, int(after), int(limit))
+    def events(self, store_id, after, limit, caller=None):
+        return self.tickets.reads.events(store_id, int(after), int(limit), caller and Caller.of(caller))
 
     @rpc
     def store_view_of_event(self, cloudevent):
@@ -178,6 +178,14 @@ class TicketsService:
     @rpc
     def next_ticket(self, caller):
         return self.tickets.queues.next_ticket(Caller.of(caller))
+
+    @rpc
+    def agent_settings(self, caller):
+        return self.tickets.agent_settings.current(Caller.of(caller))
+
+    @rpc
+    def update_agent_settings(self, caller, fields, expected_version=None):
+        return self.tickets.agent_settings.update(Caller.of(caller), fields, expected_version)
 
     @rpc
     def sla_policy(self, caller):

@@ -167,6 +167,7 @@ def scenario(s: Scene) -> None:
     notification_settings_and_a_webhook(s)
     tickets(s)
     bulk_merge_and_split(s)
+    views_queue_and_sla(s)
     self_service(s)
     a_held_email_retried(s)
     preferences_and_templates(s)
@@ -428,6 +429,38 @@ def bulk_merge_and_split(s: Scene) -> None:
     assert split["split_from"]["ticket_id"] == first["id"]
     assert body(c.get(f"/v1/tickets/{first['id']}", s.agent))["messages"][-1]["split_into"]["ticket_id"] == \
         split["id"]
+
+
+# --- views, the queue, the SLA policy ----------------------------------------------------------
+
+
+def views_queue_and_sla(s: Scene) -> None:
+    c = s.calls
+    policy = body(c.get("/v1/settings/sla", s.agent))
+    assert policy["version"] == 0
+    policy = body(c.put("/v1/settings/sla", s.admin, json={
+        "time_zone": "Asia/Riyadh", "business_hours": [{"day": d, "from": "09:00", "to": "17:00"}
+                                                       for d in ("sun", "mon", "tue", "wed", "thu")],
+        "holidays": [{"from": "2027-03-30", "to": "2027-04-02"}], "pause_on": ["pending"],
+        "targets": {"urgent": {"first_response_minutes": 30, "next_response_minutes": 60,
+                               "resolution_minutes": 240}}}))
+    assert policy["version"] == 1
+    waiting = body(c.post("/v1/tickets", s.shopper_token, json={"subject": "No reply yet",
+                                                                 "body": "Still waiting.", "priority": "urgent"}), 201)
+    views = body(c.get("/v1/views", s.agent))["items"]
+    assert {"mine", "unassigned", "breached"} <= {v["id"] for v in views}
+    saved = body(c.post("/v1/views", s.agent, json={"name": "Urgent for me", "filter": {"priority": ["urgent"]},
+                                                    "columns": ["number", "subject", "sla"]}), 201)
+    assert body(c.get(f"/v1/views/{saved['id']}", s.agent))["name"] == "Urgent for me"
+    saved = body(c.patch(f"/v1/views/{saved['id']}", s.agent, json={"name": "Urgent"}))
+    listed = body(c.get(f"/v1/views/{saved['id']}/tickets", s.agent))["items"]
+    assert waiting["id"] in {t["id"] for t in listed}
+    taken = c.post("/v1/queue/next", s.agent)
+    assert body(taken)["assignee_id"] == s.agent_id and body(taken)["sla"]["policy_version"] == 1
+    while c.post("/v1/queue/next", s.agent).status_code == 200:
+        pass  # the rest of the queue: then 204, nothing waits
+    r = c.delete(f"/v1/views/{saved['id']}", s.agent)
+    assert r.status_code == 204, r.text
 
 
 # --- self-service: settings, the four flows, the data-change decision ---------------------------

@@ -28,7 +28,8 @@ class MetaRoutes(RouteBase):
                             {"store_id": ["only the platform key may choose the store"]})
         else:
             store_id = call.caller.store_id
-        return self.tickets.events(store_id, query["after"], query["limit"])
+        # The caller: a team-scoped agent reads only the events of the tickets they may see.
+        return self.tickets.events(store_id, query["after"], query["limit"], call.caller)
 
     @route("GET", "/v1/openapi.json", "This document", response=schemas.Document, tags=("meta",))
     def openapi(self, call):

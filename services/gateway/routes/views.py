@@ -2,8 +2,6 @@
 policy (docs/agent-operations.md). The tickets service decides everything."""
 from __future__ import annotations
 
-from werkzeug.wrappers import Response
-
 from ..routing import ADMIN, STAFF, route
 from ..schemas import tickets as ticket_schemas
 from ..schemas import views as schemas
@@ -46,10 +44,22 @@ class ViewRoutes(RouteBase):
 
     @route("POST", "/v1/queue/next", "Take the most urgent unanswered ticket of your teams: 200 with it, assigned "
            "to you; 204 when nothing waits", roles=STAFF, body=NoFields, response=ticket_schemas.Ticket,
-           resource="ticket", etag=True, tags=TAGS)
+           resource="ticket", etag=True, may_be_empty=True, tags=TAGS)
     def next_ticket(self, call):
-        taken = self.tickets.next_ticket(call.caller)
-        return Response(status=204) if taken is None else taken
+        return self.tickets.next_ticket(call.caller)
+
+    # --- how the store's staff work -------------------------------------------------------
+
+    @route("GET", "/v1/settings/agents", "Who sees which tickets, and how tickets on no team are assigned",
+           roles=STAFF, response=schemas.AgentSettings, resource="settings", etag=True, tags=TAGS)
+    def agent_settings(self, call):
+        return {"settings": self.tickets.agent_settings(call.caller)}
+
+    @route("PATCH", "/v1/settings/agents", "Change the agent settings (owner, admin)", roles=ADMIN,
+           body=schemas.AgentSettingsUpdate, response=schemas.AgentSettings, resource="settings", etag=True,
+           if_match="settings", tags=TAGS)
+    def update_agent_settings(self, call):
+        return {"settings": self.tickets.update_agent_settings(call.caller, call.body, call.if_match)}
 
     # --- the SLA policy ----------------------------------------------------------------
 

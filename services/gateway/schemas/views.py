@@ -107,3 +107,25 @@ ViewTicketList = Schema.from_dict({
     "items": fields.List(fields.Nested(TicketListItem)), "view": fields.Nested(ViewRef),
     "next_cursor": fields.String(allow_none=True, metadata={"description": "pass as ?cursor= for the next page"}),
 }, name="ViewTicketList")
+
+
+# --- the agent settings -----------------------------------------------------------------
+
+VISIBILITY = {"description": "all: every agent sees every ticket; teams: an agent sees their teams' tickets and "
+                             "their own (owners and admins see all)"}
+MODE = {"description": "how tickets on no team are assigned: manual, round_robin or least_loaded"}
+
+
+class AgentSettingsUpdate(AtLeastOneField):
+    nothing_sent = "send ticket_visibility, assignment_mode or both"
+
+    ticket_visibility = fields.String(validate=validate.OneOf(("all", "teams")), metadata=VISIBILITY)
+    assignment_mode = fields.String(validate=validate.OneOf(("manual", "round_robin", "least_loaded")),
+                                    metadata=MODE)
+
+
+class AgentSettings(Schema):
+    ticket_visibility = fields.String(metadata=VISIBILITY)
+    assignment_mode = fields.String(metadata=MODE)
+    version = fields.Integer()
+    updated_at = fields.String(allow_none=True)

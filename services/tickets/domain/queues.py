@@ -214,6 +214,10 @@ class Viewer:
             return True
         return team in self.team_ids or (self.agent_id is not None and assignee == self.agent_id)
 
+    def sees(self, team: str | None, assignee_id: str | None) -> bool:
+        """Whether this viewer may see a ticket on this team with this assignee."""
+        return self.sees_cell(team or "", assignee_id or "")
+
 
 def viewer_condition(view_filter: Mapping[str, Any], viewer: Viewer, team: str, assignee: str) -> bool:
     """Whether a counter cell counts for this viewer in this view."""

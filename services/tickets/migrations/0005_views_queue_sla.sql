@@ -4,7 +4,6 @@
 -- Everything here is rebuilt from the event log by `make rebuild-projections`.
 
 ALTER TABLE {schema}.ticket_list ADD COLUMN IF NOT EXISTS channel text NOT NULL DEFAULT 'api';
-ALTER TABLE {schema}.ticket_list ADD COLUMN IF NOT EXISTS topic_id text;  -- MERGE: 0004 has it
 -- none | running | paused | warning | breached | met (domain/queues.py SLA_STATES)
 ALTER TABLE {schema}.ticket_list ADD COLUMN IF NOT EXISTS sla_state text NOT NULL DEFAULT 'none';
 -- The earliest due moment of a running SLA target; null when none runs.

@@ -15,7 +15,7 @@ from seedwork.errors import Conflict, InvalidCommand, NotFound
 from seedwork.store import EventStore
 from services.tickets.application import build
 from services.tickets.config import TicketsConfig
-from services.tickets.projection import COLUMNS, TicketList
+from services.tickets.projection import COLUMNS
 
 from tests.support.servers import ROOT, drop_schema, new_schema
 
@@ -125,7 +125,7 @@ def test_both_list_rows_follow_and_rebuild_the_same(tickets, store, people):
     assert by_id[target["id"]]["message_count"] == 3  # its own, and the merged ticket's two
     assert "more words" in by_id[target["id"]]["search_text"]
 
-    TicketList(store.schema).rebuild(store)
+    tickets.read_models.rebuild()
 
     assert rows(store, ids) == live
 
