@@ -15,7 +15,8 @@ def shop(api):
     store = api.new_store("Scoped")
     teams = {name: api.new_team(store, name) for name in ("Billing", "Shipping")}
     people = {"billing_agent": api.new_agent(store, name="Bilal"),
-              "shipping_agent": api.new_agent(store, name="Shaima"), "teamless_agent": api.new_agent(store, name="Tariq"), "admin": api.new_agent(store, "admin", "Amal")}
+              "shipping_agent": api.new_agent(store, name="Shaima"),
+              "teamless_agent": api.new_agent(store, name="Tariq"), "admin": api.new_agent(store, "admin", "Amal")}
     for who, team in (("billing_agent", "Billing"), ("shipping_agent", "Shipping")):
         ok(api.post(f"/v1/teams/{teams[team]}/members", store.owner_token, json={"agent_id": people[who]["id"]}))
     _, shopper = api.customer_token(store)
