@@ -209,3 +209,29 @@ class SplitTicket(Command):
     number: int
     subject: str | None = None
     file_copies: dict[str, str] = field(default_factory=dict)
+
+
+# --- forwarding (domain/forwarding.py) -----------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Forward(Command):
+    """Hand the ticket to another agent and/or team, with an internal note
+    saying why (the store's staff). An agent alone keeps the ticket's team; a
+    team alone takes the ticket off its agent, into the team's queue."""
+
+    note: str
+    agent_id: str | None = None
+    team_id: str | None = None
+    note_id: str = field(default_factory=new_message_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForwardByEmail(Command):
+    """Email the conversation to someone outside the store's staff, with a
+    note (the store's staff). ``message_ids``: only these public messages;
+    by default the latest ``forwarding.MAX_MESSAGES`` of them."""
+
+    email: str
+    note: str
+    message_ids: tuple[str, ...] | None = None

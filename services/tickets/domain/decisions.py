@@ -16,7 +16,8 @@ from .commands import (
     KEEP, AddNote, AddTag, ApproveDataChange, Assign, ChangeStatus, Close, Command, OpenTicket, PostReply, Rate,
     RejectDataChange, RemoveTag, Reopen, SetPriority, SetType, Solve, Unassign,
 )
-from .commands import EnsureStatus
+from .commands import EnsureStatus, Forward, ForwardByEmail
+from . import forwarding
 from .fields import RESERVED_TYPES
 from .ticket import TicketState
 
@@ -355,4 +356,6 @@ _HANDLERS: dict[type, Callable[[TicketState, Any], list[Change]]] = {
     Rate: _rate,
     ApproveDataChange: _approve_data_change,
     RejectDataChange: _reject_data_change,
+    Forward: forwarding.forward,
+    ForwardByEmail: forwarding.forward_by_email,
 }

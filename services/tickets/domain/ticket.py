@@ -20,6 +20,8 @@ EVENT_TYPES = (
     # Merge and split (domain/merging.py): one decision writes to two tickets.
     "ticket.merged", "ticket.merge_received", "ticket.unmerged", "ticket.merge_reverted", "ticket.split",
     "sla.warning", "sla.breached",
+    # Forwarded by email (domain/forwarding.py): what was sent, and to whom; the ticket itself is unchanged.
+    "ticket.forwarded_by_email",
 )
 # Facts about the ticket's clock (domain/sla.py reads them), not changes to it:
 # they move its version, not its updated_at.
@@ -218,6 +220,7 @@ _APPLY: dict[str, Callable[[TicketState, dict, Any], TicketState]] = {
     "ticket.unmerged": _unmerged,
     "ticket.merge_reverted": _merge_reverted,
     "ticket.split": _split,
+    "ticket.forwarded_by_email": lambda s, d, e: s,
 }
 
 

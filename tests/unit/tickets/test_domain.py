@@ -15,7 +15,7 @@ from services.tickets.domain.commands import (
     RejectDataChange, RemoveTag, Reopen, SetPriority, SetType, Solve, Unassign,
 )
 from services.tickets.domain import merging
-from services.tickets.domain.commands import MergeTicket, SplitTicket, UnmergeTicket
+from services.tickets.domain.commands import ForwardByEmail, MergeTicket, SplitTicket, UnmergeTicket
 from services.tickets.domain.decisions import TRANSITIONS, decide
 from services.tickets.domain.fields import PRIORITIES, PRIORITY_RANK, STATUSES
 from services.tickets.domain.policy import is_visible_to_customer
@@ -763,7 +763,9 @@ def test_customers_see_only_public_history():
               "ticket.tag_removed", "ticket.priority_changed", "ticket.type_changed",
               # The target's side of a merge carries the source's notes (or their ids).
               "ticket.merge_received", "ticket.merge_reverted",
-              "sla.warning", "sla.breached"}
+              "sla.warning", "sla.breached",
+              # Where staff sent the conversation, and their note to that person.
+              "ticket.forwarded_by_email"}
     assert {t for t in EVENT_TYPES if not is_visible_to_customer(t)} == hidden
     assert is_visible_to_customer("ticket.replied") and is_visible_to_customer("ticket.status_changed")
     assert not is_visible_to_customer("ticket.something_new")
@@ -786,8 +788,9 @@ def test_every_event_type_has_an_evolve_step():
     for command in [PostReply(actor=AGENT, body="a"), AddNote(actor=AGENT, body="b"),
                     Assign(actor=AGENT, assignee_id="x"), Unassign(actor=AGENT),
                     SetPriority(actor=AGENT, priority="low"), SetType(actor=AGENT, type="bug"),
-                    AddTag(actor=AGENT, tag="t"), RemoveTag(actor=AGENT, tag="t"), Solve(actor=AGENT),
-                    Rate(actor=CUSTOMER, score=5)]:
+                    AddTag(actor=AGENT, tag="t"), RemoveTag(actor=AGENT, tag="t"),
+                    ForwardByEmail(actor=AGENT, email="courier@example.com", note="Please check"),
+                    Solve(actor=AGENT), Rate(actor=CUSTOMER, score=5)]:
         ticket.do(command)
     types = {e.type for e in ticket.events}
     for decision in (ApproveDataChange(actor=AGENT, customer_version=2), RejectDataChange(actor=AGENT, reason="no")):

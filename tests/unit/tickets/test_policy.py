@@ -72,7 +72,7 @@ def test_a_shopper_history_shows_only_public_events():
     assert {t for t in EVENT_TYPES if not policy.shows_in_history(state, SHOPPER, t)} == {
         "ticket.note_added", "ticket.assigned", "ticket.unassigned", "ticket.tag_added", "ticket.tag_removed",
         "ticket.priority_changed", "ticket.type_changed", "ticket.merge_received", "ticket.merge_reverted",
-        "sla.warning", "sla.breached"}
+        "sla.warning", "sla.breached", "ticket.forwarded_by_email"}
     assert all(policy.shows_in_history(state, AGENT, t) for t in EVENT_TYPES)
 
 
