@@ -25,10 +25,12 @@ def main(argv=None) -> int:
         parts = build(store)
         count = parts.read_models.rebuild()
         others = agent_ops.rebuild(store, parts.teams, parts.topics, parts.agents)
+        marks = parts.read_marks.rebuild()
     finally:
         pool.close()
     print(f"tickets: rebuilt the ticket list of schema {settings.schema} from the event log: {count} tickets; "
-          f"{others['teams']} teams, {others['topics']} topics, {others['agent_profiles']} agent profiles")
+          f"{others['teams']} teams, {others['topics']} topics, {others['agent_profiles']} agent profiles; "
+          f"{marks} read marks")
     return 0
 
 

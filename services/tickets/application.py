@@ -25,6 +25,7 @@ from .customer_replica import CustomerSummaries
 from .files import TicketFiles
 from .merging import TicketMerges
 from .queue import AgentQueues
+from .read_marks import ReadMarks
 from .read_models import ReadModels
 from .reads import TicketReads
 from .saved_views import SavedViews
@@ -56,6 +57,7 @@ class Tickets:
     topics: Topics  # contact topics
     agents: AgentProfiles  # agents' availability, capacity, skills
     agent_settings: AgentSettings  # who sees which tickets; how tickets on no team are assigned
+    read_marks: ReadMarks  # which customer messages each agent has read; the topics' unread counts
 
 
 def build(store: EventStore, config: TicketsConfig | None = None,
@@ -83,4 +85,5 @@ def build(store: EventStore, config: TicketsConfig | None = None,
                    sla_timer=SlaTimer(store, read_models, policies, clock), queues=queues,
                    bulk=BulkActions(store, keys, writes, views, viewer_of),
                    merges=TicketMerges(store, keys, reads, files, read_models, config, clock),
-                   teams=teams, topics=topics, agents=agents, agent_settings=agent_settings)
+                   teams=teams, topics=topics, agents=agents, agent_settings=agent_settings,
+                   read_marks=ReadMarks(store, reads, topics, viewer_of, clock))

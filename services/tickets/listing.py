@@ -118,10 +118,13 @@ def matching_ids(conn: psycopg.Connection, schema: str, store_id: str, q: Ticket
 
 
 def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q: TicketQuery,
-                 handled_by: str | None = None, also: tuple[list[str], list] = ([], [])) -> dict:
+                 handled_by: str | None = None, also: tuple[list[str], list] = ([], []),
+                 unread: tuple[str, list] | None = None) -> dict:
     """One page of a store's tickets; ``store_id`` None with ``handled_by``
     "platform" is the platform review team's queue across stores. ``also``:
-    more conditions and their parameters (a view's, ``view_conditions``)."""
+    more conditions and their parameters (a view's, ``view_conditions``).
+    ``unread``: an SQL expression (and its parameters) each item's ``unread``
+    is, computed in the page's query (``read_marks.unread_condition``)."""
     if store_id is None and handled_by != "platform":
         raise ValueError("only the platform's queue spans stores")
     where, params = conditions(store_id, q, handled_by)
@@ -131,14 +134,16 @@ def list_tickets(conn: psycopg.Connection, schema: str, store_id: str | None, q:
     condition, after_params, order_by = seek(q.sort, SORT_KEYS, "number", after(q.cursor, q.sort) if q.cursor else None)
     if condition:
         where.append(condition)
+    unread_sql, unread_params = unread or ("NULL", [])
     rows = conn.execute(
         f"SELECT ticket_id, number, status, status_label, priority, type, subject, customer_id, order_id, "
         f"assignee_id, team, tags, message_count, version, created_at, updated_at, handled_by, store_id, topic_id, "
-        f"{key} "
+        f"{unread_sql}, {key} "
         f"FROM {schema}.ticket_list WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT %s",
-        params + after_params + [q.limit + 1],
+        unread_params + params + after_params + [q.limit + 1],
     ).fetchall()
-    return page(rows, q.limit, list_item, lambda r: next_cursor(q.sort, r[19], r[1]))
+    item = list_item if unread is None else (lambda r: {**list_item(r), "unread": r[19]})
+    return page(rows, q.limit, item, lambda r: next_cursor(q.sort, r[20], r[1]))
 
 
 def list_item(r: tuple) -> dict:

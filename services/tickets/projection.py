@@ -23,8 +23,10 @@ COLUMNS = (
     "subject", "customer_id", "order_id", "assignee_id", "team", "tags", "message_count", "version",
     "created_at", "updated_at", "search_text", "handled_by", "topic_id",
 )
-# What agent operations add (read_models.py computes them: channel, SLA, waiting on staff).
-DERIVED = ("channel", "sla_state", "sla_due_at", "sla_policy_version", "awaiting_staff", "sla")
+# What agent operations add (read_models.py computes them: channel, SLA, waiting on staff,
+# the version of the last customer message: domain.reading).
+DERIVED = ("channel", "sla_state", "sla_due_at", "sla_policy_version", "awaiting_staff", "sla",
+           "last_customer_version")
 ALL_COLUMNS = COLUMNS + DERIVED
 # What a view reads of a row (domain.queues.Row), in its field order.
 VIEW_COLUMNS = ("status", "priority", "assignee_id", "team", "topic_id", "type", "tags", "customer_id", "channel",

@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 from seedwork.config import checked_name
 from seedwork.store import EventStore, lock
 
-from .domain import queues, sla
+from .domain import queues, reading, sla
 from .domain.ticket import TicketState, fold
 from .listing import view_conditions
 from .projection import TicketList, row_from_state
@@ -132,6 +132,7 @@ class ReadModels:
         column, due = queues.sla_summary(sla_state)
         extra = {"channel": state.channel, "sla_state": column, "sla_due_at": due, "sla_policy_version": version,
                  "awaiting_staff": awaiting_staff(state),
+                 "last_customer_version": reading.point_version(reading.read_point(state, history)),
                  "sla": Jsonb(sla_state.to_dict()) if sla_state is not None else None}
         return row_from_state(state, extra), queue_row(state, column), sla_state
 

@@ -16,13 +16,14 @@ from seedwork.store import EventStore
 
 from . import views
 from .customer_replica import CustomerSummaries
-from .domain import policy
+from .domain import policy, reading
 from .domain.commands import ApproveDataChange
 from .domain.decisions import decide
 from .domain.ticket import TicketState, fold
 from .domain.queues import Viewer
 from .listing import TicketQuery, list_tickets, scope_conditions
 from .projection import TicketList
+from .read_marks import ReadMarkTable, unread_condition
 
 
 # (conn, caller) -> who reads: their teams, and whether the store scopes them to those.
@@ -39,6 +40,7 @@ class TicketReads:
         self.store, self.replica, self.clock = store, replica, clock
         self.viewer_of = viewer_of
         self.projection = TicketList(store.schema)
+        self.marks = ReadMarkTable(store.schema)
 
     # --- one ticket --------------------------------------------------------------------
 
@@ -61,12 +63,14 @@ class TicketReads:
     def view(self, conn: psycopg.Connection, caller: Caller, state: TicketState) -> dict:
         """``views.to_view`` with the customer's summary from the local replica (staff only)."""
         staff = policy.acts_as_staff(caller)
-        customer = sla = None
+        customer = sla = unread = None
         if staff:
             customer = self.replica.for_ticket(conn, state.store_id, [state.customer_id]).get(state.customer_id)
             sla = self.projection.sla_of(conn, state.id, state.version)
+        if policy.is_store_staff(caller):  # read marks are each agent's own (read_marks.py)
+            unread = self.marks.unread(conn, caller.id, state.id)
         return views.to_view(state, staff, customer, restricted=policy.is_restricted_for(state, caller),
-                             sla=sla)
+                             sla=sla, unread=unread)
 
     def replay(self, conn: psycopg.Connection, caller: Caller, recorded: dict) -> dict:
         """An idempotent command's first answer again: the ticket as that request left it."""
@@ -111,6 +115,10 @@ class TicketReads:
     def list(self, caller: Caller, query: dict, also: tuple[list[str], list] = ([], [])) -> dict:
         """A page of tickets; ``also``: a view's conditions (``listing.view_conditions``)."""
         query = dict(query)
+        unread = query.pop("unread", None)
+        if unread is not None and not policy.is_store_staff(caller):
+            raise Forbidden("field_not_allowed", "read marks are the store's staff's",
+                            {"unread": ["only the store's staff filter by what they have not read"]})
         store_id, handled_by = caller.store_id, None
         if caller.is_platform:  # the review team's queue, across stores or for one
             store_id, handled_by = query.pop("store_id", None), "platform"
@@ -125,10 +133,14 @@ class TicketReads:
                                 {"tag": ["only staff filter by tag"]})
             q = q.only_customer(caller.id)
         with self.store.pool.connection() as conn:
+            reader = None
             if caller.kind == "agent":
                 scope = scope_conditions(self.viewer_of(conn, caller))
                 also = (also[0] + scope[0], also[1] + scope[1])
-            page = list_tickets(conn, self.store.schema, store_id, q, handled_by, also)
+                reader = unread_condition(self.store.schema, caller.id)
+                if unread is not None:
+                    also = (also[0] + [reader[0] if unread else f"NOT {reader[0]}"], also[1] + reader[1])
+            page = list_tickets(conn, self.store.schema, store_id, q, handled_by, also, unread=reader)
             summaries = {}
             if staff:  # one query per store for the whole page's customers
                 for store in {item["store_id"] for item in page["items"]}:
@@ -164,6 +176,8 @@ class TicketReads:
             with self.store.pool.connection() as conn:
                 streams = {e.stream_id for e in batch}
                 followed = self.projection.platform_handled(conn, streams)
+                # A read mark names its ticket: it is hidden with the ticket's own events.
+                streams |= {e.data.get("ticket_id") for e in batch if e.type == reading.READ_EVENT}
                 if caller is not None and caller.kind == "agent":
                     viewer = self.viewer_of(conn, caller)
                     if viewer.scoped:
@@ -171,7 +185,8 @@ class TicketReads:
                                   if not viewer.sees(team, assignee)}
         items = []
         for event in batch:
-            if event.stream_id in hidden:
+            ticket_id = event.data.get("ticket_id") if event.type == reading.READ_EVENT else event.stream_id
+            if ticket_id in hidden:
                 continue
             cloudevent = to_cloudevent(event, "tickets")
             if event.stream_id in followed:

@@ -87,6 +87,16 @@ class TicketsService:
     def split(self, caller, ticket_id, fields, expected_version=None, idempotency=None):
         return self.tickets.merges.split(Caller.of(caller), ticket_id, fields, expected_version, idempotency)
 
+    # --- read state per agent (docs/agent-operations/forward-and-unread.md) ------------------
+
+    @rpc
+    def mark_read(self, caller, ticket_id):
+        return self.tickets.read_marks.mark_read(Caller.of(caller), ticket_id)
+
+    @rpc
+    def unread_by_topic(self, caller):
+        return self.tickets.read_marks.unread_by_topic(Caller.of(caller))
+
     # --- data changes and files (docs/self-service.md) ---------------------------------
 
     @rpc

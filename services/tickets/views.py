@@ -40,19 +40,22 @@ def _message_attachment(ticket_id: str, attachment: Mapping[str, Any]) -> dict:
 
 
 def to_view(state: TicketState, viewer_is_staff: bool, customer: Mapping[str, Any] | None = None,
-            restricted: bool = False, sla: Mapping[str, Any] | None = None) -> dict[str, Any]:
+            restricted: bool = False, sla: Mapping[str, Any] | None = None,
+            unread: bool | None = None) -> dict[str, Any]:
     """The ticket as the API returns it. Customers never see internal notes,
     nor tags: tags are the staff's own labels ("fraud-suspect", "vip").
     ``customer`` is the summary of the ticket's customer, if known (see
     ``customer_view``). ``restricted``: see ``domain.policy.is_restricted_for``.
     ``sla``: the ticket's SLA as the projection computed it (staff only;
-    ``domain.sla.SlaState.to_dict``), None for anyone else or a past version."""
+    ``domain.sla.SlaState.to_dict``), None for anyone else or a past version.
+    ``unread``: for the store's staff, whether a customer message on it is
+    one the caller has not read (``read_marks``); left out for anyone else."""
     messages = state.messages if viewer_is_staff else state.public_messages()
     if restricted:
         messages = ()
     rating = state.rating and {"score": state.rating["score"], "comment": state.rating["comment"],
                                "rated_at": iso_or_none(state.rating["rated_at"])}
-    return {
+    view = {
         "id": state.id, "number": state.number, "status": state.status, "status_label": state.status_label,
         "priority": state.priority, "type": state.type, "subject": state.subject,
         "customer_id": state.customer_id, "customer": customer_view(state.customer_id, customer, viewer_is_staff),
@@ -78,6 +81,9 @@ def to_view(state: TicketState, viewer_is_staff: bool, customer: Mapping[str, An
             for m in sorted(messages, key=lambda m: m.created_at)
         ],
     }
+    if unread is not None:
+        view["unread"] = unread and not restricted
+    return view
 
 
 def list_item(row: Mapping[str, Any], customer: Mapping[str, Any] | None, viewer_is_staff: bool,
@@ -93,10 +99,16 @@ def list_item(row: Mapping[str, Any], customer: Mapping[str, Any] | None, viewer
     return item
 
 
+# What a timeline leaves out of an event: a forward's copy of the messages (``message_ids`` name them).
+HISTORY_OMITS = {"ticket.forwarded_by_email": ("messages",)}
+
+
 def history_entry(event: Envelope) -> dict[str, Any]:
     """One event of a ticket's timeline."""
+    omitted = HISTORY_OMITS.get(event.type, ())
     return {"version": event.version, "type": event.type, "at": iso(event.occurred_at),
-            "actor": {"type": event.actor.kind, "id": event.actor.id}, "data": dict(event.data)}
+            "actor": {"type": event.actor.kind, "id": event.actor.id},
+            "data": {k: v for k, v in event.data.items() if k not in omitted}}
 
 
 def file_record(record: Mapping[str, Any]) -> dict[str, Any]:

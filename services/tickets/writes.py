@@ -53,6 +53,8 @@ COMMANDS = {
     "approve_data_change": commands.ApproveDataChange,
     "reject_data_change": commands.RejectDataChange,
     "ensure_status": commands.EnsureStatus,  # bulk actions: change_status, a ticket already there left as it is
+    "forward": commands.Forward,  # to an agent or team, with a note (domain/forwarding.py)
+    "forward_by_email": commands.ForwardByEmail,
 }
 # A step run after opening, in the same transaction: (who, command name, fields).
 Step = tuple[Caller, str, dict]
@@ -186,6 +188,12 @@ class TicketWrites:
         if name == "assign" and team is not None and not self.teams.exists(conn, state.store_id, team, lock=True):
             # Locked: the team cannot be deleted before this assignment commits.
             raise InvalidCommand.field("team", "no such team in this store")
+        team_id = fields.get("team_id")
+        if name == "forward" and team_id is not None and not self.teams.exists(conn, state.store_id, team_id,
+                                                                              lock=True):
+            raise InvalidCommand.field("team_id", "no such team in this store")
+        if name == "forward_by_email" and isinstance(fields.get("message_ids"), list):
+            fields["message_ids"] = tuple(fields["message_ids"])
         if "attachments" in fields:
             fields["attachments"] = self.files.resolve(conn, caller, state.id, fields["attachments"])
         # What the gateway knows and tickets does not (store and agent names), for placeholders.

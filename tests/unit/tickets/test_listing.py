@@ -48,7 +48,7 @@ def row(number: int, created_at: datetime = T0, sort_key=None) -> tuple:
     """A ``ticket_list`` row in the column order ``list_tickets`` selects."""
     updated_at = created_at + timedelta(minutes=5)
     return (f"ticket-{number}", number, "open", None, "normal", "question", f"Subject {number}", "cus_1", None,
-            None, None, ["vip"], 1, 1, created_at, updated_at, "store", "store-1", None,
+            None, None, ["vip"], 1, 1, created_at, updated_at, "store", "store-1", None, None,  # unread: no reader
             created_at if sort_key is None else sort_key)
 
 
