@@ -78,6 +78,12 @@ def plan_messages(event: Any, ticket: dict | None, self_service_channel: str = "
             return []  # a team only, or the same agent: nobody new to tell
         return [Planned("email", f"agent:{data['assignee_id']}", "ticket_assigned",
                         {"ticket_id": ticket_id, "team": data.get("team")}, ticket_id, customer_id)]
+    if event.type == "ticket.forwarded_by_email":
+        if (ticket or {}).get("handled_by") == "platform":
+            return []  # (the store's staff cannot forward such a ticket: a guard)
+        context = {"ticket_id": ticket_id, "forwarded_by": event.actor.id,
+                   **{k: data.get(k) for k in ("note", "messages", "left_out")}}
+        return [Planned("email", f"address:{data['email']}", "ticket_forwarded", context, ticket_id, customer_id)]
     if event.type in SLA_KINDS:
         if (ticket or {}).get("handled_by") == "platform":
             return []  # the platform's review team answers it: not the store's staff to chase

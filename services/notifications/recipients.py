@@ -29,7 +29,7 @@ class Skip(Exception):
 
 # Every variable some kind's template names: absent ones arrive as None.
 CONTEXT_KEYS = ("body", "tracking_url", "order", "order_id", "link", "message", "subject", "order_ids", "team",
-                "alert", "target", "due_at", "time_zone")
+                "alert", "target", "due_at", "time_zone", "note", "messages", "left_out")
 
 
 class Recipients:
@@ -83,6 +83,8 @@ class Recipients:
         if planned.get("order_id") and not planned.get("order"):  # a tracking link names just the order
             planned["order"] = {"id": planned["order_id"], "tracking_url": planned.get("tracking_url")}
         ticket = self.replicas.ticket(conn, delivery["ticket_id"] or planned.get("ticket_id"))
+        if delivery["kind"] == "ticket_forwarded":
+            people = {**people, **self._forwarded(conn, delivery["store_id"], ticket, planned)}
         return {
             **{key: None for key in CONTEXT_KEYS},
             **planned,
@@ -92,6 +94,30 @@ class Recipients:
             "ticket": ticket and {"id": ticket["ticket_id"], "number": ticket["number"],
                                   "subject": ticket.get("subject"), "team": self._team_name(conn, ticket)},
         }
+
+    def _forwarded(self, conn, store_id: str, ticket: dict | None, planned: dict) -> dict:
+        """A forwarded conversation's names, as the replicas know them now: the
+        shopper, who forwarded it, each message's author (never an address)."""
+        contact = ticket and ticket.get("customer_id") and self.replicas.contact(conn, store_id, ticket["customer_id"])
+        customer_name = contact["name"] if contact else None
+
+        def agent_name(agent_id) -> str | None:
+            agent = agent_id and self.replicas.agent(conn, store_id, agent_id)
+            return agent["name"] if agent else None
+
+        names: dict = {}
+        messages = []
+        for m in planned.get("messages") or ():
+            author = m.get("author") or {}
+            kind, author_id = author.get("type"), author.get("id")
+            if kind == "customer":
+                name = customer_name
+            else:
+                name = names[author_id] if author_id in names else names.setdefault(author_id, agent_name(author_id))
+            messages.append({"author": kind, "author_name": name, "body": m.get("body"),
+                             "created_at": m.get("created_at"), "attachments": m.get("attachments") or []})
+        planned["messages"] = messages
+        return {"customer_name": customer_name, "agent_name": agent_name(planned.get("forwarded_by"))}
 
     def _team_name(self, conn, ticket: dict) -> str | None:
         team = self.replicas.team(conn, ticket["store_id"], ticket.get("team"))

@@ -43,7 +43,8 @@ from seedwork.errors import InvalidCommand
 from services.notifications import sandbox
 
 KINDS = ("ticket_opened", "ticket_reply", "customer_replied", "ticket_assigned", "tracking_link",
-         "order_details", "rating_request", "direct_message", "store_alert", "sla_warning", "sla_breached")
+         "order_details", "rating_request", "direct_message", "store_alert", "sla_warning", "sla_breached",
+         "ticket_forwarded")
 LOCALES = ("ar", "en")
 PARTS = ("subject", "text", "html")
 # Our files: templates/<kind>/<locale>.<suffix> for each part.
@@ -68,6 +69,10 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     # resolution; due_at: when it is (or was) due, a moment in the store's time zone
     "sla_warning": (*_TICKET, "target", "due_at"),
     "sla_breached": (*_TICKET, "target", "due_at"),
+    # To someone outside the store's staff: agent_name: who forwarded it; customer_name: the ticket's shopper;
+    # note: theirs, for the recipient; messages: the public messages sent (oldest first); left_out: how many
+    # earlier ones were not
+    "ticket_forwarded": ("store", "customer_name", "agent_name", "ticket", "note", "messages", "left_out"),
 }
 FIELDS: dict[str, tuple[str, ...]] = {
     "store": ("name", "brand_color", "logo_url", "on_brand"),   # on_brand: a text colour readable on brand_color
@@ -77,6 +82,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "moment": ("iso", "year", "month", "day", "weekday", "hour", "minute", "zone", "utc_offset"),
     "order": ("id", "status", "created_at", "total", "currency", "payment_method", "items", "tracking_url"),
     "item": ("name", "quantity", "price", "sku"),
+    # A forwarded message: author is customer, agent or system; author_name as known (may be empty);
+    # created_at a moment; attachments their files, each a name and, for an external link, its url.
+    "message": ("author", "author_name", "body", "created_at", "attachments"),
+    "file": ("filename", "url"),
 }
 OVERRIDE_LIMITS = {"subject": 200, "text": 20_000, "html": 100_000}
 
@@ -319,4 +328,20 @@ def _context(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
         values["ticket"] = _record(values["ticket"], FIELDS["ticket"])
     if "order" in values:
         values["order"] = _order(values["order"])
+    if "messages" in values:
+        values["messages"] = _messages(values["messages"], context.get("time_zone"))
     return values
+
+
+def _messages(value: Any, time_zone: Any) -> list[SimpleNamespace]:
+    messages = value if isinstance(value, (list, tuple)) else []
+    records = []
+    for item in messages:
+        if not isinstance(item, Mapping):
+            continue
+        message = _record(item, FIELDS["message"])
+        message.created_at = _moment(message.created_at, time_zone)
+        files = message.attachments if isinstance(message.attachments, (list, tuple)) else []
+        message.attachments = [_record(f, FIELDS["file"]) for f in files]
+        records.append(message)
+    return records

@@ -27,4 +27,14 @@ CONTEXT = {
     "target": "first_response",
     "due_at": "2026-01-04T12:30:00Z",  # a Sunday, 3:30 PM in Riyadh
     "time_zone": None,
+    # ticket_forwarded: the note for the recipient, the messages sent, the earlier ones left out
+    "note": "Could you check this parcel with the courier?",
+    "messages": [
+        {"author": "customer", "author_name": "Noura", "body": "My parcel has not arrived yet.",
+         "created_at": "2026-01-04T09:15:00Z", "attachments": [{"filename": "receipt.png", "url": None}]},
+        {"author": "agent", "author_name": "Khalid", "body": "We have asked the courier.",
+         "created_at": "2026-01-04T10:05:00Z",
+         "attachments": [{"filename": "waybill.pdf", "url": "https://files.example.test/waybill.pdf"}]},
+    ],
+    "left_out": 0,
 }

@@ -42,6 +42,11 @@ CASES: dict[str, dict] = {
         "alert": "quota_reached", "channel": "sms", "window_start": None,
         # a target of a later version, a zone nobody knows (Riyadh's instead), midnight there
         "target": "weekend_response", "time_zone": "Not/A_Zone", "due_at": "2026-03-01T21:00:00+00:00",
+        # a forward: authors nobody knows, no moment, a system message, earlier messages left out
+        "note": None, "left_out": 1, "messages": [
+            {"author": "customer", "author_name": None, "body": "Where is it?", "created_at": None},
+            {"author": "agent", "author_name": None, "body": "On its way.", "created_at": "yesterday"},
+            {"author": "system", "body": "Track it here.", "attachments": None}, "not a message"],
     },
     "message": {
         **EVERYTHING, "message": "Your order left\r\nthe warehouse <today> & more",
@@ -60,6 +65,11 @@ CASES: dict[str, dict] = {
         "target": "<b>resolution</b>", "due_at": "not a moment",
         "subject": "<Sale> & \"more\"", "order": {"id": "<o>", "status": "<s>", "items": [{"name": "<b>x</b>"}]},
         "alert": "something_new", "message": None, "url": "https://hooks.example.test/?a=1&b=<2>",
+        "note": "<b>check</b> & \"see\"", "left_out": 12, "messages": [
+            {"author": "customer", "author_name": "<img src=x>", "body": "<script>alert(1)</script>\nline two",
+             "created_at": "2026-08-15T11:05:00Z",
+             "attachments": [{"filename": "<x>.png", "url": "javascript:alert(1)"},
+                             {"filename": "a&b.pdf", "url": "https://files.example.test/?a=1&b=<2>"}]}],
     },
     "alert_message": {**EVERYTHING, "alert": "custom", "message": "line one\nline <two> & three",
                       "target": "resolution", "time_zone": "Asia/Dubai", "due_at": "2026-12-31T23:59:00-05:00"},

@@ -239,9 +239,30 @@ def test_shared_order_details_go_to_the_shopper_on_the_stores_channel(channel):
     assert planned.customer_id == NOURA and planned.ticket_id is None
 
 
+# --- a conversation forwarded by email --------------------------------------------------------------
+
+
+FORWARDED = {"email": "courier@example.sa", "note": "Could you check this parcel?", "subject": "وين طلبي؟",
+             "message_ids": ["m-1"], "left_out": 0,
+             "messages": [{"id": "m-1", "author": {"type": "customer", "id": NOURA}, "body": "طلبي متأخر",
+                           "created_at": "2026-01-02T09:00:00Z", "attachments": []}]}
+
+
+def test_a_forwarded_conversation_is_emailed_to_its_address_with_the_note_and_messages():
+    [planned] = plan_messages(event("ticket.forwarded_by_email", FORWARDED), KNOWN_TICKET)
+    assert planned == Planned("email", "address:courier@example.sa", "ticket_forwarded", {
+        "ticket_id": TICKET, "forwarded_by": KHALID, "note": "Could you check this parcel?",
+        "messages": FORWARDED["messages"], "left_out": 0}, TICKET, NOURA)
+
+
+def test_a_forwarded_conversation_of_a_ticket_the_platform_handles_is_not_sent():
+    platform = {**KNOWN_TICKET, "handled_by": "platform"}
+    assert plan_messages(event("ticket.forwarded_by_email", FORWARDED), platform) == []
+
+
 @pytest.mark.parametrize("event_type", ["ticket.status_changed", "ticket.unassigned", "customer.created",
                                         "order.recorded", "webhook_endpoint.created", "team.created",
-                                        "team.member_added", "sla.unknown_kind"])
+                                        "team.member_added", "sla.unknown_kind", "agent.ticket_read"])
 def test_other_events_send_no_email_or_sms(event_type):
     assert plan_messages(event(event_type, {"status": "solved", "customer_id": NOURA}), KNOWN_TICKET) == []
 

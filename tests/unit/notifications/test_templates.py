@@ -26,6 +26,7 @@ SAYS = {
     "store_alert": "https://hooks.example.test/in",
     "sla_warning": "3:30",
     "sla_breached": "3:30",
+    "ticket_forwarded": "My parcel has not arrived yet.",
 }
 
 OVERRIDE = {"subject": "Ticket {{ ticket.number }} at {{ store.name }}",
