@@ -125,6 +125,25 @@ class TicketRoutes(RouteBase):
     def split(self, call, ticket_id):
         return self.tickets.split(call.caller, ticket_id, call.body, call.if_match, call.idempotency)
 
+    # --- forward, read marks (docs/agent-operations/forward-and-unread.md) --------------------
+
+    @route("POST", "/v1/tickets/<ticket_id>/forward",
+           "Forward to another agent or team with an internal note saying why, or by email to someone outside "
+           "the store's staff with a note for them (the store's staff)", roles=STAFF, body=schemas.ForwardRequest,
+           idempotent=True, **COMMAND)
+    def forward(self, call, ticket_id):
+        if "email" in call.body:
+            return self.execute(call, ticket_id, [["forward_by_email", call.body]])
+        if "agent_id" in call.body:
+            self.require_agent(call.caller, ticket_id, call.body["agent_id"])
+        return self.execute(call, ticket_id, [["forward", call.body]])
+
+    @route("POST", "/v1/tickets/<ticket_id>/read",
+           "Mark the ticket read, for the caller, up to its last customer message (the store's staff; again: "
+           "nothing changes)", roles=STAFF, response=schemas.ReadMark, tags=TAGS)
+    def mark_read(self, call, ticket_id):
+        return self.tickets.mark_read(call.caller, ticket_id)
+
     # --- shared by the ticket routes --------------------------------------------------
 
     def execute(self, call, ticket_id: str, steps: list):

@@ -2,7 +2,7 @@
 help widget) read them, shoppers without the handling team."""
 from __future__ import annotations
 
-from ..routing import ADMIN, ANYONE_IN_STORE, route
+from ..routing import ADMIN, ANYONE_IN_STORE, STAFF, route
 from ..schemas import topics as schemas
 from .base import RouteBase
 
@@ -16,6 +16,12 @@ class TopicRoutes(RouteBase):
            roles=ANYONE_IN_STORE, response=schemas.TopicList, tags=TAGS)
     def list_topics(self, call):
         return self.tickets.list_topics(call.caller)
+
+    @route("GET", "/v1/topics/unread",
+           "Each topic's inbox: how many unsolved tickets have customer messages the caller has not read (staff)",
+           roles=STAFF, response=schemas.TopicUnreadList, tags=TAGS)
+    def topics_unread(self, call):
+        return self.tickets.unread_by_topic(call.caller)
 
     @route("POST", "/v1/topics", "Create a contact topic", roles=ADMIN, body=schemas.TopicCreate, status=201,
            location="/v1/topics/{id}", idempotent=True, **TOPIC)

@@ -118,6 +118,35 @@ class AssignRequest(AtLeastOneField):
     team = fields.String(validate=ID, allow_none=True, metadata={"description": "a team's id (GET /v1/teams)"})
 
 
+class ForwardRequest(Schema):
+    """To staff: ``agent_id`` and/or ``team_id``, with an internal ``note``; or by
+    email: ``email`` (someone outside the store's staff) with a ``note`` for them."""
+
+    agent_id = fields.String(validate=ID, metadata={
+        "description": "staff of the store; alone, the ticket keeps its team"})
+    team_id = fields.String(validate=ID, metadata={
+        "description": "a team of the store (GET /v1/teams); alone, the ticket goes to the team's queue, off its "
+                       "agent"})
+    email = text(254, masked=False, metadata={
+        "description": "forward the conversation by email to this address instead (checked by the tickets "
+                       "service: 422 naming email)"})
+    note = text(10000, required=True, metadata={
+        "description": "to staff: an internal note saying why; by email: the note the recipient reads"})
+    message_ids = fields.List(fields.String(validate=ID), validate=validate.Length(min=1, max=100), metadata={
+        "description": "by email only: just these public messages (by default the latest 100)"})
+
+    @validates_schema
+    def one_way(self, data, **kwargs):
+        to_staff = [name for name in ("agent_id", "team_id") if name in data]
+        if "email" in data and to_staff:
+            message = "forward to staff (agent_id, team_id) or by email, not both"
+            raise ValidationError({name: [message] for name in ("email", *to_staff)})
+        if "email" not in data and not to_staff:
+            raise ValidationError("send agent_id, team_id or both, or an email", "agent_id")
+        if "message_ids" in data and "email" not in data:
+            raise ValidationError("only a forward by email names messages", "message_ids")
+
+
 class TagRequest(Schema):
     tag = text(50, required=True)
 
@@ -219,6 +248,9 @@ class TicketSummary(Schema):
     handled_by = fields.String(metadata={"description": "store, or platform (charged_without_order)"})
     restricted = fields.Boolean(metadata={
         "description": "the store's view of a ticket the platform handles: no messages, no payment details"})
+    unread = fields.Boolean(metadata={
+        "description": "the store's staff only: a customer message on it the caller has not read yet "
+                       "(POST /v1/tickets/{id}/read)"})
     version = fields.Integer()
     created_at = fields.String()
     updated_at = fields.String()
@@ -277,6 +309,9 @@ class TicketQuery(Schema):
     customer_id = fields.String(validate=ID)
     topic_id = fields.String(validate=ID)
     q = text(200, metadata={"description": "text in the subject or a public message"})
+    unread = fields.Boolean(metadata={
+        "description": "the store's staff only: true, the tickets with customer messages the caller has not "
+                       "read; false, the others"})
     sort = fields.String(load_default="-created", validate=validate.OneOf(SORTS))
     cursor = cursor()
     limit = page_limit()
@@ -393,3 +428,19 @@ class SplitRequest(Schema):
     message_id = fields.String(required=True, validate=ID, metadata={
         "description": "a public message of the ticket: the new ticket opens with its body and files"})
     subject = text(200, metadata={"description": "the new ticket's; by default the message's first line"})
+
+
+# --- read state per agent (docs/agent-operations/forward-and-unread.md) --------------------------
+
+
+ReadUpTo = answer("ReadUpTo", "message_id read_at", version=fields.Integer(metadata={
+    "description": "the ticket version that brought that customer message"}))
+
+
+class ReadMark(Schema):
+    ticket_id = fields.String()
+    unread = fields.Boolean(metadata={"description": "always false once marked"})
+    marked = fields.Boolean(metadata={
+        "description": "this request moved the mark (false: nothing new from the customer since)"})
+    read_up_to = fields.Nested(ReadUpTo, allow_none=True, metadata={
+        "description": "the last customer message the caller has read; null: the ticket has none yet"})

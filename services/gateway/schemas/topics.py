@@ -47,3 +47,15 @@ class Topic(Schema):
 
 
 TopicList = listing(Topic, "TopicList", paged=False)
+
+
+class TopicUnread(Schema):
+    topic_id = fields.String(allow_none=True, metadata={"description": "null: the tickets opened on no topic"})
+    unread = fields.Integer(metadata={
+        "description": "unsolved tickets (spam left out) with a customer message the caller has not read"})
+
+
+class TopicUnreadList(Schema):
+    items = fields.List(fields.Nested(TopicUnread), metadata={
+        "description": "the store's topics in their order, then any deleted topic tickets still carry, then null"})
+    total = fields.Integer(metadata={"description": "the tickets counted, whatever their topic"})
