@@ -167,6 +167,7 @@ def scenario(s: Scene) -> None:
     notification_settings_and_a_webhook(s)
     tickets(s)
     bulk_merge_and_split(s)
+    forward_and_read(s)
     views_queue_and_sla(s)
     self_service(s)
     a_held_email_retried(s)
@@ -429,6 +430,26 @@ def bulk_merge_and_split(s: Scene) -> None:
     assert split["split_from"]["ticket_id"] == first["id"]
     assert body(c.get(f"/v1/tickets/{first['id']}", s.agent))["messages"][-1]["split_into"]["ticket_id"] == \
         split["id"]
+
+
+# --- forward to staff or by email, read marks, each topic's unread count ---------------------------
+
+
+def forward_and_read(s: Scene) -> None:
+    c = s.calls
+    ticket = body(c.post("/v1/tickets", s.shopper_token, json={
+        "subject": "Invoice please", "body": "I need an invoice.", "topic_id": s.topic_id}), 201)
+    path = f"/v1/tickets/{ticket['id']}"
+    assert body(c.get("/v1/tickets", s.agent, params={"unread": "true"}))["items"][0]["unread"] is True
+    forwarded = body(c.post(f"{path}/forward", s.owner, json={"agent_id": s.agent_id, "note": "Sara does invoices"}))
+    assert forwarded["assignee_id"] == s.agent_id and forwarded["messages"][-1]["internal"]
+    body(c.post(f"{path}/forward", s.agent, json={"team_id": s.team_id, "note": "For the team"}))
+    body(c.post(f"{path}/forward", s.agent, json={"email": address("accountant"), "note": "Please send one"}))
+    assert body(c.get("/v1/topics/unread", s.agent))["items"][0] == {"topic_id": s.topic_id, "unread": 1}
+    read = body(c.post(f"{path}/read", s.agent))
+    assert read["marked"] and read["read_up_to"]["message_id"] == ticket["messages"][0]["id"]
+    assert body(c.post(f"{path}/read", s.agent))["marked"] is False
+    assert body(c.get(path, s.agent))["unread"] is False
 
 
 # --- views, the queue, the SLA policy ----------------------------------------------------------
