@@ -23,6 +23,7 @@ from .domain import queues, reading, sla
 from .domain.ticket import TicketState, fold
 from .listing import view_conditions
 from .projection import TicketList, row_from_state
+from .read_marks import InboxCounts
 from .saved_views import SavedViews
 from .sla_policies import SlaPolicies
 
@@ -123,6 +124,7 @@ class ReadModels:
         self.list = TicketList(store.schema)
         self.counts = ViewCounts(store.schema)
         self.timers = SlaTimers(store.schema)
+        self.inbox = InboxCounts(store.schema)  # each topic's unread counts (read_marks.py)
 
     def row_of(self, conn: psycopg.Connection, state: TicketState, history: Sequence,
                versions=None) -> tuple[tuple, queues.Row, object]:
@@ -143,10 +145,12 @@ class ReadModels:
         # Saved views may not appear or vanish while this change counts itself in them.
         lock(conn, f"{self.schema}:views-of:{state.store_id}", shared=True)
         before = self.list.current(conn, state.id)
+        inbox_before = self.inbox.entry(conn, state.id) if before is not None else None
         if not self.list.upsert(conn, row):
             return  # the row already shows a newer version
         changes = queues.count_changes(self.views.keyed(conn, state.store_id), before, after)
         self.counts.apply(conn, state.store_id, state.id, changes)
+        self.inbox.move(conn, state.store_id, state.id, inbox_before, self.inbox.entry_of_row(row))
         self.timers.replace(conn, state, sla_state)
 
     def reproject(self, conn: psycopg.Connection, ticket_id: str) -> TicketState | None:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from seedwork.envelope import Actor, NewEvent
 
+from .queues import SPAM_TAG, UNSOLVED
 from .ticket import TicketState
 
 READ_EVENT = "agent.ticket_read"
@@ -107,3 +108,77 @@ def fold_marks(events: Iterable[Any]) -> dict[str, Mark]:
         if known is None or d["version"] > known.version:
             marks[d["ticket_id"]] = Mark(d["ticket_id"], d["version"], d["message_id"], event.occurred_at)
     return marks
+
+
+# --- each topic's inbox: its unread count per agent, kept as counters -------------------------
+#
+# A ticket is in its topic's inbox while it is the store's, unsolved, not spam,
+# and has a customer message (its read point). Two kinds of counters, per
+# cell (topic, team, assignee), so a team-scoped agent sums only the cells they
+# may see: the inbox (every agent's), and per agent the inbox tickets they have
+# read up to the last customer message ("caught up"). An agent's unread count
+# is the first less the second. A ticket's change moves one inbox counter and
+# the caught-up counters of the few agents who had read it; a read moves one.
+
+INBOX_STATUSES = UNSOLVED
+Cell = tuple[str, str, str]  # (topic id, team, assignee); "" for none
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    cell: Cell | None  # None: not in any inbox
+    last_customer_version: int
+
+
+def inbox_entry(status: str, handled_by: str, tags: Iterable[str], topic_id: str | None, team: str | None,
+                assignee_id: str | None, last_customer_version: int) -> InboxEntry:
+    inside = (handled_by == "store" and status in INBOX_STATUSES and SPAM_TAG not in tuple(tags)
+              and last_customer_version > 0)
+    cell = (topic_id or "", team or "", assignee_id or "") if inside else None
+    return InboxEntry(cell, last_customer_version)
+
+
+def caught_up(entry: InboxEntry | None, marked_version: int | None) -> bool:
+    """In an inbox, and read up to its last customer message."""
+    return entry is not None and entry.cell is not None and (marked_version or 0) >= entry.last_customer_version
+
+
+Delta = tuple[Cell, int]
+AgentDelta = tuple[str, Cell, int]
+
+
+def inbox_changes(before: InboxEntry | None, after: InboxEntry | None,
+                  marks: dict[str, int]) -> tuple[list[Delta], list[AgentDelta]]:
+    """What a ticket's change moves: the inbox counters, and the caught-up
+    counters of the agents whose marks (``{agent: version}``) it concerns.
+    Sorted, so that two writers take the counters' rows in the same order."""
+    inbox: dict[Cell, int] = {}
+    agents: dict[tuple[str, Cell], int] = {}
+    for entry, sign in ((before, -1), (after, +1)):
+        if entry is None or entry.cell is None:
+            continue
+        inbox[entry.cell] = inbox.get(entry.cell, 0) + sign
+        for agent, version in marks.items():
+            if caught_up(entry, version):
+                agents[agent, entry.cell] = agents.get((agent, entry.cell), 0) + sign
+    return (sorted((c, n) for c, n in inbox.items() if n),
+            sorted((a, c, n) for (a, c), n in agents.items() if n))
+
+
+def read_changes(agent_id: str, entry: InboxEntry | None, old: int | None, new: int) -> list[AgentDelta]:
+    """What an agent's new mark moves: their caught-up counter of the ticket's cell, if it now is."""
+    if not caught_up(entry, old) and caught_up(entry, new):
+        return [(agent_id, entry.cell, 1)]
+    return []
+
+
+def unread_by_topic(inbox: Iterable[tuple[Cell, int]], caught: Iterable[tuple[Cell, int]],
+                    sees: Callable[[str, str], bool]) -> dict[str | None, int]:
+    """``{topic id (None: no topic): unread}`` from the cells' counters, over the cells the agent ``sees``
+    (``sees(team, assignee)`` with "" for none: ``queues.Viewer.sees_cell``)."""
+    counts: dict[str | None, int] = {}
+    for cells, sign in ((inbox, 1), (caught, -1)):
+        for (topic, team, assignee), n in cells:
+            if sees(team, assignee):
+                counts[topic or None] = counts.get(topic or None, 0) + sign * n
+    return {topic: n for topic, n in counts.items() if n}

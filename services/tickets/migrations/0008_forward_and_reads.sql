@@ -14,13 +14,33 @@ CREATE TABLE IF NOT EXISTS {schema}.ticket_reads (
     version    integer     NOT NULL,
     message_id text        NOT NULL,
     read_at    timestamptz NOT NULL,
-    PRIMARY KEY (store_id, agent_id, ticket_id)
+    -- The version in the index too: a list page's unread flags read marks by index only.
+    PRIMARY KEY (store_id, agent_id, ticket_id) INCLUDE (version)
 );
+-- Who has read a ticket (a change of the ticket moves their counters below).
+CREATE INDEX IF NOT EXISTS ticket_reads_ticket ON {schema}.ticket_reads (store_id, ticket_id)
+    INCLUDE (agent_id, version);
 
--- The inboxes' unread counts (per topic, for one agent) walk only the store's
--- unsolved tickets with a customer message, outside spam, and look each one up
--- in ticket_reads by its primary key.
-CREATE INDEX IF NOT EXISTS ticket_list_unread ON {schema}.ticket_list (store_id, topic_id)
-    INCLUDE (last_customer_version, team, assignee_id)
-    WHERE handled_by = 'store' AND status IN ('open', 'pending', 'on_hold', 'under_review')
-      AND last_customer_version > 0 AND NOT (tags @> ARRAY['spam']::text[]);
+-- Each topic's inbox (docs: "Each topic's unread count"): per cell (topic,
+-- team, assignee; '' for none), the unsolved tickets with a customer message,
+-- and per agent those they have read up to it. Spread over shard rows as
+-- view_counts are; readers sum them. Rebuilt from ticket_list and ticket_reads.
+CREATE TABLE IF NOT EXISTS {schema}.inbox_counts (
+    store_id text     NOT NULL,
+    topic    text     NOT NULL,
+    team     text     NOT NULL,
+    assignee text     NOT NULL,
+    shard    smallint NOT NULL,
+    n        integer  NOT NULL,
+    PRIMARY KEY (store_id, topic, team, assignee, shard)
+);
+CREATE TABLE IF NOT EXISTS {schema}.inbox_read_counts (
+    store_id text     NOT NULL,
+    agent_id text     NOT NULL,
+    topic    text     NOT NULL,
+    team     text     NOT NULL,
+    assignee text     NOT NULL,
+    shard    smallint NOT NULL,
+    n        integer  NOT NULL,
+    PRIMARY KEY (store_id, agent_id, topic, team, assignee, shard)
+);

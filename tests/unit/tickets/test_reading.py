@@ -126,3 +126,64 @@ def test_the_fold_of_an_agents_marks_is_the_furthest_on_each_ticket_in_any_order
 
 def test_an_agents_marks_are_a_stream_of_their_own_per_store():
     assert reading.stream_of("store-1", "agent-1") == "reads:store-1:agent-1"
+
+
+# --- each topic's inbox, as counters --------------------------------------------------------------
+
+SHOP = ("topic-1", "team-ops", "")
+
+
+def entry(status="open", tags=(), topic="topic-1", team="team-ops", assignee=None, last=3, handled_by="store"):
+    return reading.inbox_entry(status, handled_by, tags, topic, team, assignee, last)
+
+
+def test_an_inbox_holds_the_stores_unsolved_tickets_with_a_customer_message_outside_spam():
+    assert entry().cell == SHOP
+    assert entry(topic=None, team=None).cell == ("", "", "")
+    for outside in (entry(status="solved"), entry(status="closed"), entry(tags=("vip", "spam")), entry(last=0),
+                    entry(handled_by="platform")):
+        assert outside.cell is None
+    for inside in ("pending", "on_hold", "under_review"):
+        assert entry(status=inside).cell == SHOP
+
+
+def test_a_new_ticket_adds_one_to_its_inbox_and_nobody_has_read_it():
+    assert reading.inbox_changes(None, entry(), {}) == ([(SHOP, 1)], [])
+
+
+def test_a_customer_reply_leaves_the_inbox_as_it_is_but_unreads_it_for_whoever_had_caught_up():
+    before, after = entry(last=3), entry(last=5)
+    marks = {"sara": 3, "omar": 1, "huda": 5}
+    inbox, agents = reading.inbox_changes(before, after, marks)
+    assert inbox == [] and agents == [("sara", SHOP, -1)]  # omar had not caught up; huda (a later mark) still has
+
+
+def test_a_move_to_another_cell_moves_the_inbox_and_the_readers_counters():
+    moved = entry(team="team-billing", assignee="omar")
+    inbox, agents = reading.inbox_changes(entry(), moved, {"sara": 3})
+    cell = ("topic-1", "team-billing", "omar")
+    assert inbox == [(cell, 1), (SHOP, -1)]  # sorted by cell: writers take rows in one order
+    assert agents == [("sara", cell, 1), ("sara", SHOP, -1)]
+
+
+def test_solving_takes_the_ticket_out_of_the_inbox_and_its_readers_counters_and_reopening_back():
+    solved = entry(status="solved")
+    assert reading.inbox_changes(entry(), solved, {"sara": 3}) == ([(SHOP, -1)], [("sara", SHOP, -1)])
+    assert reading.inbox_changes(solved, entry(), {"sara": 3}) == ([(SHOP, 1)], [("sara", SHOP, 1)])
+    assert reading.inbox_changes(solved, entry(status="closed"), {"sara": 3}) == ([], [])
+
+
+def test_a_read_counts_once_it_reaches_the_last_customer_message():
+    assert reading.read_changes("sara", entry(last=3), None, 3) == [("sara", SHOP, 1)]
+    assert reading.read_changes("sara", entry(last=3), 3, 3) == []  # caught up already
+    assert reading.read_changes("sara", entry(last=5), 1, 3) == []  # (a stale point: still behind)
+    assert reading.read_changes("sara", entry(status="solved"), None, 3) == []  # in no inbox
+    assert reading.read_changes("sara", None, None, 3) == []
+
+
+def test_an_agents_unread_count_is_the_inbox_less_what_they_read_over_the_cells_they_see():
+    inbox = [(("t1", "ops", ""), 4), (("t1", "billing", "omar"), 2), (("", "", ""), 1)]
+    read = [(("t1", "ops", ""), 1), (("t1", "billing", "omar"), 2)]
+    assert reading.unread_by_topic(inbox, read, lambda team, assignee: True) == {"t1": 3, None: 1}
+    only_ops = reading.unread_by_topic(inbox, read, lambda team, assignee: team == "ops")
+    assert only_ops == {"t1": 3}
