@@ -14,16 +14,11 @@ import pytest
 from seedwork.caller import Caller
 from services.tickets.application import build
 
-from .test_merging import Clock, T0, store, tickets_schema  # noqa: F401  (fixtures)
+from .conftest import T0
 
 AROUND_THE_CLOCK = {"time_zone": "UTC", "business_hours": [], "warning_minutes": 10,
                     "targets": {"high": {"first_response_minutes": 30, "next_response_minutes": 60,
                                          "resolution_minutes": 240}}}
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture
