@@ -91,6 +91,8 @@ def test_a_policy_change_recomputes_the_open_tickets_and_keeps_the_solved_ones(s
     tickets.writes.execute(owner, solved["id"], [["change_status", {"status": "solved"}]])
 
     tickets.sla_policies.replace(owner, {**AROUND_THE_CLOCK, "targets": {"high": {"first_response_minutes": 90}}})
+    # The policy's stream is no ticket, for a service that asks about any stream id.
+    assert tickets.reads.basics(owner.store_id, f"sla-policy:{owner.store_id}") is None
     assert tickets.reads.get(owner, open_one["id"])["sla"]["policy_version"] == 1  # not yet: the timer does it
     tickets.sla_timer.tick()
 
