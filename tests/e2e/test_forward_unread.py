@@ -346,12 +346,16 @@ def test_rebuilding_gives_the_same_marks_and_unread_flags(api, http_system, shop
     ok(api.post(f"{ticket_path(tickets[0])}/replies", shopper, json={"body": "More news"}))
     ok(api.post(f"{ticket_path(tickets[0])}/read", s))
     before, flags = marks(http_system), (unread_of(api, s), unread_of(api, o))
+    counts = (topic_counts(api, s), topic_counts(api, o))
+    assert counts[0] == {None: 1, "total": 1} and counts[1] == {None: 3, "total": 3}
     schema = http_system.schemas["tickets"]
     with psycopg.connect(http_system.database_url, autocommit=True) as conn:  # damage them behind its back
         conn.execute(f"DELETE FROM {schema}.ticket_reads WHERE ctid IN (SELECT ctid FROM {schema}.ticket_reads "
                      "LIMIT 1)")
         conn.execute(f"UPDATE {schema}.ticket_reads SET version = 0")
         conn.execute(f"UPDATE {schema}.ticket_list SET last_customer_version = 0")
+        conn.execute(f"UPDATE {schema}.inbox_counts SET n = n + 7")
+        conn.execute(f"DELETE FROM {schema}.inbox_read_counts")
 
     done = subprocess.run([sys.executable, "-m", "services.tickets", "rebuild-projections"], env=http_system.env,
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -360,4 +364,5 @@ def test_rebuilding_gives_the_same_marks_and_unread_flags(api, http_system, shop
     assert f"{len(before)} read marks" in done.stdout
     assert marks(http_system) == before
     assert (unread_of(api, s), unread_of(api, o)) == flags
+    assert (topic_counts(api, s), topic_counts(api, o)) == counts
     assert flags[0] == {tickets[0]["id"]: False, tickets[1]["id"]: False, tickets[2]["id"]: True}
