@@ -16,7 +16,7 @@ import uuid
 import psycopg
 import pytest
 
-from tests.support.api import Store, assert_problem, ok, ticket_path
+from tests.support.api import Store, assert_problem, event_feed, ok, ticket_path
 from tests.support.polling import eventually
 from tests.support.servers import ROOT
 
@@ -320,6 +320,12 @@ def test_a_scoped_agent_may_not_forward_or_read_a_ticket_of_another_team(api, sh
     path = ticket_path(shop["ticket"])
     ok(api.post(f"{path}/assign", store.owner_token, json={"team": shop["ops"]}))
     ok(api.patch("/v1/settings/agents", store.owner_token, json={"ticket_visibility": "teams"}))
+    ok(api.post(f"{path}/read", store.owner_token))
+    # The owner's mark names a ticket Omar may not see: his event feed leaves it out (the owner's has it).
+    marks_in = {who: [e for e in event_feed(api, token) if e["type"] == "agent.ticket_read"
+                      and e["data"]["ticket_id"] == shop["ticket"]["id"]]
+                for who, token in (("owner", store.owner_token), ("omar", omar["token"]))}
+    assert len(marks_in["owner"]) == 1 and marks_in["omar"] == []
     for action, body in (("forward", {"team_id": shop["billing"], "note": "mine"}), ("read", None)):
         assert_problem(api.post(f"{path}/{action}", omar["token"], **({"json": body} if body else {})), 404,
                        "ticket_not_found")
