@@ -24,11 +24,12 @@ def main(argv=None) -> int:
         store = EventStore(pool, settings.schema)
         parts = build(store)
         count = parts.read_models.rebuild()
-        others = agent_ops.rebuild(store, parts.teams, parts.topics, parts.agents)
+        others = agent_ops.rebuild(store, parts.teams, parts.topics, parts.agents, parts.rules)
     finally:
         pool.close()
     print(f"tickets: rebuilt the ticket list of schema {settings.schema} from the event log: {count} tickets; "
-          f"{others['teams']} teams, {others['topics']} topics, {others['agent_profiles']} agent profiles")
+          f"{others['teams']} teams, {others['topics']} topics, {others['agent_profiles']} agent profiles, "
+          f"{others['rules']} rules")
     return 0
 
 
