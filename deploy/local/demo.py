@@ -176,6 +176,31 @@ def add_teams_and_topics(base: str, owner: str, agent_id: str) -> dict:
     return topics
 
 
+# The demo's SLA policy: around the clock (so its clocks run whenever you try it),
+# in Riyadh's time; targets in business minutes by priority; low has none.
+SLA_POLICY = {
+    "time_zone": "Asia/Riyadh", "business_hours": [], "pause_on": ["pending", "on_hold"], "warning_minutes": 60,
+    "targets": {
+        "urgent": {"first_response_minutes": 1, "next_response_minutes": 5, "resolution_minutes": 30},
+        "high": {"first_response_minutes": 30, "next_response_minutes": 60, "resolution_minutes": 240},
+        "normal": {"first_response_minutes": 240, "next_response_minutes": 480, "resolution_minutes": 1440},
+        "low": {"first_response_minutes": None, "next_response_minutes": None, "resolution_minutes": None},
+    },
+}
+
+
+def wait_for_breach(base: str, token: str, timeout: float = 90.0) -> int:
+    """The urgent ticket's first response is due a minute after it opened:
+    wait for the SLA timer's breach, so every SLA state is there to see."""
+    deadline = time.monotonic() + timeout
+    print("demo data: waiting for the urgent ticket's SLA to breach (about a minute)...", file=sys.stderr)
+    while True:
+        counts = {v["id"]: v["count"] for v in ok(call(base, "GET", "/v1/views", token), "the views")["items"]}
+        if counts["breached"] or time.monotonic() > deadline:
+            return counts["breached"]
+        time.sleep(2)
+
+
 def save(state: dict) -> None:
     STATE.parent.mkdir(parents=True, exist_ok=True)
     STATE.write_text(json.dumps(state, indent=2))
@@ -192,6 +217,7 @@ def create(base: str, platform_key: str) -> dict:
     ok(call(base, "POST", "/v1/agents", owner,
             {"name": "Reza", "email": "reza@demo.example", "role": "admin"}), "adding an admin")
     topics = add_teams_and_topics(base, owner, agent["id"])
+    ok(call(base, "PUT", "/v1/settings/sla", owner, SLA_POLICY), "the SLA policy")
     ids = add_customers(base, platform_key, owner)
     shoppers = {}
     for name in ("cus_1001", "cus_1002"):
@@ -209,6 +235,13 @@ def create(base: str, platform_key: str) -> dict:
                        body="My order is three days late; the tracking link shows nothing.", type="late_order",
                        topic_id=topics["shipping"]["id"])
     question = open_ticket("cus_1001", subject="Do you ship to Kuwait?", body="And how long does it take?")
+    # One ticket in each SLA state left: breached (urgent: due in a minute), running (waits in
+    # the queue, on no team), none (low priority has no targets).
+    open_ticket("cus_1002", subject="Charged twice for one order", body="Two charges of 180 SAR on my card.",
+                priority="urgent")
+    open_ticket("cus_1001", subject="هل يمكن تغيير المقاس؟", body="I would like the abaya one size larger.")
+    open_ticket("cus_1002", subject="A suggestion for the website", body="A dark mode would be nice.",
+                priority="low")
 
     sara = agent["token"]
     tid = charged["id"]
@@ -228,6 +261,7 @@ def create(base: str, platform_key: str) -> dict:
     ok(call(base, "POST", f"/v1/tickets/{question['id']}/rating", shoppers["cus_1001"],
             {"score": 5, "comment": "Quick answer, thanks"}), "rate")
 
+    wait_for_breach(base, owner)
     state = {"store_id": store["id"], "owner_token": owner, "agent_token": sara,
              "customer_token": shoppers["cus_1001"], "customer_id": ids["cus_1001"], "ticket_id": tid,
              "flagged_customer_id": ids["flagged"]}
@@ -264,6 +298,12 @@ Try:
   curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/tickets?status=open,under_review,on_hold'
   curl -s -H "Authorization: Bearer {state['owner_token']}" {base}/v1/tickets/{state['ticket_id']}/history
   curl -s -H "Authorization: Bearer {state['owner_token']}" {base}/v1/teams
+
+The agent's views (each with its count) and queue, and the SLA (one ticket in each SLA state):
+  curl -s -H "Authorization: Bearer {state['agent_token']}" {base}/v1/views
+  curl -s -H "Authorization: Bearer {state['agent_token']}" {base}/v1/views/breached/tickets
+  curl -s -X POST -H "Authorization: Bearer {state['agent_token']}" {base}/v1/queue/next    # 200 with it, then 204
+  curl -s -H "Authorization: Bearer {state['owner_token']}" {base}/v1/settings/sla
   curl -s -H "Authorization: Bearer {state['customer_token']}" {base}/v1/topics
   curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/customers?q=نوره'
   curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/customers?flagged=true'

@@ -42,7 +42,7 @@ def ticket_of(event: Any) -> str | None:
     (``ticket.*`` and the SLA timer's ``sla.*``) are on its stream."""
     if event.type == "ticket.opened":
         return event.data.get("ticket_id")
-    return event.stream_id if event.type.startswith(("ticket.", "sla.")) else None
+    return event.stream_id if event.type.startswith("ticket.") or event.type in SLA_KINDS else None
 
 
 def staff_of_ticket(assignee_id: str | None, team: dict | None) -> list[str]:

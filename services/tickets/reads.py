@@ -146,7 +146,8 @@ class TicketReads:
         (the notifications service, deployed after the ticket was opened):
         None if the store has no such ticket. Service to service, no caller."""
         events = self.store.load(ticket_id)
-        state = fold(events) if events else None
+        # Any stream id may be asked: only a ticket's stream opens with ticket.opened.
+        state = fold(events) if events and events[0].type == "ticket.opened" else None
         if state is None or state.store_id != store_id:
             return None
         return {"ticket_id": state.id, "store_id": state.store_id, "number": state.number,

@@ -1,5 +1,5 @@
 """A store's SLA policy, kept in one short stream per store
-(``sla-policy:{store_id}``): each ``sla.policy_updated`` event carries the
+(``sla-policy:{store_id}``): each ``sla_policy.updated`` event carries the
 whole policy, so every version stays readable. The rules (the format, the
 business-hours clock, a ticket's deadlines) are ``domain.sla``'s.
 
@@ -25,7 +25,7 @@ from .domain import sla
 from .domain.queues import UNSOLVED
 from .domain.ticket import TicketState
 
-EVENT = "sla.policy_updated"
+EVENT = "sla_policy.updated"
 
 
 def stream_of(store_id: str) -> str:

@@ -13,7 +13,8 @@ def test_the_demo_store_is_created_once_and_its_printed_tokens_work(http_system,
     env = {**http_system.env, "DEMO_STATE": str(tmp_path / "demo.json")}
     demo = [sys.executable, str(ROOT / "deploy" / "local" / "demo.py"), api.base_url]
 
-    first = subprocess.run(demo, env=env, capture_output=True, text=True, timeout=120)
+    # The demo waits about a minute for its urgent ticket's SLA to breach.
+    first = subprocess.run(demo, env=env, capture_output=True, text=True, timeout=240)
     assert first.returncode == 0, first.stdout + first.stderr
     owner = re.search(r"owner token:\s+(\S+)", first.stdout)[1]
     shopper = re.search(r"shopper token:\s+(\S+)", first.stdout)[1]
@@ -24,6 +25,14 @@ def test_the_demo_store_is_created_once_and_its_printed_tokens_work(http_system,
     state = json.loads((tmp_path / "demo.json").read_text())
     mine = api.get("/v1/tickets", shopper).json()["items"]
     assert mine and {t["customer_id"] for t in mine} == {state["customer_id"]}
+
+    # An SLA policy and tickets in every SLA state (a view per state counts them).
+    assert api.get("/v1/settings/sla", owner).json()["version"] == 1
+    for state_name in ("none", "running", "paused", "warning", "breached", "met"):
+        view = api.post("/v1/views", owner, json={"name": f"SLA {state_name}", "filter": {"sla": [state_name]}})
+        counted = {v["id"]: v["count"] for v in api.get("/v1/views", owner).json()["items"]}[view.json()["id"]]
+        assert counted >= 1, state_name
+    assert re.search(r"/v1/queue/next", first.stdout)
 
     # Two teams, a contact topic for each; the tickets opened on them are on the topic's team.
     teams = {t["id"]: t for t in api.get("/v1/teams", owner).json()["items"]}

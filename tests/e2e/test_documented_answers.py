@@ -481,6 +481,9 @@ def views_queue_and_sla(s: Scene) -> None:
         pass  # the rest of the queue: then 204, nothing waits
     r = c.delete(f"/v1/views/{saved['id']}", s.agent)
     assert r.status_code == 204, r.text
+    assert body(c.get("/v1/settings/agents", s.agent))["ticket_visibility"] == "all"
+    assert body(c.patch("/v1/settings/agents", s.admin, json={"ticket_visibility": "teams"}))["version"] == 1
+    assert body(c.patch("/v1/settings/agents", s.admin, json={"ticket_visibility": "all"}))["version"] == 2
 
 
 # --- self-service: settings, the four flows, the data-change decision ---------------------------

@@ -6,47 +6,19 @@ in tests/e2e/test_bulk_merge.py."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from seedwork.caller import Caller
 from seedwork.errors import Conflict, InvalidCommand, NotFound
-from seedwork.store import EventStore
 from services.tickets.application import build
 from services.tickets.config import TicketsConfig
 from services.tickets.projection import COLUMNS
 
-from tests.support.servers import ROOT, drop_schema, new_schema
+from .conftest import T0
 
-MIGRATIONS = ROOT / "services" / "tickets" / "migrations"
-T0 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 HASH = "c" * 64
-
-
-class Clock:
-    def __init__(self):
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def tickets_schema(database_url):
-    name = new_schema(database_url, [("tickets", MIGRATIONS)])
-    yield name
-    drop_schema(database_url, name)
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def store(pool, tickets_schema):
-    return EventStore(pool, tickets_schema)
 
 
 @pytest.fixture

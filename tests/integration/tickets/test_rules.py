@@ -17,17 +17,8 @@ from services.tickets import agent_ops
 from services.tickets.application import build
 from services.tickets.config import TicketsConfig
 from tests.integration.tickets.test_customer_replica import event
-from tests.support.servers import ROOT, drop_schema, new_schema
 
-MIGRATIONS = ROOT / "services" / "tickets" / "migrations"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def tickets_schema(database_url):
-    name = new_schema(database_url, [("tickets", MIGRATIONS)])
-    yield name
-    drop_schema(database_url, name)
 
 
 @pytest.fixture

@@ -16,18 +16,9 @@ from seedwork.store import EventStore
 from services.tickets.application import build
 from services.tickets.config import TicketsConfig
 
-from tests.support.servers import drop_schema, new_schema, ROOT
 
-MIGRATIONS = ROOT / "services" / "tickets" / "migrations"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 PNG_HASH = "a" * 64
-
-
-@pytest.fixture
-def tickets_schema(database_url):
-    name = new_schema(database_url, [("tickets", MIGRATIONS)])
-    yield name
-    drop_schema(database_url, name)
 
 
 @pytest.fixture

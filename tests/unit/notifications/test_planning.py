@@ -153,6 +153,9 @@ def test_an_sla_event_is_about_the_ticket_of_its_stream():
     assert ticket_of(sla()) == TICKET
     assert ticket_of(opened()) == TICKET  # its stream here is another name: the data says
     assert ticket_of(event("team.member_added", {"team_id": "tm-1", "agent_id": SARA}, stream_id="team:tm-1")) is None
+    # Other streams of the tickets service are no ticket's, whatever their type's prefix.
+    assert ticket_of(event("sla_policy.updated", {"policy": {}}, stream_id="sla-policy:st-1")) is None
+    assert ticket_of(event("sla.something_else", {}, stream_id="sla-policy:st-1")) is None
 
 
 def team(*members: str, deleted: bool = False) -> dict:
