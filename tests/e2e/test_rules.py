@@ -110,7 +110,7 @@ def test_admins_write_rules_staff_read_them_and_the_rules_answer_422_naming_the_
     assert_problem(api.get(f"{RULES}/not-a-rule", admin["token"]), 404, "rule_not_found")
     eventually(lambda: [e["type"] for e in event_feed(api, store.owner_token) if e["type"].startswith("rule.")],
                lambda types: types == ["rule.created"] * 3 + ["rule.updated"] * 2 + ["rule.deleted"],
-               what="the rules' events in the feed")
+               30, "the rules' events in the feed")
 
 
 def test_another_stores_rules_are_not_found_and_its_teams_and_topics_cannot_be_used(api):
