@@ -14,51 +14,13 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
 from seedwork.errors import InvalidCommand, InvalidQuery
+from seedwork.text import fold_text  # one folding for every service; listing and projection import it from here
 
 MAX_QUERY_CHARS = 200
 MAX_QUERY_TERMS = 8
 # A raw query this long is never a search, and NFKC may expand it many times.
 _MAX_RAW_QUERY_CHARS = 1000
 _MAX_RAW_MOBILE_CHARS = 64
-
-# --- text folding ------------------------------------------------------------------------
-
-# tashkeel (harakat, tanween, shadda, sukun, hamza marks), superscript alef, tatweel
-_DROP = frozenset([chr(c) for c in range(0x064B, 0x0660)] + ["\u0670", "\u0640"])
-_LETTERS = {
-    # alef with hamza above/below, with madda, wasla -> bare alef
-    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا",
-    "ة": "ه",            # ta marbuta is typed as heh as often as not
-    "ى": "ي",            # alef maksura vs yeh at the end of a word
-    "ؤ": "و", "ئ": "ي",  # hamza seats
-    # Persian and Urdu keyboards type their own yeh, kaf and heh
-    "ی": "ي", "ک": "ك", "ڪ": "ك", "ۀ": "ه", "ہ": "ه", "ۃ": "ه", "ە": "ه",
-}
-
-
-def _fold_char(ch: str) -> str:
-    """One character after NFKC and casefold: dropped, mapped, a space, or itself."""
-    if ch in _DROP:
-        return ""
-    mapped = _LETTERS.get(ch)
-    if mapped is not None:
-        return mapped
-    category = unicodedata.category(ch)
-    if category == "Nd":
-        return str(unicodedata.decimal(ch))  # Arabic-Indic, Persian, Devanagari, ... -> ASCII
-    if category[0] in "PSZ" or category == "Cc":
-        return " "  # punctuation and symbols separate words, like spaces
-    if category == "Cf":
-        return ""  # ZWNJ, bidi marks, BOM: invisible, and typed inconsistently
-    return ch
-
-
-def fold_text(text: str) -> str:
-    """The search form of free text: compatibility forms, case, Arabic spelling
-    variants and digit scripts folded; punctuation a space; whitespace collapsed."""
-    # casefold can undo NFKC's composition (e.g. "ǰ"), so normalise again after it.
-    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return " ".join("".join(_fold_char(ch) for ch in text).split())
 
 
 def _ascii_digits(text: str) -> str:

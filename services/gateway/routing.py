@@ -82,6 +82,7 @@ PATH_IDS: dict[str, Callable[[str], str]] = {
     "canned_id": _id(UUID, "canned_response_not_found", "canned response"),
     "team_id": _id(UUID, "team_not_found", "team"),
     "topic_id": _id(UUID, "topic_not_found", "topic"),
+    "rule_id": _id(UUID, "rule_not_found", "rule"),
     "attachment_id": _id(UUID, "attachment_not_found", "attachment"),
     "webhook_id": _id(UUID, "webhook_not_found", "webhook"),
     "delivery_id": _id(UUID, "delivery_not_found", "delivery"),

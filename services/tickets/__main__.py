@@ -24,13 +24,13 @@ def main(argv=None) -> int:
         store = EventStore(pool, settings.schema)
         parts = build(store)
         count = parts.read_models.rebuild()
-        others = agent_ops.rebuild(store, parts.teams, parts.topics, parts.agents)
+        others = agent_ops.rebuild(store, parts.teams, parts.topics, parts.agents, parts.rules)
         marks = parts.read_marks.rebuild()
     finally:
         pool.close()
     print(f"tickets: rebuilt the ticket list of schema {settings.schema} from the event log: {count} tickets; "
-          f"{others['teams']} teams, {others['topics']} topics, {others['agent_profiles']} agent profiles; "
-          f"{marks} read marks")
+          f"{others['teams']} teams, {others['topics']} topics, {others['agent_profiles']} agent profiles, "
+          f"{others['rules']} rules; {marks} read marks")
     return 0
 
 

@@ -1,5 +1,5 @@
 """Rebuilding the tables of agent operations (teams and their members, contact
-topics, agents' profiles) from their streams, as ``make rebuild-projections``
+topics, agents' profiles, category rules) from their streams, as ``make rebuild-projections``
 does for the ticket list: what the live path writes in each command's
 transaction, folded again from the log."""
 from __future__ import annotations
@@ -9,17 +9,19 @@ import logging
 from seedwork.store import EventStore
 
 from .agent_profiles import AgentProfiles
+from .rules import Rules
 from .teams import Teams
 from .topics import Topics
 
 log = logging.getLogger(__name__)
 
-# Emptied in this order (a topic names a team), written in the reverse.
-TABLES = ("topics", "team_members", "teams", "agent_profiles")
-PREFIXES = {"team:": "teams", "topic:": "topics", "agent-profile:": "agent_profiles"}
+# Emptied in this order (a topic or a rule names a team), written in the reverse.
+TABLES = ("rules", "topics", "team_members", "teams", "agent_profiles")
+PREFIXES = {"team:": "teams", "topic:": "topics", "agent-profile:": "agent_profiles", "rule:": "rules"}
 
 
-def rebuild(store: EventStore, teams: Teams, topics: Topics, profiles: AgentProfiles) -> dict[str, int]:
+def rebuild(store: EventStore, teams: Teams, topics: Topics, profiles: AgentProfiles,
+            rules: Rules) -> dict[str, int]:
     """Rewrite the tables from the log in one transaction; how many of each were written.
 
     The table locks wait for running writers and hold new ones back until the
@@ -39,6 +41,7 @@ def rebuild(store: EventStore, teams: Teams, topics: Topics, profiles: AgentProf
                     streams[table].append(events)
         counts = {"teams": teams.rebuild(conn, streams["teams"]),
                   "topics": topics.rebuild(conn, streams["topics"]),
-                  "agent_profiles": profiles.rebuild(conn, streams["agent_profiles"])}
-    log.info("rebuilt %s's teams, topics and agent profiles: %s", s, counts)
+                  "agent_profiles": profiles.rebuild(conn, streams["agent_profiles"]),
+                  "rules": rules.rebuild(conn, streams["rules"])}
+    log.info("rebuilt %s's teams, topics, agent profiles and rules: %s", s, counts)
     return counts

@@ -28,6 +28,7 @@ from .queue import AgentQueues
 from .read_marks import ReadMarks
 from .read_models import ReadModels
 from .reads import TicketReads
+from .rules import Rules
 from .saved_views import SavedViews
 from .sla_policies import SlaPolicies
 from .sla_timer import SlaTimer
@@ -58,6 +59,7 @@ class Tickets:
     agents: AgentProfiles  # agents' availability, capacity, skills
     agent_settings: AgentSettings  # who sees which tickets; how tickets on no team are assigned
     read_marks: ReadMarks  # which customer messages each agent has read; the topics' unread counts
+    rules: Rules  # category rules: priority, team and tags of new tickets
 
 
 def build(store: EventStore, config: TicketsConfig | None = None,
@@ -77,7 +79,9 @@ def build(store: EventStore, config: TicketsConfig | None = None,
     policies = SlaPolicies(store, clock)
     views = SavedViews(store, clock)
     read_models = ReadModels(store, policies, views)
-    writes = TicketWrites(store, keys, reads, files, canned, read_models, clock, teams=teams, topics=topics)
+    rules = Rules(store, keys, teams, topics, replica, clock)
+    writes = TicketWrites(store, keys, reads, files, canned, read_models, clock, teams=teams, topics=topics,
+                          rules=rules)
     flows = SelfServiceFlows(store, keys, writes, reads, settings, replica, config, clock)
     queues = AgentQueues(views, read_models, reads, writes, viewer_of)
     return Tickets(writes=writes, reads=reads, files=files, canned=canned, settings=settings, flows=flows,
@@ -85,5 +89,5 @@ def build(store: EventStore, config: TicketsConfig | None = None,
                    sla_timer=SlaTimer(store, read_models, policies, clock), queues=queues,
                    bulk=BulkActions(store, keys, writes, views, viewer_of),
                    merges=TicketMerges(store, keys, reads, files, read_models, config, clock),
-                   teams=teams, topics=topics, agents=agents, agent_settings=agent_settings,
+                   teams=teams, topics=topics, agents=agents, agent_settings=agent_settings, rules=rules,
                    read_marks=ReadMarks(store, reads, topics, viewer_of, clock))

@@ -260,6 +260,26 @@ class TicketsService:
         return self.tickets.topics.delete(Caller.of(caller), topic_id)
 
     @rpc
+    def list_rules(self, caller):
+        return self.tickets.rules.list(Caller.of(caller))
+
+    @rpc
+    def get_rule(self, caller, rule_id):
+        return self.tickets.rules.get(Caller.of(caller), rule_id)
+
+    @rpc
+    def create_rule(self, caller, fields, idempotency=None):
+        return self.tickets.rules.create(Caller.of(caller), fields, idempotency)
+
+    @rpc
+    def update_rule(self, caller, rule_id, fields, expected_version=None):
+        return self.tickets.rules.update(Caller.of(caller), rule_id, fields, expected_version)
+
+    @rpc
+    def delete_rule(self, caller, rule_id):
+        return self.tickets.rules.delete(Caller.of(caller), rule_id)
+
+    @rpc
     def agent_profiles(self, caller, agent_ids):
         return self.tickets.agents.of_agents(Caller.of(caller), agent_ids)
 

@@ -61,6 +61,7 @@ class Teams:
         self._open_ticket = (f"SELECT 1 FROM {s}.ticket_list WHERE store_id = %s AND team = %s "
                              "AND status <> 'closed' LIMIT 1")
         self._topic = f"SELECT 1 FROM {s}.topics WHERE store_id = %s AND team_id = %s LIMIT 1"
+        self._rule = f"SELECT name FROM {s}.rules WHERE store_id = %s AND team_id = %s ORDER BY position LIMIT 1"
 
     # --- lookups for the rest of the service -----------------------------------------------
 
@@ -162,7 +163,7 @@ class Teams:
             return view(self._record(conn, caller, team_id, team, [("team.updated", data)]))
 
     def delete(self, caller: Caller, team_id: str) -> None:
-        """Refused while a ticket not yet closed is on the team, or a topic names it."""
+        """Refused while a ticket not yet closed is on the team, or a topic or a rule names it."""
         with self.store.transaction() as conn:
             team = self._locked(conn, caller, team_id, None, lock_row=True)
             # Read after the row lock: a ticket assigned to the team by a transaction
@@ -173,6 +174,10 @@ class Teams:
             if conn.execute(self._topic, (caller.store_id, team_id)).fetchone():
                 raise Conflict("team_has_topics", f"a contact topic is handled by team {team['name']!r}: "
                                                   "give it another team first")
+            rule = conn.execute(self._rule, (caller.store_id, team_id)).fetchone()
+            if rule:
+                raise Conflict("team_has_rules", f"the rule {rule[0]!r} puts tickets on team {team['name']!r}: "
+                                                 "change or delete it first")
             self._record(conn, caller, team_id, team, [("team.deleted", {"name": team["name"]})])
 
     def add_member(self, caller: Caller, team_id: str, agent_id: Any) -> dict:

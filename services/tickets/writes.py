@@ -22,11 +22,13 @@ from seedwork.store import EventStore, expect_version
 
 from .canned_responses import CannedResponses
 from .domain import commands, policy
+from .domain import rules as category_rules
 from .domain.decisions import decide
 from .domain.ticket import TicketState, fold, stored
 from .files import TicketFiles
 from .read_models import ReadModels
 from .reads import TicketReads
+from .rules import Rules
 from .teams import Teams
 from .topics import Topics
 
@@ -68,12 +70,13 @@ def is_blocked(standing: dict | None) -> bool:
 class TicketWrites:
     def __init__(self, store: EventStore, keys: IdempotencyKeys, reads: TicketReads, files: TicketFiles,
                  canned: CannedResponses, read_models: ReadModels, clock: Callable[[], datetime],
-                 teams: Teams | None = None, topics: Topics | None = None):
+                 teams: Teams | None = None, topics: Topics | None = None, rules: Rules | None = None):
         self.store, self.keys, self.reads, self.files, self.canned = store, keys, reads, files, canned
         self.read_models, self.clock = read_models, clock
         self.projection = read_models.list
         self.teams = teams or Teams(store, keys, clock)
         self.topics = topics or Topics(store, keys, self.teams, clock)
+        self.rules = rules or Rules(store, keys, self.teams, self.topics, reads.replica, clock)
 
     # --- opening --------------------------------------------------------------------
 
@@ -90,8 +93,9 @@ class TicketWrites:
 
     def open_in(self, conn: psycopg.Connection, caller: Caller, fields: dict, then: list[Step] = (),
                 standing: dict | None = None) -> TicketState:
-        """Open a ticket in ``conn``'s transaction, then run the ``then`` steps on
-        it (a flow's automatic reply), all appended together."""
+        """Open a ticket in ``conn``'s transaction, apply the store's category
+        rules to it, then run the ``then`` steps on it (a flow's automatic
+        reply), all appended together."""
         number = self.projection.next_number(conn, caller.store_id)
         ticket_id = str(uuid.uuid4())
         attachments = self.files.resolve(conn, caller, None, fields.get("attachments"))
@@ -102,6 +106,8 @@ class TicketWrites:
         now = self.clock()
         new_events = decide(None, command, now)
         state = fold(stored(new_events, 0))
+        state, by_rules = self._apply_rules(conn, state, now)
+        new_events += by_rules
         for step_caller, name, step_fields in then:
             events = decide(state, self._command(conn, step_caller, state, name, step_fields), now)
             state = fold(stored(events, state.version), state)
@@ -168,6 +174,26 @@ class TicketWrites:
             state = fold(appended, loaded)
             self.read_models.project(conn, state, events + appended)
         return {"ticket": self.reads.view(conn, caller, state), "changed": bool(new_events)}
+
+    def _apply_rules(self, conn: psycopg.Connection, state: TicketState, now: datetime) -> tuple[TicketState, list]:
+        """The store's enabled rules on a ticket that just opened (docs/agent-operations/rules.md):
+        each change is an ordinary command by the rules' actor, its events naming the rule."""
+        if state.handled_by != "store":
+            return state, []  # the platform's review team answers it: the store's rules leave it alone
+        found = self.rules.enabled_in(conn, state.store_id)
+        if not found:
+            return state, []
+        groups = (self.rules.groups_of(conn, state.store_id, state.customer_id)
+                  if category_rules.needs_groups(found) else ())
+        events: list = []
+        for change in category_rules.apply(found, category_rules.facts_of(state, groups)):
+            # Locked: the team cannot be deleted before this ticket commits (a rule naming it holds it too).
+            if change.action == "team" and not self.teams.exists(conn, state.store_id, change.value, lock=True):
+                continue
+            decided = category_rules.attributed(decide(state, category_rules.command_for(change), now), change)
+            state = fold(stored(decided, state.version), state)
+            events += decided
+        return state, events
 
     def _topic_and_team(self, conn: psycopg.Connection, store_id: str, topic_id) -> dict:
         """A ticket opened on a topic records it, and opens on the topic's team."""

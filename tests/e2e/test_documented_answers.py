@@ -110,6 +110,7 @@ class Scene:
     canned_id: str = ""
     team_id: str = ""
     topic_id: str = ""
+    rule_id: str = ""
     webhook: dict | None = None
     ticket: dict | None = None  # the main shopper's ticket
 
@@ -164,6 +165,7 @@ def scenario(s: Scene) -> None:
     groups(s)
     canned_responses(s)
     teams_topics_and_agents(s)
+    category_rules(s)
     notification_settings_and_a_webhook(s)
     tickets(s)
     bulk_merge_and_split(s)
@@ -344,6 +346,24 @@ def teams_topics_and_agents(s: Scene) -> None:
     me = body(c.patch(f"/v1/agents/{s.agent_id}", s.agent, json={"availability": "online"}))
     assert (me["availability"], me["teams"]) == ("online", [s.team_id])
     body(c.patch(f"/v1/agents/{s.agent_id}", s.admin, json={"capacity": 8, "skills": ["returns"]}))
+
+
+# --- category rules --------------------------------------------------------------------------------
+
+
+def category_rules(s: Scene) -> None:
+    c = s.calls
+    # Instagram: no ticket of the scenario comes from there, so the rule changes none of them.
+    rule = body(c.post("/v1/rules", s.admin, json={
+        "name": "Instagram to shipping", "conditions": {"all": [
+            {"field": "channel", "op": "is", "value": "instagram"},
+            {"field": "body", "op": "contains", "value": ["شحن", "shipping"]}]},
+        "actions": {"priority": "high", "team_id": s.team_id, "add_tags": ["instagram"]}}), 201)
+    s.rule_id, path = rule["id"], f"/v1/rules/{rule['id']}"
+    r = c.get(path, s.agent)
+    assert body(r)["actions"]["team_id"] == s.team_id
+    body(c.patch(path, s.admin, json={"position": 3, "enabled": False}, headers={"If-Match": r.headers["ETag"]}))
+    assert [x["id"] for x in body(c.get("/v1/rules", s.agent))["items"]] == [rule["id"]]
 
 
 # --- notification settings and a webhook -----------------------------------------------------------
@@ -635,7 +655,7 @@ def deletions(s: Scene) -> None:
     for token, path in ((s.admin, "/v1/notification-templates/ticket_reply/en"),
                         (s.owner, f"/v1/canned-responses/{s.canned_id}"),
                         (s.agent, f"/v1/customer-groups/{s.group_id}"),
-                        (s.admin, f"/v1/webhooks/{s.webhook['id']}")):
+                        (s.admin, f"/v1/webhooks/{s.webhook['id']}"), (s.admin, f"/v1/rules/{s.rule_id}")):
         r = c.delete(path, token)
         assert r.status_code == 204, f"DELETE {path}: {r.status_code} {r.text[:300]}"
     # A topic, then a team no ticket is on any more.
