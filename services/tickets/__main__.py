@@ -25,10 +25,13 @@ def main(argv=None) -> int:
         parts = build(store)
         count = parts.read_models.rebuild()
         others = agent_ops.rebuild(store, parts.teams, parts.topics, parts.agents)
+        with store.transaction() as conn:
+            marks = parts.routing.marks.rebuild(conn)
     finally:
         pool.close()
     print(f"tickets: rebuilt the ticket list of schema {settings.schema} from the event log: {count} tickets; "
-          f"{others['teams']} teams, {others['topics']} topics, {others['agent_profiles']} agent profiles")
+          f"{others['teams']} teams, {others['topics']} topics, {others['agent_profiles']} agent profiles, "
+          f"{marks} routing marks")
     return 0
 
 

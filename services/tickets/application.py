@@ -27,6 +27,7 @@ from .merging import TicketMerges
 from .queue import AgentQueues
 from .read_models import ReadModels
 from .reads import TicketReads
+from .routing import Router
 from .saved_views import SavedViews
 from .sla_policies import SlaPolicies
 from .sla_timer import SlaTimer
@@ -56,6 +57,7 @@ class Tickets:
     topics: Topics  # contact topics
     agents: AgentProfiles  # agents' availability, capacity, skills
     agent_settings: AgentSettings  # who sees which tickets; how tickets on no team are assigned
+    routing: Router  # assigns waiting tickets by their team's mode (docs/agent-operations/routing.md)
 
 
 def build(store: EventStore, config: TicketsConfig | None = None,
@@ -83,4 +85,5 @@ def build(store: EventStore, config: TicketsConfig | None = None,
                    sla_timer=SlaTimer(store, read_models, policies, clock), queues=queues,
                    bulk=BulkActions(store, keys, writes, views, viewer_of),
                    merges=TicketMerges(store, keys, reads, files, read_models, config, clock),
-                   teams=teams, topics=topics, agents=agents, agent_settings=agent_settings)
+                   teams=teams, topics=topics, agents=agents, agent_settings=agent_settings,
+                   routing=Router(store, writes, teams, agents, agent_settings))
