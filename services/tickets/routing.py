@@ -11,7 +11,8 @@ Correct with any number of replicas:
   ``routing:{store_id}``, taken before anything is counted: an agent's load
   is read after every earlier routing assignment committed, so two replicas
   never both give an agent their last free place. The lock is per store, not
-  per team: an agent in two teams has one capacity.
+  per team: an agent in two teams has one capacity. It is only tried (again
+  shortly, by a trigger): nobody holds a connection waiting for it.
 - One assignment per transaction. A ticket's stream lock is only *tried*
   (a request holding it may be waiting on rows this transaction locks), and
   the ticket is folded again under it: a ticket someone else took, closed or
@@ -23,6 +24,8 @@ Correct with any number of replicas:
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections import Counter
 from typing import Callable, Iterable
 
@@ -49,7 +52,8 @@ log = logging.getLogger(__name__)
 ROUTER = Actor("system", "routing")
 CANDIDATES = 50  # waiting tickets looked at per queue and decision, most urgent first
 MAX_PER_DRAIN = 1000  # assignments in one call, before it yields (the next trigger or sweep goes on)
-LOCK_TIMEOUT_MS = 5000  # how long a triggered decision waits for another replica's to finish
+LOCK_WAIT_SECONDS = 5.0  # how long a trigger keeps trying while another replica decides for the store
+LOCK_TIMEOUT_MS = 5000  # how long the reassignment of a reopened ticket waits for the store's lock
 # A transaction that lost to a request (a lock wait cut short, a deadlock PostgreSQL broke):
 # the decision is left to the next trigger or sweep.
 GAVE_WAY = (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected, ConcurrencyConflict)
@@ -135,17 +139,20 @@ class Router:
         """React to one of the service's events (``domain.routing.wakes``):
         reassign a reopened ticket whose assignee is offline (once per event),
         then assign what waits in the queues the event concerns. Returns how
-        many tickets were assigned."""
+        many waiting tickets were assigned."""
         wakes = rules.wakes(event, ROUTER)
         store_id = event.store_id
         if not wakes or store_id is None:
             return 0
-        assigned = 0
         if any(w.what == "reopened" for w in wakes):
-            assigned += bool(once(event, lambda conn: self._reroute(conn, store_id, event.stream_id)))
+            once(event, lambda conn: self._reroute(conn, store_id, event.stream_id))
         with self.store.pool.connection() as conn:
             queues = self._woken(conn, store_id, event, wakes)
-        return assigned + (self.drain(store_id, queues) if queues else 0)
+            # Read without the lock: when nobody can take a ticket now, whatever
+            # changes that (an agent online, a ticket solved) is an event that wakes these queues.
+            if not queues or not rules.anyone_available(self.queues(conn, store_id, queues).values()):
+                return 0
+        return self.drain(store_id, queues)
 
     def _woken(self, conn: psycopg.Connection, store_id: str, event: Envelope, wakes: list[rules.Wake]) -> set[str]:
         queues: set[str] = set()
@@ -177,31 +184,36 @@ class Router:
     def drain(self, store_id: str, queues: Iterable[str] | None = None, wait: bool = True) -> int:
         """Assign the waiting tickets of these queues (team ids, ``NO_TEAM``;
         None: all of the store's), most urgent first, one per transaction,
-        until nobody can take any. ``wait``: for another replica's decision
-        (a trigger); otherwise skip a store being routed (the sweep)."""
+        until nobody can take any. While another replica decides for the
+        store, ``wait`` tries again shortly (a trigger: for up to
+        ``LOCK_WAIT_SECONDS``, holding no connection meanwhile); otherwise
+        the store is skipped (the sweep)."""
         keys = None if queues is None else frozenset(queues)
         assigned = 0
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while assigned < MAX_PER_DRAIN:
             try:
                 with self.store.transaction() as conn:
-                    if not self._lock(conn, store_id, wait):
-                        return assigned
-                    if not self._assign_next(conn, store_id, keys):
-                        return assigned
-                assigned += 1
+                    locked = try_lock(conn, self._lock_key.format(store_id))
+                    done = locked and self._assign_next(conn, store_id, keys)
             except GAVE_WAY as why:
                 log.info("routing: store %s gave way (%s); the next trigger or sweep goes on", store_id,
                          type(why).__name__)
                 return assigned
+            if done:
+                assigned += 1
+            elif locked or not wait or time.monotonic() > deadline:
+                return assigned
+            else:
+                # The other decision may have read the queues before this trigger's change committed:
+                # decide again once it is done, so nothing this trigger brought is left waiting.
+                time.sleep(random.uniform(0.005, 0.025))
         return assigned
 
-    def _lock(self, conn: psycopg.Connection, store_id: str, wait: bool) -> bool:
-        key = self._lock_key.format(store_id)
-        if not wait:
-            return try_lock(conn, key)
+    def _lock(self, conn: psycopg.Connection, store_id: str) -> None:
+        """The store's routing lock, waited for (the reopened ticket's transaction, which holds nothing else)."""
         conn.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
-        lock(conn, key)
-        return True
+        lock(conn, self._lock_key.format(store_id))
 
     def _assign_next(self, conn: psycopg.Connection, store_id: str, keys: frozenset[str] | None) -> bool:
         """One decision: the most urgent waiting ticket someone may take, to them."""
@@ -247,7 +259,7 @@ class Router:
         a decision holding that one only ever *tries* stream locks."""
         conn.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
         self.store.lock_stream(conn, ticket_id)
-        self._lock(conn, store_id, wait=True)
+        self._lock(conn, store_id)
         state = fold(self.store.load(ticket_id, conn=conn))
         if state is None or state.assignee_id is None or state.store_id != store_id:
             return False
