@@ -26,11 +26,13 @@ def main(argv=None) -> int:
         count = parts.read_models.rebuild()
         others = agent_ops.rebuild(store, parts.teams, parts.topics, parts.agents, parts.rules)
         marks = parts.read_marks.rebuild()
+        with store.transaction() as conn:
+            routing_marks = parts.routing.marks.rebuild(conn)
     finally:
         pool.close()
     print(f"tickets: rebuilt the ticket list of schema {settings.schema} from the event log: {count} tickets; "
           f"{others['teams']} teams, {others['topics']} topics, {others['agent_profiles']} agent profiles, "
-          f"{others['rules']} rules; {marks} read marks")
+          f"{others['rules']} rules; {marks} read marks; {routing_marks} routing marks")
     return 0
 
 

@@ -29,6 +29,7 @@ from .read_marks import ReadMarks
 from .read_models import ReadModels
 from .reads import TicketReads
 from .rules import Rules
+from .routing import Router
 from .saved_views import SavedViews
 from .sla_policies import SlaPolicies
 from .sla_timer import SlaTimer
@@ -60,6 +61,7 @@ class Tickets:
     agent_settings: AgentSettings  # who sees which tickets; how tickets on no team are assigned
     read_marks: ReadMarks  # which customer messages each agent has read; the topics' unread counts
     rules: Rules  # category rules: priority, team and tags of new tickets
+    routing: Router  # assigns waiting tickets by their team's mode (docs/agent-operations/routing.md)
 
 
 def build(store: EventStore, config: TicketsConfig | None = None,
@@ -90,4 +92,5 @@ def build(store: EventStore, config: TicketsConfig | None = None,
                    bulk=BulkActions(store, keys, writes, views, viewer_of),
                    merges=TicketMerges(store, keys, reads, files, read_models, config, clock),
                    teams=teams, topics=topics, agents=agents, agent_settings=agent_settings, rules=rules,
-                   read_marks=ReadMarks(store, reads, topics, viewer_of, clock))
+                   read_marks=ReadMarks(store, reads, topics, viewer_of, clock),
+                   routing=Router(store, writes, teams, agents, agent_settings))

@@ -4,7 +4,8 @@
 The gateway calls these with the caller it resolved from a token (a dict,
 typed here with ``Caller.of``); every method scopes what it reads and writes
 to that caller's store. One bus handler keeps the local replica of customers
-that ticket views show.
+that ticket views show; another routes tickets as the service's own events
+say they wait (with a sweep on a timer).
 """
 
 from nameko.timer import timer
@@ -19,8 +20,10 @@ from . import customer_replica
 from .application import build
 from .config import TicketsConfig
 from .domain import policy
+from .domain import routing
 
 SLA_TICK_SECONDS = 1.0  # how often each replica looks for SLA deadlines that fell due
+ROUTING_SWEEP_SECONDS = 5.0  # how often each replica assigns what waits (the triggers missed nothing, normally)
 
 
 class TicketsService:
@@ -286,6 +289,15 @@ class TicketsService:
     @rpc
     def update_agent_profile(self, caller, agent_id, fields):
         return self.tickets.agents.update(Caller.of(caller), agent_id, fields)
+
+    # Routing, a process manager on this service's own events (docs/agent-operations/routing.md).
+    @bus_handler("tickets", *routing.TRIGGER_TYPES)
+    def on_routing_event(self, event):
+        self.tickets.routing.on_event(event, self.db.once)
+
+    @timer(interval=ROUTING_SWEEP_SECONDS)
+    def routing_sweep(self):
+        self.tickets.routing.sweep()
 
     # Bound to exactly the types the replica keeps (not "customer.*", which
     # would also bring rating and message requests, with mobiles and bodies).

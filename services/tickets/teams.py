@@ -52,6 +52,7 @@ class Teams:
         self._of_agents = (f"SELECT agent_id, team_id FROM {s}.team_members WHERE store_id = %s "
                            "AND agent_id = ANY(%s) ORDER BY team_id")
         self._count = f"SELECT count(*) FROM {s}.teams WHERE store_id = %s"
+        self._modes = f"SELECT id, assignment_mode FROM {s}.teams WHERE store_id = %s"
         self._insert = (f"INSERT INTO {s}.teams ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})")
         self._update = (f"UPDATE {s}.teams SET name = %s, description = %s, assignment_mode = %s, version = %s, "
                         "updated_at = %s WHERE id = %s")
@@ -89,6 +90,22 @@ class Teams:
         ``least_loaded``; ``manual`` for a team the store does not have."""
         team = self.load(conn, store_id, team_id)
         return team["assignment"]["mode"] if team else "manual"
+
+    def members_of(self, conn: psycopg.Connection, store_id: str, team_ids: Iterable[str]) -> dict[str, list[str]]:
+        """``{team_id: members in the order they joined}`` for each of the store's teams named (routing)."""
+        found: dict[str, list[str]] = {}
+        for team_id, agent, _ in conn.execute(self._members, (store_id, list(team_ids))).fetchall():
+            found.setdefault(team_id, []).append(agent)
+        return found
+
+    def modes(self, conn: psycopg.Connection, store_id: str, team_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """``{team_id: assignment mode}`` of the store's teams (only those named, with ``team_ids``)."""
+        if team_ids is None:
+            rows = conn.execute(self._modes, (store_id,)).fetchall()
+        else:
+            rows = conn.execute(self._modes + " AND id = ANY(%s)",
+                                (store_id, [t for t in team_ids if _plausible(t)])).fetchall()
+        return dict(rows)
 
     def teams_of_agents(self, conn: psycopg.Connection, store_id: str,
                         agent_ids: Iterable[str]) -> dict[str, list[str]]:

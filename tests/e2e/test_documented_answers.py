@@ -346,6 +346,9 @@ def teams_topics_and_agents(s: Scene) -> None:
     me = body(c.patch(f"/v1/agents/{s.agent_id}", s.agent, json={"availability": "online"}))
     assert (me["availability"], me["teams"]) == ("online", [s.team_id])
     body(c.patch(f"/v1/agents/{s.agent_id}", s.admin, json={"capacity": 8, "skills": ["returns"]}))
+    # Tickets on no team stay assigned by hand here (the queue below takes them).
+    assert body(c.get("/v1/settings/agents", s.agent))["assignment_mode"] == "manual"
+    body(c.patch("/v1/settings/agents", s.admin, json={"ticket_visibility": "all", "assignment_mode": "manual"}))
 
 
 # --- category rules --------------------------------------------------------------------------------
@@ -394,6 +397,9 @@ def tickets(s: Scene) -> None:
     assert (s.ticket["topic_id"], s.ticket["team"]) == (s.topic_id, s.team_id)
     assert [t["id"] for t in body(c.get("/v1/topics", s.shopper_token))["items"]] == [s.topic_id]
     path = f"/v1/tickets/{s.ticket['id']}"
+    # The team is least loaded and its agent online: routing gives them the ticket (before the If-Match below).
+    eventually(lambda: c.get(path, s.agent).json()["assignee_id"], lambda who: who == s.agent_id, WAIT,
+               what="routing's assignment")
     body(c.post("/v1/tickets", s.agent, json={"subject": "Call back", "body": "Asked by phone.",
                                               "customer_id": s.other["id"], "priority": "high"}), 201)
     assert len(body(c.get("/v1/tickets", s.agent, params={"status": "open", "sort": "-created"}))["items"]) == 2

@@ -13,7 +13,9 @@ from .fields import echo
 
 AVAILABILITY = ("online", "away", "offline")
 CAPACITY_MAX, MAX_SKILLS = 1000, 50
-SKILL = re.compile(r"[a-z0-9][a-z0-9_\-]{0,49}")
+# A skill is matched against a ticket's labels (domain/routing.py): a tag, a type,
+# ``topic:<topic id>`` or ``lang:<language>``, hence the colon, as tags allow it.
+SKILL = re.compile(r"[a-z0-9][a-z0-9_:\-]{0,49}")
 FIELDS = ("availability", "capacity", "skills")
 # An agent never patched: offline, no limit, no skills.
 DEFAULTS: dict[str, Any] = {"availability": "offline", "capacity": None, "skills": []}
@@ -80,8 +82,8 @@ def skills(value: Any) -> list[str]:
     for item in value:
         slug = item.strip().lower() if isinstance(item, str) else None
         if slug is None or not SKILL.fullmatch(slug):
-            raise InvalidCommand.field("skills", f"{echo(item)!r} is not a slug: lowercase letters, digits, _ and - "
-                                                 "(up to 50)")
+            raise InvalidCommand.field("skills", f"{echo(item)!r} is not a slug: lowercase letters, digits, "
+                                                 "_, - and : (up to 50)")
         if slug not in clean:
             clean.append(slug)
     if len(clean) > MAX_SKILLS:

@@ -111,6 +111,9 @@ class Assign(Command):
 
     assignee_id: str | None | Keep = KEEP
     team: str | None | Keep = KEEP
+    # Set by routing only (actor system/routing): the mode that decided and why (domain/routing.py).
+    routed_by: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,6 +19,8 @@ from .commands import (
 from .commands import EnsureStatus, Forward, ForwardByEmail
 from . import forwarding
 from .fields import RESERVED_TYPES
+from .routing import AUTOMATIC as ROUTING_MODES
+from .routing import REASONS as ROUTING_REASONS
 from .ticket import TicketState
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -217,12 +219,26 @@ def _assign(s: TicketState, c: Assign) -> list[Change]:
     assignee_id = s.assignee_id if c.assignee_id is KEEP else rules.identifier(c.assignee_id, "assignee_id",
                                                                                optional=True)
     team = s.team if c.team is KEEP else rules.identifier(c.team, "team", optional=True)
+    routed = _routed(c)
     if assignee_id is None and team is None:
-        return _unassigned(s)
+        return [(t, {**data, **routed}) for t, data in _unassigned(s)]
     if (assignee_id, team) == (s.assignee_id, s.team):
         return []
     return [("ticket.assigned", {"assignee_id": assignee_id, "team": team,
-                                 "previous_assignee_id": s.assignee_id, "previous_team": s.team})]
+                                 "previous_assignee_id": s.assignee_id, "previous_team": s.team, **routed})]
+
+
+def _routed(c: Assign) -> dict[str, Any]:
+    """Routing's assignments say which mode decided and why; nobody else's do."""
+    if c.routed_by is None and c.reason is None:
+        return {}
+    if c.actor.kind != "system":
+        raise _field_not_allowed("routed_by", "only routing records how it assigned a ticket")
+    if c.routed_by not in ROUTING_MODES:
+        raise InvalidCommand.field("routed_by", f"one of {', '.join(ROUTING_MODES)}")
+    if c.reason not in ROUTING_REASONS:
+        raise InvalidCommand.field("reason", f"one of {', '.join(ROUTING_REASONS)}")
+    return {"routed_by": c.routed_by, "reason": c.reason}
 
 
 def _unassign(s: TicketState, c: Unassign) -> list[Change]:
