@@ -150,7 +150,7 @@ def seed(settings: Settings, schema: str, staff: Staff, sla_store_id: str) -> tu
 def check_sample(settings: Settings, schema: str, store_id: str) -> str:
     """Re-project ``SAMPLE`` random seeded tickets with ``ReadModels.reproject`` in a
     transaction that is rolled back: their list rows, timers and the store's
-    counters must come out unchanged. Raises otherwise."""
+    view and unread counters must come out unchanged. Raises otherwise."""
     columns = ", ".join(ALL_COLUMNS)
     with psycopg.connect(settings.database_url) as conn:
         conn.execute("SET TimeZone TO 'UTC'")
@@ -166,7 +166,9 @@ def check_sample(settings: Settings, schema: str, store_id: str) -> str:
                                   "ORDER BY 1, 2, 3, 4", (ids,)).fetchall()
             counts = conn.execute(f"SELECT view_key, team, assignee, sum(n) FROM {schema}.view_counts "
                                   "WHERE store_id = %s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", (store_id,)).fetchall()
-            return rows, timers, counts
+            inbox = conn.execute(f"SELECT topic, team, assignee, sum(n) FROM {schema}.inbox_counts "
+                                 "WHERE store_id = %s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", (store_id,)).fetchall()
+            return rows, timers, counts, inbox
 
         before = snapshot()
         store = EventStore(None, schema)
@@ -175,10 +177,10 @@ def check_sample(settings: Settings, schema: str, store_id: str) -> str:
             for ticket_id in ids:
                 read_models.reproject(conn, ticket_id)
             after = snapshot()
-        for what, b, a in zip(("list rows", "SLA timers", "view counters"), before, after):
+        for what, b, a in zip(("list rows", "SLA timers", "view counters", "unread counters"), before, after):
             if b != a:
                 diff = next(((x, y) for x, y in zip(b, a) if x != y), (len(b), len(a)))
                 raise RuntimeError(f"ops: the seeded {what} differ from what ReadModels.reproject writes: {diff}")
     return (f"ReadModels.reproject of {len(ids)} random seeded tickets left their list rows "
-            f"({len(before[0])}), SLA timers ({len(before[1])}) and the store's view counters unchanged")
+            f"({len(before[0])}), SLA timers ({len(before[1])}) and the store's view and unread counters unchanged")
 

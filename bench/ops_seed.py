@@ -14,8 +14,9 @@ counters and ``sla.due_moments`` the timer rows, exactly as
 
 Writing: one transaction per batch of tickets, events ``COPY``'d at the
 positions ``EventStore.append`` would give them (as ``http_list.seed``),
-list rows and timers ``COPY``'d too; the counters are added up in memory
-and written once. The tickets service is stopped meanwhile, so nothing
+list rows and timers ``COPY``'d too; the view counters are added up in
+memory and written once, each topic's unread counters by the service's own
+``InboxCounts.rebuild`` from the list rows. The tickets service is stopped meanwhile, so nothing
 else writes; the list's secondary indexes are dropped first and rebuilt
 from their own definitions afterwards (much faster than 1,000,000 inserts
 into 14 indexes). A writer thread does the ``COPY`` while this thread builds
@@ -52,6 +53,8 @@ from services.tickets.domain.ticket import CLOCK_EVENTS, fold
 from services.tickets.projection import ALL_COLUMNS
 from services.tickets.read_models import ReadModels, ViewCounts, shard_of, sla_of
 from services.tickets.saved_views import SavedViews
+from services.tickets.read_marks import InboxCounts
+from services.tickets.sla_policies import EVENT as POLICY_EVENT
 from services.tickets.sla_policies import SlaPolicies
 from services.tickets.sla_policies import stream_of as policy_stream
 from services.tickets.sla_timer import TIMER_ACTOR
@@ -325,7 +328,7 @@ def write_policy(conn: psycopg.Connection, schema: str, store_id: str, policy: d
     """The store's SLA policy as its version 1, dated ``at``; returns its versions (``SlaPolicies.versions``)."""
     store = EventStore(None, schema)
     store.append(policy_stream(store_id), 0, [NewEvent(
-        "sla.policy_updated", {"policy": policy, "previous_version": 0}, actor=SEEDER, store_id=store_id,
+        POLICY_EVENT, {"policy": policy, "previous_version": 0}, actor=SEEDER, store_id=store_id,
         occurred_at=at)], conn=conn)
     return SlaPolicies(store, utcnow).versions(conn, store_id)
 
@@ -514,6 +517,11 @@ def seed_bulk(settings: Settings, schema: str, stores: list[Job], what: str) -> 
     stats = []
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         with conn.transaction():
+            # Each topic's unread counters, counted from the list rows by the service's own rebuild
+            # (nothing else has counted any yet: no ticket existed before the seeding).
+            if conn.execute(f"SELECT count(*) FROM {schema}.inbox_counts").fetchone()[0]:
+                raise RuntimeError("inbox_counts is not empty before the seeding's counters are written")
+            InboxCounts(schema).rebuild(conn)
             for n, _ in enumerate(stores):
                 counts = Counter()
                 merged = SeedStats()
@@ -524,7 +532,7 @@ def seed_bulk(settings: Settings, schema: str, stores: list[Job], what: str) -> 
                 write_counts(conn, schema, counts)
                 stats.append(merged)
         t1 = time.perf_counter()
-        for table in ("ticket_list", "sla_timers", "view_counts"):
+        for table in ("ticket_list", "sla_timers", "view_counts", "inbox_counts"):
             conn.execute(f"VACUUM ANALYZE {schema}.{table}")
         conn.execute(f"ANALYZE {schema}.events")
     for s in stats:
