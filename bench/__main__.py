@@ -18,11 +18,12 @@ from seedwork import db
 
 from .common import Scratch, Settings, log, machine
 from .http_list import DEEP_PAGES
+from .ops_sla import live_count
 from .report import render
 
 # section name -> module of this package with run(settings, scratch) -> (rows, verdicts, notes)
 SECTIONS = {"append": "appends", "load": "loads", "relay": "relaying", "latency": "latency", "scale": "scaling",
-            "http": "httpapi", "customers": "customers", "notifications": "notifications"}
+            "http": "httpapi", "customers": "customers", "notifications": "notifications", "ops": "agent_ops"}
 
 
 def _terminate(signum, frame):
@@ -46,8 +47,15 @@ def parse(argv: list[str]) -> tuple[Settings, list[str]]:
     p.add_argument("--import-rows", type=int, default=None,
                    help="rows of the CSV file the customers section imports through HTTP (default 20000; "
                         "5000 with --quick)")
+    p.add_argument("--ops-tickets", type=int, default=None,
+                   help="tickets seeded into one store for the ops section's views and queue (default 1000000; "
+                        "100000 with --quick)")
+    p.add_argument("--ops-sla-tickets", type=int, default=None,
+                   help="open tickets in the store whose SLA timer lag the ops section measures (default 100000; "
+                        "20000 with --quick)")
     p.add_argument("--quick", action="store_true", help="3 rounds, 1s runs (http: 0.6s runs, 10k tickets; "
-                   "customers: 100k cards, 5k import rows): a smoke test, not figures to quote")
+                   "customers: 100k cards, 5k import rows; ops: 100k + 20k tickets): a smoke test, not figures "
+                   "to quote")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(SECTIONS)
@@ -66,6 +74,12 @@ def parse(argv: list[str]) -> tuple[Settings, list[str]]:
         p.error("--customers must be at least 10000")
     if settings.import_rows < 500:
         p.error("--import-rows must be at least 500")
+    settings.ops_tickets = args.ops_tickets or (100_000 if args.quick else 1_000_000)
+    settings.ops_sla_tickets = args.ops_sla_tickets or (20_000 if args.quick else 100_000)
+    if settings.ops_tickets < 20_000:
+        p.error("--ops-tickets must be at least 20000 (the queue takes thousands of waiting tickets)")
+    if settings.ops_sla_tickets < live_count(settings) + 1_000:
+        p.error(f"--ops-sla-tickets must be at least {live_count(settings) + 1_000}")
     if settings.rounds < 1:
         p.error("--rounds must be at least 1")
     return settings, only

@@ -36,13 +36,27 @@ class AgentQueues:
         self.store = writes.store
         self.viewer_of = viewer_of
         s = self.store.schema
+        order = "sla_due_at NULLS LAST, priority_rank DESC, created_at, number"
+
+        def waiting(team: str, by: str = order) -> str:
+            return (f"SELECT ticket_id, sla_due_at, priority_rank, created_at, number FROM {s}.ticket_list "
+                    "WHERE store_id = %(store)s AND assignee_id IS NULL AND status = 'open' AND awaiting_staff "
+                    f"AND handled_by = 'store' AND NOT tags @> ARRAY[%(spam)s]::text[] AND {team} "
+                    f"ORDER BY {by} LIMIT %(n)s FOR UPDATE SKIP LOCKED")
+
+        # One walk of the queue index per team the caller takes from, and one of the
+        # tickets on no team (a team-scoped agent takes only from their teams), each
+        # stopping at its first unlocked candidates; the most urgent of those win. An
+        # OR of the teams cannot walk the index in order: PostgreSQL would read every
+        # waiting ticket of those teams and sort them, on every call. (``team IS NULL``
+        # does not tell the planner that the index's team column is constant, so that
+        # walk is ordered by it too: the same order, as every such row has no team.)
         self._candidates = (
-            f"SELECT ticket_id FROM {s}.ticket_list WHERE store_id = %s AND assignee_id IS NULL "
-            "AND status = 'open' AND awaiting_staff AND handled_by = 'store' AND NOT tags @> ARRAY[%s]::text[] "
-            # A team-scoped agent takes only from their teams; others also take tickets on no team.
-            "AND (team = ANY(%s) OR (team IS NULL AND NOT %s)) "
-            "ORDER BY sla_due_at NULLS LAST, priority_rank DESC, created_at, number "
-            "LIMIT %s FOR UPDATE SKIP LOCKED")
+            "SELECT ticket_id FROM ("
+            f"SELECT c.* FROM unnest(%(teams)s::text[]) AS slot(team) "
+            f"CROSS JOIN LATERAL ({waiting('team = slot.team')}) c "
+            f"UNION ALL SELECT * FROM ({waiting('team IS NULL AND NOT %(scoped)s', f'team, {order}')}) z"
+            f") candidates ORDER BY {order} LIMIT %(n)s")
 
     # --- views ---------------------------------------------------------------------
 
@@ -96,8 +110,9 @@ class AgentQueues:
         staff_only(caller)
         with self.store.transaction() as conn:
             viewer = self.viewer_of(conn, caller)
-            rows = conn.execute(self._candidates, (caller.store_id, queues.SPAM_TAG, sorted(viewer.team_ids),
-                                                   viewer.scoped, NEXT_CANDIDATES)).fetchall()
+            rows = conn.execute(self._candidates, {"store": caller.store_id, "spam": queues.SPAM_TAG,
+                                                   "teams": sorted(viewer.team_ids), "scoped": viewer.scoped,
+                                                   "n": NEXT_CANDIDATES}).fetchall()
             for (ticket_id,) in rows:
                 # A writer holding the ticket waits for this row: never wait for it back.
                 if not self.store.try_lock_stream(conn, ticket_id):
