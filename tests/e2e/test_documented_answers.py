@@ -101,6 +101,7 @@ class Scene:
     store_id: str = ""
     owner: str = ""
     admin: str = ""
+    admin_id: str = ""
     agent: str = ""
     agent_id: str = ""
     shopper: dict | None = None  # the main shopper's card
@@ -198,7 +199,7 @@ def stores_and_staff(s: Scene) -> None:
     s.store_id, s.owner = store["id"], store["owner_token"]
     admin = body(c.post("/v1/agents", s.owner, json={"name": "Amal", "email": address("admin"), "role": "admin"}),
                  201)
-    s.admin = admin["token"]
+    s.admin, s.admin_id = admin["token"], admin["id"]
     agent = body(c.post("/v1/agents", s.admin, json={"name": "Sara", "email": address("agent"), "role": "agent"}),
                  201)
     s.agent, s.agent_id = agent["token"], agent["id"]
@@ -467,8 +468,12 @@ def forward_and_read(s: Scene) -> None:
         "subject": "Invoice please", "body": "I need an invoice.", "topic_id": s.topic_id}), 201)
     path = f"/v1/tickets/{ticket['id']}"
     assert body(c.get("/v1/tickets", s.agent, params={"unread": "true"}))["items"][0]["unread"] is True
-    forwarded = body(c.post(f"{path}/forward", s.owner, json={"agent_id": s.agent_id, "note": "Sara does invoices"}))
-    assert forwarded["assignee_id"] == s.agent_id and forwarded["messages"][-1]["internal"]
+    # Routing gives the agent the ticket (least loaded, online): wait, then the forwards move it.
+    eventually(lambda: c.get(path, s.agent).json()["assignee_id"], lambda who: who == s.agent_id, WAIT,
+               what="routing's assignment")
+    forwarded = body(c.post(f"{path}/forward", s.owner, json={"agent_id": s.admin_id, "note": "Amal does invoices"}))
+    assert forwarded["assignee_id"] == s.admin_id and forwarded["messages"][-1]["internal"]
+    # To the team: off Amal, into the team's queue (where routing may give it to Sara again).
     body(c.post(f"{path}/forward", s.agent, json={"team_id": s.team_id, "note": "For the team"}))
     body(c.post(f"{path}/forward", s.agent, json={"email": address("accountant"), "note": "Please send one"}))
     assert body(c.get("/v1/topics/unread", s.agent))["items"][0] == {"topic_id": s.topic_id, "unread": 1}
