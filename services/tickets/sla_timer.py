@@ -43,6 +43,7 @@ class SlaTimer:
         s = store.schema
         self._due = (f"SELECT ticket_id FROM {s}.sla_timers WHERE due_at <= %s GROUP BY ticket_id "
                      "ORDER BY min(due_at) LIMIT %s")
+        self._still_due = f"SELECT 1 FROM {s}.sla_timers WHERE ticket_id = %s AND due_at <= %s LIMIT 1"
         self._recompute = f"SELECT store_id, policy_version FROM {s}.sla_recompute LIMIT 1 FOR UPDATE SKIP LOCKED"
         self._stale = (f"SELECT ticket_id FROM {s}.ticket_list WHERE store_id = %s AND status = ANY(%s) "
                        "AND sla_policy_version < %s LIMIT %s FOR UPDATE SKIP LOCKED")
@@ -63,13 +64,29 @@ class SlaTimer:
         """Emit ``sla.warning`` / ``sla.breached`` for the tickets with due
         timers (the most overdue first); returns how many tickets were due."""
         now = self.clock()
-        with self.store.pool.connection() as conn:
-            due = [ticket_id for (ticket_id,) in conn.execute(self._due, (now, limit))]
-        for ticket_id in due:
-            with self.store.transaction() as conn:
-                if self.store.try_lock_stream(conn, ticket_id):  # else: a request or another replica has it
-                    self._fire(conn, ticket_id, now)
+        due = self.due_tickets(now, limit)
+        self.fire(due, now)
         return len(due)
+
+    def due_tickets(self, now: datetime, limit: int = BATCH) -> list[str]:
+        with self.store.pool.connection() as conn:
+            return [ticket_id for (ticket_id,) in conn.execute(self._due, (now, limit))]
+
+    def fire(self, ticket_ids: list[str], now: datetime) -> int:
+        """Fires the tickets listed as due; returns how many this replica handled."""
+        fired = 0
+        for ticket_id in ticket_ids:
+            with self.store.transaction() as conn:
+                if not self.store.try_lock_stream(conn, ticket_id):
+                    continue  # a request or another replica has it
+                # The list was read before the lock: another replica may have
+                # fired the ticket since. Its timers then moved on, and folding
+                # it again would only project it a second time.
+                if conn.execute(self._still_due, (ticket_id, now)).fetchone() is None:
+                    continue
+                self._fire(conn, ticket_id, now)
+                fired += 1
+        return fired
 
     def _fire(self, conn, ticket_id: str, now: datetime) -> None:
         history = self.store.load(ticket_id, conn=conn)

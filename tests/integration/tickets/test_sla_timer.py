@@ -82,6 +82,30 @@ def test_a_timer_that_dies_half_way_leaves_the_breach_to_the_next_tick(store, cl
     assert sla_events(store, ticket["id"]) == [("sla.breached", "first_response", 1)]
 
 
+def test_a_replica_that_listed_a_ticket_before_another_fired_it_leaves_it_alone(store, clock, people):
+    # Two replicas read the due list at the same moment; one fires every
+    # ticket on it before the other gets to them. The late one must neither
+    # emit again nor fold and project the tickets a second time.
+    owner, shopper = people
+    early, late = build(store, clock=clock), build(store, clock=clock)
+    early.sla_policies.replace(owner, {**AROUND_THE_CLOCK, "warning_minutes": None})
+    ids = [early.writes.open(shopper, {"subject": f"Late {n}", "body": "Where is it?", "priority": "high"})
+           ["ticket"]["id"] for n in range(3)]
+    now = clock.now = max(store.load(i)[0].occurred_at for i in ids) + timedelta(minutes=31)
+
+    listed = late.sla_timer.due_tickets(now)
+    assert sorted(listed) == sorted(ids)
+    assert early.sla_timer.fire(listed, now) == 3
+
+    projected = []
+    real_project = late.sla_timer.read_models.project
+    late.sla_timer.read_models.project = lambda conn, state, history: (
+        projected.append(state.id), real_project(conn, state, history))
+    assert late.sla_timer.fire(listed, now) == 0
+    assert projected == []
+    assert all(sla_events(store, i) == [("sla.breached", "first_response", 1)] for i in ids)
+
+
 def test_a_policy_change_recomputes_the_open_tickets_and_keeps_the_solved_ones(store, clock, people):
     owner, shopper = people
     tickets = build(store, clock=clock)
