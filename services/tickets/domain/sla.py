@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 from seedwork.instants import iso_or_none
 
-from .calendar import MINUTE_US, BusinessCalendar, calendar_of, from_us, to_us
+from seedwork.business_calendar import MINUTE_US, BusinessCalendar, calendar_of, from_us, to_us
 from .sla_history import BREACHED, DONE, WARNING, SlaHistory, evolve_history, fold_history, history_from_dict
 from .sla_policy import DEFAULT_POLICY, KINDS, clean_policy
 

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from seedwork.instants import iso, iso_or_none, parse_instant
 
-from .calendar import from_us, to_us
+from seedwork.business_calendar import from_us, to_us
 
 STAFF = ("agent", "platform")  # whose public replies answer the customer
 DONE = ("solved", "closed")

@@ -12,7 +12,7 @@ from zoneinfo import available_timezones
 
 from seedwork.errors import InvalidCommand
 
-from .calendar import DAYS, clock_minutes
+from seedwork.business_calendar import DAYS, clock_minutes
 from .fields import PRIORITIES, STATUSES
 from .fields import echo as _echo
 

@@ -1,4 +1,4 @@
-"""The business-hours clock (services.tickets.domain.calendar), told as stories
+"""The business-hours clock (seedwork.business_calendar), told as stories
 and then checked under random calendars: weekends, holidays, several
 intervals a day, night shifts, around the clock, time zones and their clock
 changes, a start outside business hours; the clock never moves backwards and
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.tickets.domain.calendar import DAYS, BusinessCalendar, calendar_of
+from seedwork.business_calendar import DAYS, BusinessCalendar, calendar_of
 from services.tickets.domain.sla_policy import DEFAULT_POLICY, clean_policy
 
 UTC = timezone.utc
