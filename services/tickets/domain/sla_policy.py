@@ -12,7 +12,7 @@ from zoneinfo import available_timezones
 
 from seedwork.errors import InvalidCommand
 
-from seedwork.business_calendar import DAYS, clock_minutes
+from seedwork.business_calendar import DAYS, DEFAULT_BUSINESS_HOURS, DEFAULT_TIME_ZONE, clock_minutes
 from .fields import PRIORITIES, STATUSES
 from .fields import echo as _echo
 
@@ -28,8 +28,8 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ZONE_MAX = 64
 _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})  # files in the zone database, not places
 
-DEFAULT_TIME_ZONE = "Asia/Riyadh"
-DEFAULT_HOURS = tuple({"day": day, "from": "09:00", "to": "17:00"} for day in ("sun", "mon", "tue", "wed", "thu"))
+# A store that never set a policy works Sunday to Thursday, 09:00-17:00, in Riyadh (seedwork: the reports count by it too).
+DEFAULT_HOURS = DEFAULT_BUSINESS_HOURS
 DEFAULT_TARGETS = {  # business minutes: first response, next response, resolution
     "urgent": (30, 60, 240),
     "high": (60, 120, 480),
