@@ -39,7 +39,8 @@ from jinja2.ext import Extension
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
-from seedwork.business_calendar import DEFAULT_TIME_ZONE  # the stores' default, as the SLA policy's
+# Moments are shown in the store's time zone: the event's ``time_zone`` when it has one, else the default.
+from seedwork.business_calendar import DEFAULT_TIME_ZONE
 from seedwork.errors import InvalidCommand
 from services.notifications import sandbox
 
@@ -51,7 +52,6 @@ PARTS = ("subject", "text", "html")
 # Our files: templates/<kind>/<locale>.<suffix> for each part.
 SUFFIXES = {"subject": "subject.j2", "text": "txt.j2", "html": "html.j2"}
 DEFAULT_BRAND_COLOR = "#0e7490"
-# Moments are shown in the store's time zone: the event's ``time_zone`` when it has one, else this.
 
 _TICKET = ("store", "customer_name", "agent_name", "ticket")
 VARIABLES: dict[str, tuple[str, ...]] = {
