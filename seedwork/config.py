@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/seed"
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
-SERVICES = ("tickets", "customers", "notifications", "gateway")
+SERVICES = ("tickets", "customers", "notifications", "reports", "gateway")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}\Z")  # \Z: "$" accepts a trailing newline
 

@@ -1,6 +1,7 @@
 """Demo data for `make run`: a store, its staff, two teams and their contact
 topics, customer cards, groups, orders, a shopper flagged by two other stores,
-tickets opened on those topics, and self-service (turned on,
+three weeks of ticket history for the reports (demo_history.py), tickets
+opened on those topics, and self-service (turned on,
 two canned responses, and the demo shopper's orders for the late-order flow),
 created through the public API like any client would. Run again, it reuses the
 demo store recorded in var/demo.json while its owner token still works; the
@@ -201,6 +202,35 @@ def wait_for_breach(base: str, token: str, timeout: float = 90.0) -> int:
         time.sleep(2)
 
 
+# Orders of the past weeks, each of other products, for "tickets by product".
+PRODUCT_ORDERS = {  # order id -> (customer key, products)
+    "h-6001": ("cus_1001", ("عباية سوداء مطرزة",)),
+    "h-6002": ("khalid", ("تمر سكري 1 كجم", "قهوة عربية 500 غ")),
+    "h-6003": ("fatima", ("عطر عود 50 مل",)),
+    "h-6004": ("cus_1002", ("عباية سوداء مطرزة", "شال حرير")),
+    "h-6005": ("khalid", ("عطر عود 50 مل",)),
+}
+
+
+def add_history(base: str, store_id: str, owner: str, agent_id: str, admin_id: str, topics: dict,
+                ids: dict) -> None:
+    """Three weeks of tickets (deploy/local/demo_history.py), so the reports show something."""
+    import demo_history
+
+    start = datetime.now(timezone.utc) - timedelta(days=demo_history.DAYS + 2)
+    for n, (order_id, (key, products)) in enumerate(PRODUCT_ORDERS.items()):
+        placed = start + timedelta(days=3 * n)
+        ok(call(base, "PUT", f"/v1/orders/{order_id}", owner, {
+            "customer_id": ids[key], "status": "delivered", "created_at": placed.isoformat(),
+            "updated_at": (placed + timedelta(days=2)).isoformat(), "total": "250.00", "currency": "SAR",
+            "payment_method": "mada", "items": [{"name": name, "quantity": 1, "price": "125.00"} for name in products],
+        }), "recording an order")
+    staff = [(agent_id, "agent", topic["team_id"]) for topic in topics.values()] + [(admin_id, "admin", None)]
+    written = demo_history.write(store_id, staff, [t["id"] for t in topics.values()], list(ids.values()),
+                                 [(order_id, ids[key]) for order_id, (key, _) in PRODUCT_ORDERS.items()])
+    print(f"demo: {written} tickets of the past {demo_history.DAYS} days written for the reports")
+
+
 def save(state: dict) -> None:
     STATE.parent.mkdir(parents=True, exist_ok=True)
     STATE.write_text(json.dumps(state, indent=2))
@@ -214,11 +244,12 @@ def create(base: str, platform_key: str) -> dict:
     owner = store["owner_token"]
     agent = ok(call(base, "POST", "/v1/agents", owner,
                     {"name": "Sara", "email": "sara@demo.example", "role": "agent"}), "adding an agent")
-    ok(call(base, "POST", "/v1/agents", owner,
-            {"name": "Reza", "email": "reza@demo.example", "role": "admin"}), "adding an admin")
+    admin = ok(call(base, "POST", "/v1/agents", owner,
+                    {"name": "Reza", "email": "reza@demo.example", "role": "admin"}), "adding an admin")
     topics = add_teams_and_topics(base, owner, agent["id"])
     ok(call(base, "PUT", "/v1/settings/sla", owner, SLA_POLICY), "the SLA policy")
     ids = add_customers(base, platform_key, owner)
+    add_history(base, store["id"], owner, agent["id"], admin["id"], topics, ids)
     shoppers = {}
     for name in ("cus_1001", "cus_1002"):
         shoppers[name] = ok(call(base, "POST", f"/v1/customers/{ids[name]}/sessions", owner),
@@ -308,6 +339,10 @@ The agent's views (each with its count) and queue, and the SLA (one ticket in ea
   curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/customers?q=نوره'
   curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/customers?flagged=true'
   curl -s -H "Authorization: Bearer {state['owner_token']}" {base}/v1/customers/{state['flagged_customer_id']}/payment-options
+
+Reports (three weeks of history; the last 30 days unless from= and to= say otherwise):
+  curl -s -H "Authorization: Bearer {state['owner_token']}" '{base}/v1/reports/summary?group_by=week'
+  curl -s -H "Authorization: Bearer {state['owner_token']}" -H 'Accept: text/csv' '{base}/v1/reports/summary?group_by=agent&time=calendar'
 
 "My order is late", as the shopper ({switch}; the orders of each case are "late_orders" in {STATE}):
   {ask} '{{"order_id": "{late['track_order']}"}}'    # delivering, 2 h old: track_order

@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
-SERVICES=(tickets customers notifications gateway)  # gateway last: it calls the others
+SERVICES=(tickets customers notifications reports gateway)  # gateway last: it calls the others
 RUN_DIR=${RUN_DIR:-var/run} LOG_DIR=${LOG_DIR:-var/log}
 mkdir -p "$RUN_DIR" "$LOG_DIR"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}

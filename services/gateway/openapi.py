@@ -79,6 +79,9 @@ def openapi_document(service_cls) -> dict:
             success: dict = {"description": SUCCESS[status]}
             if doc.response is not None and status != 204:
                 success["content"] = {"application/json": {"schema": doc.response}}
+                if doc.csv is not None:
+                    success["content"]["text/csv"] = {"schema": {"type": "string"}}
+                    success["description"] += "; with Accept: text/csv, the same rows as CSV"
             elif doc.download:
                 success["content"] = {kind: {"schema": BINARY} for kind in ALLOWED_TYPES}
                 success["description"] = "The file, with its own Content-Type"

@@ -24,6 +24,8 @@ so the roles, bodies and answers it shows are the ones enforced.
 """
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, wraps
@@ -178,6 +180,9 @@ class Route:
     download: bool = False  # the answer is a file's bytes, not JSON
     degraded: bool = False  # answers 503 with the same body when something it reports on is down
     raw_body: str | None = None  # a body the handler streams itself (text/csv)
+    # Also answers text/csv when the request's Accept prefers it: ``csv(answer)``
+    # turns the JSON answer into (header, rows).
+    csv: Callable[[Any], tuple[list[str], list[list]]] | None = field(default=None, compare=False)
     handler: Callable | None = field(default=None, compare=False, repr=False)
 
     # --- read from the declaration once, not per request -------------------------------
@@ -212,7 +217,10 @@ class Route:
             call.query = load_query(request, self.query_schema)
         if self.body_schema is not None:
             call.body = load_json(request, self.body_schema)
-        return self.answer(self.handler(service, call, **checked), service.config.check_responses)
+        returned = self.handler(service, call, **checked)
+        if self.csv is not None and prefers_csv(request):
+            return csv_response(*self.csv(returned))
+        return self.answer(returned, service.config.check_responses)
 
     def _authorize(self, service, request) -> Caller | None:
         if not self.roles:
@@ -253,6 +261,30 @@ class Route:
         if self.response is not None:
             body = shape_of(self.response).answer(body, f"{self.method} {self.rule}", check)
         return json_response(status, body, headers)
+
+
+def prefers_csv(request) -> bool:
+    """``Accept: text/csv`` (over JSON, when both are named)."""
+    accept = request.accept_mimetypes
+    return accept.quality("text/csv") > accept.quality("application/json") if "text/csv" in accept else False
+
+
+def csv_response(header: list[str], rows: list[list]) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
+    return Response(out.getvalue(), status=200, content_type="text/csv; charset=utf-8")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: a tag or product name starting
+    with ``=``, ``+``, ``-``, ``@`` (or a tab or CR) is not run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def route(method: str, rule: str, summary: str, **declared) -> Callable:

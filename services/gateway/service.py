@@ -9,12 +9,13 @@ from __future__ import annotations
 
 # The modules, not their classes: `nameko run` starts every class with
 # entrypoints it finds in this module, and only GatewayService is a service.
-from .routes import (attachments, canned, customers, groups, meta, notifications, orders, platform, rules,
-                     selfservice, stores, teams, tickets, topics, views)
+from .routes import (attachments, canned, customers, groups, meta, notifications, orders, platform, reports,
+                     rules, selfservice, stores, teams, tickets, topics, views)
 
 
 class GatewayService(stores.StoreRoutes, tickets.TicketRoutes, customers.CustomerRoutes, groups.GroupRoutes,
                      orders.OrderRoutes, selfservice.SelfServiceRoutes, canned.CannedRoutes,
                      attachments.AttachmentRoutes, notifications.NotificationRoutes, platform.PlatformRoutes,
-                     views.ViewRoutes, meta.MetaRoutes, teams.TeamRoutes, topics.TopicRoutes, rules.RuleRoutes):
+                     views.ViewRoutes, meta.MetaRoutes, teams.TeamRoutes, topics.TopicRoutes, rules.RuleRoutes,
+                     reports.ReportRoutes):
     name = "gateway"

@@ -29,7 +29,7 @@ from .processes import Services
 from .servers import ROOT, Vhost, drop_schema, free_port, rabbitmqctl
 
 # The gateway last, as in deploy/local.
-SERVICES = ("tickets", "customers", "notifications", "gateway")
+SERVICES = ("tickets", "customers", "notifications", "reports", "gateway")
 ATTACHMENT_TEST_MAX_BYTES = 1024 * 1024
 # Retries within seconds instead of minutes: about 20 s before a delivery is dead.
 NOTIFY_TEST_RETRY_SCHEDULE = "0.5,1,1,2,2,3,3,5"

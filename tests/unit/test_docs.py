@@ -19,7 +19,7 @@ def test_every_event_type_the_services_name_is_in_the_catalogue():
     named = set()
     for path in (ROOT / "services").rglob("*.py"):
         prefixes = ("ticket|store|agent|customer|customer_group|customer_settings|order|shopper|notification"
-                    "|webhook_endpoint|sla|view|team|topic|agent_profile|agent_settings|sla_policy|rule")
+                    "|webhook_endpoint|sla|view|team|topic|agent_profile|agent_settings|sla_policy|rule|report_settings")
         named |= set(re.findall(rf'"((?:{prefixes})\.[a-z_]+)"', path.read_text(encoding="utf-8")))
     catalogue = set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \| \d+ \|", (ROOT / "docs" / "events.md").read_text(
         encoding="utf-8"), re.MULTILINE))

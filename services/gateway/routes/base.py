@@ -16,6 +16,7 @@ class RouteBase:
     tickets = DeadlineRpc("tickets")
     customers = DeadlineRpc("customers")
     notifications = DeadlineRpc("notifications")
+    reports = DeadlineRpc("reports")
     files = AttachmentFiles()  # attachments' bytes
     config = Config()  # settings read when the gateway starts
 

@@ -11,7 +11,7 @@ from ..routing import PLATFORM, STAFF, Answer, route
 from ..schemas import meta as schemas
 from .base import RouteBase
 
-BACKENDS = ("tickets", "customers", "notifications")
+BACKENDS = ("tickets", "customers", "notifications", "reports")
 
 
 class MetaRoutes(RouteBase):

@@ -1,0 +1,123 @@
+"""Reports through HTTP on the real servers: the reports service hears the
+tickets' events on the bus and answers the summary for every grouping, as
+JSON and as CSV, scoped to the caller's store and role."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timezone
+
+from tests.support.api import assert_problem, ok, ticket_path
+from tests.support.polling import eventually
+
+AROUND_THE_CLOCK = {"time_zone": "UTC", "business_hours": [], "pause_on": ["pending"]}
+SUMMARY = "/v1/reports/summary"
+GROUPINGS = ("agent", "team", "topic", "type", "tag", "channel", "product", "day", "week", "month")
+
+
+def today() -> str:
+    return datetime.now(timezone.utc).date().isoformat()
+
+
+def summary(api, token, **params) -> dict:
+    return ok(api.get(SUMMARY, token, params={"from": today(), "to": today(), **params}))
+
+
+def by_key(report: dict) -> dict:
+    return {item["key"]: item for item in report["items"]}
+
+
+def work_a_store(api):
+    """A store with an agent on a team and four tickets: one answered once and
+    solved (first contact), one answered twice, one solved then reopened by
+    its shopper, one left unanswered; one rating."""
+    store = api.new_store("Reports store")
+    ok(api.put("/v1/settings/sla", store.owner_token, json=AROUND_THE_CLOCK))
+    agent = api.new_agent(store, name="Huda")
+    team = api.new_team(store, name="Payments", members=[agent["id"]])
+    _, shopper = api.customer_token(store)
+
+    def answered(times, **fields):
+        ticket = api.open_ticket(shopper, **fields)
+        path = ticket_path(ticket)
+        ok(api.post(f"{path}/assign", store.owner_token, json={"assignee_id": agent["id"], "team": team}))
+        for n in range(times):
+            ok(api.post(f"{path}/replies", agent["token"], json={"body": f"Reply {n + 1}"}), 201)
+        return ticket, path
+
+    first_contact, path = answered(1, subject="Charged twice")
+    ok(api.post(f"{path}/tags", agent["token"], json={"tag": "billing"}))
+    ok(api.post(f"{path}/status", agent["token"], json={"status": "solved"}))
+    ok(api.post(f"{path}/rating", shopper, json={"score": 5, "comment": "Quick"}))
+    _, path = answered(2, subject="Where is my order")
+    ok(api.post(f"{path}/status", agent["token"], json={"status": "solved"}))
+    _, path = answered(1, subject="Wrong size")
+    ok(api.post(f"{path}/status", agent["token"], json={"status": "solved"}))
+    ok(api.post(f"{path}/replies", shopper, json={"body": "It is still wrong"}), 201)  # reopens it
+    api.open_ticket(shopper, subject="Nobody answered yet")
+    return store, agent, team, shopper
+
+
+def test_the_summary_counts_what_happened_for_every_grouping_and_as_csv(api):
+    store, agent, team, _ = work_a_store(api)
+    whole = eventually(lambda: (r := summary(api, store.owner_token, group_by="day", time="calendar"))
+                       ["items"] and r["items"][0]["created"] == 4 and r["items"][0]["reopened"] == 1 and r,
+                       timeout=30, what="the reports hearing the store's tickets")
+    (day,) = whole["items"]
+    assert day["key"] == today() and whole["group_by"] == "day" and whole["position"] > 0
+    assert day["solved"] == 3
+    assert day["first_response"]["count"] == 3 and day["first_response"]["median_minutes"] is not None
+    assert day["csat"]["count"] == 1 and day["csat"]["average"] == 5 and day["csat"]["distribution"]["5"] == 1
+    # Of the three solved, one was solved after a single staff reply and stayed solved.
+    assert abs(day["fcr_rate"] - 1 / 3) < 1e-9
+    assert abs(day["one_touch_rate"] - 2 / 3) < 1e-9  # the reopened one had one reply too
+
+    agents = by_key(summary(api, store.owner_token, group_by="agent"))
+    assert agents[agent["id"]]["created"] == 3 and agents[None]["created"] == 1  # the unanswered, on nobody
+    assert by_key(summary(api, store.owner_token, group_by="team"))[team]["solved"] == 3
+    assert by_key(summary(api, store.owner_token, group_by="tag"))["billing"]["created"] == 1
+    for group_by in GROUPINGS:
+        report = summary(api, store.owner_token, group_by=group_by)
+        assert report["group_by"] == group_by and report["time"] == "business"
+        if group_by in ("day", "week", "month", "agent", "channel", "type"):
+            assert sum(item["created"] for item in report["items"]) == 4, (group_by, report)
+
+    response = api.get(SUMMARY, store.owner_token, params={"from": today(), "to": today(), "group_by": "agent"},
+                       headers={"Accept": "text/csv"})
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert {row["key"]: int(row["created"]) for row in rows} == {agent["id"]: 3, "": 1}
+
+
+def test_agents_see_their_own_figures_unless_the_store_allows_more(api):
+    store, agent, team, shopper = work_a_store(api)
+    other = api.new_agent(store, name="Omar")
+    eventually(lambda: summary(api, store.owner_token)["items"], timeout=30, what="the reports")
+
+    mine = summary(api, agent["token"], group_by="agent")
+    assert [item["key"] for item in mine["items"]] == [agent["id"]]
+    assert summary(api, other["token"], group_by="day")["items"] == []  # Omar has worked nothing
+    assert_problem(api.get(SUMMARY, agent["token"], params={"group_by": "team"}), 403, "reports_own_only")
+    assert_problem(api.get(SUMMARY, shopper, params={"group_by": "day"}), 403)
+
+    assert_problem(api.patch("/v1/settings/reports", agent["token"], json={"agents_see": "store"}), 403)
+    settings = ok(api.patch("/v1/settings/reports", store.owner_token, json={"agents_see": "store"}))
+    assert settings["agents_see"] == "store" and settings["version"] == 1
+    assert by_key(summary(api, other["token"], group_by="team"))[team]["solved"] == 3
+
+    # Another store sees none of it.
+    stranger = api.new_store("Another store")
+    assert summary(api, stranger.owner_token, group_by="day")["items"] == []
+
+
+def test_bad_report_queries_name_the_field(api):
+    store = api.new_store()
+    for params, status, field in (({"group_by": "planet"}, 400, "group_by"),
+                                  ({"time": "lunar"}, 400, "time"),
+                                  ({"from": "yesterday"}, 400, "from"),
+                                  ({"from": "2026-05-02", "to": "2026-05-01"}, 422, "from"),
+                                  ({"from": "2020-01-01", "to": "2026-01-01"}, 422, "from")):
+        assert_problem(api.get(SUMMARY, store.owner_token, params=params), status, fields=[field])
+    assert_problem(api.patch("/v1/settings/reports", store.owner_token, json={"agents_see": "everyone"}), 400,
+                   fields=["agents_see"])
+    assert_problem(api.patch("/v1/settings/reports", store.owner_token, json={}), 400)

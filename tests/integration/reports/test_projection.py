@@ -1,0 +1,118 @@
+"""The reports' projection on the real PostgreSQL: the events of real
+tickets (made by the tickets service layer), heard in order, shuffled with
+duplicates, and by many workers at once, end in the same metrics and
+rollups; a rebuild from the stored events gives them again; the summary
+says what happened."""
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+
+import eventlet
+
+from seedwork.caller import Caller
+
+from .conftest import once_for, reports_on
+
+AROUND_THE_CLOCK = {"time_zone": "UTC", "business_hours": [], "warning_minutes": None,
+                    "targets": {"high": {"first_response_minutes": 30, "next_response_minutes": None,
+                                         "resolution_minutes": None}}}
+
+
+def work_tickets(tickets, clock):
+    """A store's history: tickets answered, solved, reopened, rated, moved between agents."""
+    store_id = f"st_{uuid.uuid4().hex[:8]}"
+    owner = Caller("agent", "ow_1", store_id, "owner")
+    agents = [Caller("agent", f"ag_{n}", store_id, "agent") for n in range(3)]
+    tickets.sla_policies.replace(owner, AROUND_THE_CLOCK)
+    rng = random.Random(7)
+    for n in range(12):
+        shopper = Caller("customer", f"cu_{n % 4}", store_id, "customer")
+        clock.now += timedelta(minutes=rng.randint(5, 90))
+        ticket = tickets.writes.open(shopper, {"subject": f"Order {n} is late", "body": "Where is it?",
+                                               "priority": rng.choice(("high", "normal"))})["ticket"]
+
+        def then(minutes, who, *steps):
+            clock.now += timedelta(minutes=minutes)
+            tickets.writes.execute(who, ticket["id"], list(steps))
+
+        agent = agents[n % 3]
+        then(2, owner, ["assign", {"assignee_id": agent.id}])
+        if n % 6 == 5:
+            continue  # never answered
+        then(rng.randint(3, 80), agent, ["reply", {"body": "On its way"}], ["add_tag", {"tag": "shipping"}])
+        if n % 4 == 1:
+            then(10, shopper, ["reply", {"body": "Still nothing"}])
+            then(25, agents[(n + 1) % 3], ["assign", {"assignee_id": agents[(n + 1) % 3].id}],
+                 ["reply", {"body": "Sent again"}])
+        then(15, agent, ["change_status", {"status": "solved"}])
+        if n % 5 == 2:
+            then(60, shopper, ["reply", {"body": "It broke"}])  # reopens it
+            then(30, agent, ["change_status", {"status": "solved"}])
+        if n % 2 == 0:
+            then(5, shopper, ["rate", {"score": 1 + n % 5}])
+    return store_id, owner
+
+
+def every_event(tickets):
+    return tickets.store.read_all(0, 100_000)
+
+
+def contents(reports):
+    """What a report could read: every metrics and rollup row."""
+    s = reports.store.schema
+    with reports.store.pool.connection() as conn:
+        metrics = conn.execute(f"SELECT ticket_id, metrics, contributions FROM {s}.ticket_metrics "
+                               "ORDER BY ticket_id").fetchall()
+        rollups = conn.execute(f"SELECT store_id, dimension, day, key, measures FROM {s}.rollups "
+                               "ORDER BY 1, 2, 3, 4").fetchall()
+    return metrics, rollups
+
+
+def hear_all(reports, events):
+    once = once_for(reports)
+    for event in events:
+        reports.hear(event, "tickets", once)
+
+
+def test_shuffled_duplicated_and_concurrent_delivery_ends_where_ordered_delivery_does(
+        pool, tickets, clock, reports_schema, another_reports_schema):
+    store_id, owner = work_tickets(tickets, clock)
+    events = every_event(tickets)
+    in_order = reports_on(pool, reports_schema, clock)
+    hear_all(in_order, events)
+    expected = contents(in_order)
+    assert len(expected[0]) == 12 and expected[1]
+
+    messy = reports_on(pool, another_reports_schema, clock)
+    shuffled = events + random.Random(3).sample(events, len(events) // 3)  # a third delivered twice
+    random.Random(5).shuffle(shuffled)
+    once = once_for(messy)
+    green = eventlet.GreenPool(8)
+    for event in shuffled:
+        green.spawn(messy.hear, event, "tickets", once)
+    green.waitall()
+    assert contents(messy) == expected
+
+    # Rebuilt from the events stored, the same again.
+    assert messy.rebuild() == 12
+    assert contents(messy) == expected
+
+
+def test_the_summary_says_what_happened(pool, tickets, clock, reports_schema):
+    store_id, owner = work_tickets(tickets, clock)
+    reports = reports_on(pool, reports_schema, clock)
+    hear_all(reports, every_event(tickets))
+    day = clock.now.date().isoformat()
+    (whole,) = reports.summary(owner, {"from": day, "to": day, "group_by": "day", "time": "calendar"})["items"]
+    assert whole["created"] == 12
+    assert whole["solved"] == 10 + 2  # ten solved, two of them solved again after their reopen
+    assert whole["reopened"] == 2
+    assert whole["csat"]["count"] == 5
+    answer = reports.summary(owner, {"from": day, "to": day, "group_by": "agent"})
+    assert {item["key"] for item in answer["items"]} == {"ag_0", "ag_1", "ag_2"}
+    assert answer["position"] == every_event(tickets)[-1].position
+    # Another store's staff see nothing of it.
+    stranger = Caller("agent", "ow_2", "st_other", "owner")
+    assert reports.summary(stranger, {"from": day, "to": day})["items"] == []
