@@ -26,7 +26,8 @@ DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 # The hours of a store that never set its SLA policy: the tickets service's
 # default policy, and the reports' business minutes, both count by these.
 DEFAULT_TIME_ZONE = "Asia/Riyadh"
-DEFAULT_BUSINESS_HOURS = tuple({"day": day, "from": "09:00", "to": "17:00"} for day in ("sun", "mon", "tue", "wed", "thu"))
+DEFAULT_BUSINESS_HOURS = tuple({"day": day, "from": "09:00", "to": "17:00"}
+                               for day in ("sun", "mon", "tue", "wed", "thu"))
 MINUTE_US = 60_000_000  # a minute in microseconds: business time is counted in whole microseconds
 UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -19,13 +19,13 @@ from .domain import report_query, report_settings as rules
 from .domain import keywords as keyword_rules
 from .domain import summary as summarising
 from .domain.rollups import Measures
-from .config import ReportsConfig
+from .config import DEFAULTS, ReportsConfig
 from .projection import ReportsProjection
 from .report_settings import ReportSettings
 
 
 class Reports:
-    def __init__(self, store: EventStore, config: ReportsConfig = ReportsConfig(),
+    def __init__(self, store: EventStore, config: ReportsConfig = DEFAULTS,
                  clock: Callable[[], datetime] = utcnow):
         self.store = store
         s = self.schema = store.schema
@@ -109,7 +109,7 @@ class Reports:
 
 
 def build(store: EventStore, config: ReportsConfig | None = None, clock: Callable[[], datetime] = utcnow) -> Reports:
-    return Reports(store, config or ReportsConfig(), clock)
+    return Reports(store, config or DEFAULTS, clock)
 
 
 __all__ = ["Reports", "build", "keyword_rules"]

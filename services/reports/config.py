@@ -28,3 +28,6 @@ class ReportsConfig:
             raise ValueError(f"REPORTS_FCR_WINDOW_DAYS must be a whole number of days from {low} to {high}, "
                              f"got {raw!r}")
         return cls(fcr_window_days=int(raw))
+
+
+DEFAULTS = ReportsConfig()

@@ -36,7 +36,8 @@ class ReportRoutes(RouteBase):
     def report_summary(self, call):
         return self.reports.summary(call.caller, over_rpc(call.query))
 
-    @route("GET", "/v1/settings/reports", "What agents see of the reports", roles=STAFF, response=schemas.ReportSettings, resource="settings", etag=True, tags=TAGS)
+    @route("GET", "/v1/settings/reports", "What agents see of the reports", roles=STAFF,
+           response=schemas.ReportSettings, resource="settings", etag=True, tags=TAGS)
     def report_settings(self, call):
         return {"settings": self.reports.settings(call.caller)}
 

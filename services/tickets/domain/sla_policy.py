@@ -28,7 +28,8 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ZONE_MAX = 64
 _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})  # files in the zone database, not places
 
-# A store that never set a policy works Sunday to Thursday, 09:00-17:00, in Riyadh (seedwork: the reports count by it too).
+# A store that never set a policy works Sunday to Thursday, 09:00-17:00, in Riyadh
+# (in seedwork: the reports count by them too).
 DEFAULT_HOURS = DEFAULT_BUSINESS_HOURS
 DEFAULT_TARGETS = {  # business minutes: first response, next response, resolution
     "urgent": (30, 60, 240),

@@ -35,9 +35,9 @@ def work_tickets(tickets, clock):
         ticket = tickets.writes.open(shopper, {"subject": f"Order {n} is late", "body": "Where is it?",
                                                "priority": rng.choice(("high", "normal"))})["ticket"]
 
-        def then(minutes, who, *steps):
+        def then(minutes, who, *steps, ticket_id=ticket["id"]):
             clock.now += timedelta(minutes=minutes)
-            tickets.writes.execute(who, ticket["id"], list(steps))
+            tickets.writes.execute(who, ticket_id, list(steps))
 
         agent = agents[n % 3]
         then(2, owner, ["assign", {"assignee_id": agent.id}])
