@@ -8,6 +8,7 @@ events the service heard (``projection.py``), read from the daily rollups.
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from typing import Callable
 
 from seedwork.caller import Caller
@@ -20,7 +21,7 @@ from .domain import keywords as keyword_rules
 from .domain import summary as summarising
 from .domain.rollups import Measures
 from .config import DEFAULTS, ReportsConfig
-from .projection import ReportsProjection
+from .projection import LATEST, ReportsProjection
 from .report_settings import ReportSettings
 
 
@@ -54,9 +55,9 @@ class Reports:
     # --- reports -----------------------------------------------------------------------
 
     def summary(self, caller: Caller, raw_query: dict) -> dict:
-        query = report_query.summary_query(raw_query, self.today())
         with self.store.pool.connection() as conn:
             own = self._own_only(conn, caller)
+            query = report_query.summary_query(raw_query, self.today(conn, caller.store_id))
             if own and query.group_by not in report_query.OWN_GROUPINGS:
                 raise Forbidden("reports_own_only", f"an agent's reports show their own figures: group by "
                                 f"{', '.join(report_query.OWN_GROUPINGS)}, or ask an owner to set agents_see=store")
@@ -86,8 +87,10 @@ class Reports:
     def _position_of(self, conn, store_id: str) -> int:
         return conn.execute(self._position, (store_id,)).fetchone()[0] or 0
 
-    def today(self) -> date:
-        return self.clock().date()
+    def today(self, conn, store_id: str) -> date:
+        """Today in the store's time zone (its SLA policy's now): the rollups' days are its days."""
+        zone = ZoneInfo(self.projection.policy_of(conn, store_id, LATEST)["time_zone"])
+        return self.clock().astimezone(zone).date()
 
     # --- settings ----------------------------------------------------------------------
 

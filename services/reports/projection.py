@@ -41,6 +41,7 @@ from .domain import rollups
 from .domain.rollups import Measures
 
 log = logging.getLogger(__name__)
+LATEST = 2**62  # a position after every other: ``policy_of`` it is the store's policy now
 
 TICKET_EVENT_PREFIXES = ("ticket.", "sla.")  # a ticket's own stream; the service's other streams are named "kind:..."
 

@@ -172,6 +172,7 @@ def scenario(s: Scene) -> None:
     bulk_merge_and_split(s)
     forward_and_read(s)
     views_queue_and_sla(s)
+    reports(s)
     self_service(s)
     a_held_email_retried(s)
     preferences_and_templates(s)
@@ -516,6 +517,25 @@ def views_queue_and_sla(s: Scene) -> None:
     assert body(c.get("/v1/settings/agents", s.agent))["ticket_visibility"] == "all"
     assert body(c.patch("/v1/settings/agents", s.admin, json={"ticket_visibility": "teams"}))["version"] == 1
     assert body(c.patch("/v1/settings/agents", s.admin, json={"ticket_visibility": "all"}))["version"] == 2
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+def reports(s: Scene) -> None:
+    c = s.calls
+    # The store's days are Riyadh's: from yesterday to tomorrow in UTC holds today there.
+    now = datetime.now(timezone.utc)
+    params = {"from": (now - timedelta(days=1)).date().isoformat(), "to": (now + timedelta(days=1)).date().isoformat(),
+              "group_by": "agent"}
+    # The reports hear the tickets above on the bus; the admin sees the store's figures.
+    eventually(lambda: body(c.get("/v1/reports/summary", s.admin, params=params))["items"], timeout=30,
+               what="the reports service hearing the tickets")
+    as_csv = c.get("/v1/reports/summary", s.admin, params=params, headers={"Accept": "text/csv"})
+    assert as_csv.status_code == 200 and as_csv.text.startswith("key,created,"), as_csv.text
+    assert body(c.get("/v1/settings/reports", s.agent))["agents_see"] == "own"
+    assert body(c.patch("/v1/settings/reports", s.admin, json={"agents_see": "store"}))["version"] == 1
+    assert body(c.get("/v1/reports/summary", s.agent, params={**params, "group_by": "team"}))["group_by"] == "team"
 
 
 # --- self-service: settings, the four flows, the data-change decision ---------------------------
