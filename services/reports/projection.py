@@ -7,7 +7,11 @@ own key (ticket id, version), and a ticket's metrics are always the fold of
 its stored events in version order, up to the first one missing.** A late
 event fills its gap and the ticket is measured again; a duplicate stores
 nothing and changes nothing. A ticket is measured under its lock
-(``seedwork.store.lock``), so two workers never measure it at once.
+(``seedwork.store.lock``), so two workers never measure it at once; a
+ticket about an order takes the order's lock first, as ``order.recorded``
+does before it measures the order's tickets: so a ticket and its order heard
+at the same moment cannot each miss the other, and the locks are always
+taken in one order (rebuild, policy, order, ticket): no deadlock.
 
 The rollups are sums of the tickets' contributions. Each ticket row keeps
 the contributions it last made, so measuring a ticket again subtracts
@@ -68,6 +72,8 @@ class ReportsProjection:
         self._events_of = (
             f"SELECT type, data, actor_kind, actor_id, occurred_at, version, store_id, position "
             f"FROM {s}.report_events WHERE ticket_id = %s ORDER BY version")
+        self._order_of_ticket = (f"SELECT data->>'order_id' FROM {s}.report_events WHERE ticket_id = %s "
+                                 "AND version = 1")
         self._metrics_of = f"SELECT contributions FROM {s}.ticket_metrics WHERE ticket_id = %s"
         self._write_metrics = (
             f"INSERT INTO {s}.ticket_metrics (ticket_id, store_id, created_at, customer_id, order_id, "
@@ -95,6 +101,9 @@ class ReportsProjection:
             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (store_id, order_id) DO UPDATE SET "
             "products = EXCLUDED.products, ordered_at = EXCLUDED.ordered_at, stream_version = EXCLUDED.stream_version "
             "WHERE o.stream_version < EXCLUDED.stream_version RETURNING 1")
+        self._write_availability = (
+            f"INSERT INTO {s}.availability_changes (store_id, agent_id, version, changed_at, availability) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING")
         self._tickets_of_order = f"SELECT ticket_id FROM {s}.ticket_metrics WHERE store_id = %s AND order_id = %s"
         self._touch_rollups = (
             f"INSERT INTO {s}.rollups (store_id, dimension, day, key, measures) "
@@ -116,18 +125,38 @@ class ReportsProjection:
     def hear_ticket_event(self, conn: psycopg.Connection, event: Envelope) -> bool:
         """Store one tickets-service event and measure its ticket again; an
         SLA policy change is kept for the store. True if it changed anything."""
+        self._beside_rebuilds(conn)
         if event.type == "sla_policy.updated":
             return self.hear_policy(conn, event)
+        if event.type == "agent.profile_updated":
+            return self.hear_availability(conn, event)
         if not is_ticket_event(event):
             return False
-        lock(conn, f"{self.schema}:ticket:{event.stream_id}")
+        # Stored before any lock: the key makes it once, and whoever measures
+        # the ticket next (this worker, under the locks) reads it.
         stored = conn.execute(self._store_event, (
             event.stream_id, event.version, event.store_id, event.position, event.type, event.actor.kind,
             event.actor.id, event.occurred_at, Jsonb(dict(event.data)))).rowcount
         if not stored:
             return False  # heard before: its effect is already there
-        self.measure(conn, event.stream_id)
+        self.measure_locked(conn, event.store_id, event.stream_id)
         return True
+
+    def _beside_rebuilds(self, conn: psycopg.Connection) -> None:
+        """Hearing runs beside other hearing (a shared lock), never beside a rebuild (which takes it alone)."""
+        lock(conn, f"{self.schema}:rebuild", shared=True)
+
+    def measure_locked(self, conn: psycopg.Connection, store_id: str, ticket_id: str,
+                       order_id: str | None = None) -> None:
+        """Take the ticket's order's lock (if it is about one), then the ticket's, then measure it."""
+        order_id = order_id or self._order_of(conn, ticket_id)
+        if order_id is not None:
+            lock(conn, self._order_lock(store_id, order_id))
+        lock(conn, f"{self.schema}:ticket:{ticket_id}")
+        self.measure(conn, ticket_id)
+
+    def _order_lock(self, store_id: str, order_id: str) -> str:
+        return f"{self.schema}:order:{store_id}:{order_id}"
 
     def hear_policy(self, conn: psycopg.Connection, event: Envelope) -> bool:
         """A version of the store's SLA policy. Heard in order, no ticket
@@ -138,22 +167,29 @@ class ReportsProjection:
                                                  Jsonb(dict(event.data["policy"])))).rowcount:
             return False
         for (ticket_id,) in conn.execute(self._opened_after, (store_id, event.position)).fetchall():
-            lock(conn, f"{self.schema}:ticket:{ticket_id}")
-            self.measure(conn, ticket_id)
+            self.measure_locked(conn, store_id, ticket_id)
         return True
+
+    def hear_availability(self, conn: psycopg.Connection, event: Envelope) -> bool:
+        """An agent's availability after a profile change (only when it changed)."""
+        if "availability" not in event.data.get("changes", {}):
+            return False
+        return bool(conn.execute(self._write_availability, (
+            event.store_id, event.data["agent_id"], event.version, event.occurred_at,
+            event.data["profile"]["availability"])).rowcount)
 
     def hear_order(self, conn: psycopg.Connection, event: Envelope) -> bool:
         """``order.recorded``: the order's products; its tickets are measured again."""
+        self._beside_rebuilds(conn)
         d = event.data
         products = sorted({product_of(item) for item in d.get("items") or () if product_of(item)})
         ordered_at = d.get("created_at") or event.occurred_at
-        lock(conn, f"{self.schema}:order:{event.store_id}:{d['order_id']}")
+        lock(conn, self._order_lock(event.store_id, d["order_id"]))
         if conn.execute(self._write_order, (event.store_id, d["order_id"], products, ordered_at,
                                             event.version)).fetchone() is None:
             return False
         for (ticket_id,) in conn.execute(self._tickets_of_order, (event.store_id, d["order_id"])).fetchall():
-            lock(conn, f"{self.schema}:ticket:{ticket_id}")
-            self.measure(conn, ticket_id)
+            self.measure_locked(conn, event.store_id, ticket_id, d["order_id"])
         return True
 
     # --- measuring ----------------------------------------------------------------------
@@ -177,6 +213,10 @@ class ReportsProjection:
             ticket_id, store_id, metrics.created_at, metrics.customer_id, metrics.order_id, opened,
             Jsonb(measuring.to_document(metrics)), Jsonb(contributions_to_json(new)), events[-1].position))
         return metrics
+
+    def _order_of(self, conn, ticket_id: str) -> str | None:
+        row = conn.execute(self._order_of_ticket, (ticket_id,)).fetchone()
+        return row[0] if row else None
 
     def _heard(self, conn, ticket_id: str) -> list[HeardEvent]:
         return [HeardEvent(type=t, data=d, actor=Actor(kind, actor_id), occurred_at=at, version=v, store_id=st,
@@ -229,11 +269,13 @@ class ReportsProjection:
         events: the rollups and metrics as if heard afresh."""
         s, where = self.schema, ("WHERE store_id = %s" if store_id else "")
         args = (store_id,) if store_id else ()
+        lock(conn, f"{s}:rebuild")  # hearing waits until this commits, then measures on the rebuilt rows
         conn.execute(f"DELETE FROM {s}.rollups {where}", args)
         conn.execute(f"DELETE FROM {s}.ticket_metrics {where}", args)
-        tickets = [t for (t,) in conn.execute(f"SELECT DISTINCT ticket_id FROM {s}.report_events {where}", args)]
-        for ticket_id in tickets:
-            self.measure(conn, ticket_id)
+        tickets = conn.execute(f"SELECT DISTINCT store_id, ticket_id FROM {s}.report_events {where} "
+                               "ORDER BY store_id, ticket_id", args).fetchall()
+        for store, ticket_id in tickets:
+            self.measure_locked(conn, store, ticket_id)  # live hearing waits for the rebuild to commit
         return len(tickets)
 
 

@@ -44,6 +44,26 @@ class ReportsService:
         return self.reports.summary(Caller.of(caller), query)
 
     @rpc
+    def agents(self, caller, query):
+        return self.reports.agents(Caller.of(caller), query)
+
+    @rpc
+    def keywords(self, caller, query):
+        return self.reports.keywords(Caller.of(caller), query)
+
+    @rpc
+    def volume(self, caller, query):
+        return self.reports.volume(Caller.of(caller), query)
+
+    @rpc
+    def customers(self, caller, query):
+        return self.reports.customers(Caller.of(caller), query)
+
+    @rpc
+    def products(self, caller, query):
+        return self.reports.products(Caller.of(caller), query)
+
+    @rpc
     def settings(self, caller):
         return self.reports.get_settings(Caller.of(caller))
 

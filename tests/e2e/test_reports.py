@@ -127,3 +127,54 @@ def test_bad_report_queries_name_the_field(api):
     assert_problem(api.patch("/v1/settings/reports", store.owner_token, json={"agents_see": "everyone"}), 400,
                    fields=["agents_see"])
     assert_problem(api.patch("/v1/settings/reports", store.owner_token, json={}), 400)
+
+
+def test_agents_keywords_volume_customers_and_products(api):
+    store, agent, team, shopper = work_a_store(api)
+    ok(api.patch(f"/v1/agents/{agent['id']}", agent["token"], json={"availability": "online"}))
+    customer_id = ok(api.get("/v1/tickets", shopper))["items"][0]["customer_id"]
+    ok(api.put("/v1/orders/ord-77", store.owner_token, json={
+        "customer_id": customer_id, "status": "delivered", "created_at": datetime.now(timezone.utc).isoformat(),
+        "updated_at": datetime.now(timezone.utc).isoformat(), "total": "90.00", "currency": "SAR",
+        "payment_method": "mada", "items": [{"name": "Oud perfume", "sku": "OUD-50", "quantity": 1},
+                                            {"name": "Dates", "quantity": 2}]}), 201)
+    api.open_ticket(shopper, subject="Perfume bottle broken", body="The oud perfume arrived broken",
+                    order_id="ord-77", type="product_exchange")
+
+    products = eventually(lambda: ok(api.get("/v1/reports/products", store.owner_token,
+                                             params=days_around_now()))["items"],
+                          lambda items: {i["product"] for i in items} == {"OUD-50", "Dates"}, timeout=30,
+                          what="the ticket's order's products in the report")
+    assert all(i["tickets"] == 1 and i["orders"] == 1 and i["tickets_per_order"] == 1.0 for i in products)
+
+    agents = ok(api.get("/v1/reports/agents", store.owner_token, params=days_around_now()))["items"]
+    (huda,) = agents
+    assert huda["agent_id"] == agent["id"] and huda["handled"] == 2 and huda["replies"] == 4
+    assert huda["csat"]["average"] == 5 and huda["first_response"]["count"] == 3
+
+    keywords = {k["term"]: k for k in ok(api.get("/v1/reports/keywords", store.owner_token,
+                                                  params={**days_around_now(), "limit": 100}))["items"]}
+    assert keywords["perfume"]["count"] == 1 and keywords["perfume"]["previous"] == 0
+    assert keywords["perfume"]["growth"] is None  # new this period
+    assert "the" not in keywords  # a stop word
+
+    volume = ok(api.get("/v1/reports/volume", store.owner_token, params=days_around_now()))
+    assert len(volume["items"]) == 7 * 24 and sum(c["created"] for c in volume["items"]) == 5
+    now = datetime.now(timezone.utc)
+    (this_hour,) = [c for c in volume["items"] if (c["weekday"], c["hour"]) == (now.strftime("%a").lower(), now.hour)]
+    assert this_hour["staff_online"] > 0  # Huda went online this hour
+
+    top = ok(api.get("/v1/reports/customers", store.owner_token, params=days_around_now()))["items"]
+    assert top == [{"customer_id": customer_id, "created": 5}]
+
+    as_csv = api.get("/v1/reports/keywords", store.owner_token, params=days_around_now(),
+                     headers={"Accept": "text/csv"})
+    assert as_csv.text.splitlines()[0] == "term,count,previous,growth"
+
+    # An agent who sees only their own figures: their own agent row, and no store-wide report.
+    other = api.new_agent(store, name="Omar")
+    assert ok(api.get("/v1/reports/agents", other["token"], params=days_around_now()))["items"] == []
+    assert [a["agent_id"] for a in ok(api.get("/v1/reports/agents", agent["token"],
+                                              params=days_around_now()))["items"]] == [agent["id"]]
+    for report in ("keywords", "volume", "customers", "products"):
+        assert_problem(api.get(f"/v1/reports/{report}", agent["token"]), 403, "reports_own_only")

@@ -65,3 +65,26 @@ def _date(value: Any, name: str) -> date | None:
         return date.fromisoformat(str(value))
     except ValueError:
         raise InvalidCommand.field(name, "a date, YYYY-MM-DD") from None
+
+
+DEFAULT_LIMIT, MOST_LIMIT = 20, 100
+
+
+def limit(raw: dict[str, Any]) -> int:
+    value = raw.get("limit")
+    if value is None or value == "":
+        return DEFAULT_LIMIT
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MOST_LIMIT:
+        raise InvalidCommand.field("limit", f"a whole number from 1 to {MOST_LIMIT}")
+    return value
+
+
+def per_order_sold(tickets: dict[str, int], sold: dict[str, int], most: int) -> list[dict[str, Any]]:
+    """Products by tickets per order sold, the most first (a product with
+    tickets and no order placed in the period last, by its tickets)."""
+    items = [{"product": product, "tickets": count, "orders": sold.get(product, 0),
+              "tickets_per_order": round(count / sold[product], 4) if sold.get(product) else None}
+             for product, count in tickets.items() if count > 0]
+    items.sort(key=lambda i: (i["tickets_per_order"] is None, -(i["tickets_per_order"] or 0), -i["tickets"],
+                              i["product"]))
+    return items[:most]

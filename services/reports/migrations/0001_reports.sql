@@ -83,3 +83,15 @@ CREATE TABLE IF NOT EXISTS {schema}.order_products (
     stream_version integer     NOT NULL,
     PRIMARY KEY (store_id, order_id)
 );
+
+-- Each agent's availability as it changed (agent.profile_updated), for the
+-- staff online in each hour beside the tickets opened in it.
+CREATE TABLE IF NOT EXISTS {schema}.availability_changes (
+    store_id     text        NOT NULL,
+    agent_id     text        NOT NULL,
+    version      integer     NOT NULL,  -- of the agent's profile stream
+    changed_at   timestamptz NOT NULL,
+    availability text        NOT NULL,
+    PRIMARY KEY (store_id, agent_id, version)
+);
+CREATE INDEX IF NOT EXISTS availability_changes_at ON {schema}.availability_changes (store_id, changed_at);
