@@ -23,7 +23,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pika
 
@@ -37,12 +37,13 @@ log = logging.getLogger("analytics")
 
 
 class AnalyticsConsumer:
-    def __init__(self, amqp_uri: str, queue: str, histories: dict[str, EventStore], bus_prefix: str,
+    def __init__(self, amqp_uri: str, queue: str, histories: dict[str, EventStore | None], bus_prefix: str,
                  handle: Callable[[dict], None], positions: dict[str, int] | None = None,
                  save_positions: Callable[[dict], None] = lambda positions: None):
         self.amqp_uri = amqp_uri
         self.queue = queue
-        self.histories = histories
+        self.histories = histories  # each followed service's event store (None where ``history`` is overridden)
+        self.services = list(histories)
         self.bus_prefix = bus_prefix
         self.handle = handle
         self.positions = {service: 0 for service in histories} | dict(positions or {})
@@ -63,23 +64,27 @@ class AnalyticsConsumer:
         """The durable queue and its bindings, before catching up: every event
         published from here on waits in the queue."""
         channel.queue_declare(self.queue, durable=True)
-        for service in self.histories:
+        for service in self.services:
             exchange = f"{self.bus_prefix}.{service}"
             channel.exchange_declare(exchange, "topic", durable=True,
                                      arguments={"alternate-exchange": f"{self.bus_prefix}.unrouted"})
             channel.queue_bind(self.queue, exchange, routing_key="#")
 
-    def catch_up(self, page: int = 1000, keep_alive=lambda: None) -> int:
-        handled = 0
+    def history(self, page: int = 1000) -> Iterator[list[dict]]:
+        """The events published before the bind, page after page, as CloudEvents:
+        here each service's event store read directly (``read_all``) from the
+        position handled last. Another history (the HTTP feed, say) overrides this."""
         for service, store in self.histories.items():
-            while True:
-                events = store.read_all(self.positions[service], page)
-                if not events:
-                    break
-                for envelope in events:
-                    handled += self._accept(to_cloudevent(envelope, service))
-                self.save_positions(self.positions)
-                keep_alive()  # a long history must not starve the broker connection's heartbeats
+            while events := store.read_all(self.positions[service], page):
+                yield [to_cloudevent(envelope, service) for envelope in events]
+
+    def catch_up(self, keep_alive=lambda: None) -> int:
+        handled = 0
+        for page in self.history():
+            for event in page:
+                handled += self._accept(event)
+            self.save_positions(self.positions)
+            keep_alive()  # a long history must not starve the broker connection's heartbeats
         log.info("caught up from history: %d events", handled)
         return handled
 

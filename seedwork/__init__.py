@@ -12,6 +12,7 @@ One small library, not copied per service:
 - ``consumer``   exactly-once effects from at-least-once delivery
 - ``errors``     typed errors (``ConcurrencyConflict``) callers map to HTTP 409/412
 - ``cards``      payment card numbers in free text: found (Luhn) and masked
+- ``feed``       the event feed: a service's page of its events, every service's merged under one cursor
 - ``nameko_ext`` thin Nameko extensions over the above (``EventSourcing``, ``bus_handler``)
 - ``launch``     ``nameko run`` for one service, quiet and eventlet-safe
 - ``cli``        ops commands: ``python -m seedwork migrate|relay|dlq``

@@ -12,11 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
-from seedwork.envelope import to_cloudevent, utcnow
+from seedwork import feed
+from seedwork.envelope import utcnow
 from seedwork.idempotency import IdempotencyKeys
 from seedwork.store import EventStore
 
 from .cards.app import Cards
+from .cards.fields import without_card_numbers
 from .cards.stream import CardStream
 from .config import CustomersConfig
 from .fraud.projection import FraudProjection
@@ -49,7 +51,11 @@ class Customers:
         self.fraud = FraudWatch(store, stream, cards, fraud, tuple(config.fraud_rules), clock)
 
     def events(self, store_id: str | None, after: int, limit: int) -> dict:
-        """The service's events in global order, as CloudEvents (one store's, or all for the platform)."""
-        batch = self.store.read_all(after, limit, store_id=store_id)
-        return {"items": [to_cloudevent(e, "customers") for e in batch],
-                "next_after": str(batch[-1].position) if batch else str(after)}
+        """The service's events in global order, as CloudEvents (one store's, or all for the
+        platform), card numbers masked in their free text (``cards.fields.without_card_numbers``)."""
+        return feed.page(self.store, "customers", after, limit, store_id, view=lambda batch: _masked)
+
+
+def _masked(event, cloudevent: dict) -> dict:
+    data = without_card_numbers(cloudevent["data"])
+    return cloudevent if data is cloudevent["data"] else {**cloudevent, "data": data}

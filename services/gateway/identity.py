@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
+from seedwork import feed
 from seedwork.caller import PLATFORM, Caller
 from seedwork.envelope import NewEvent
 from seedwork.errors import Conflict, Forbidden, InvalidCommand, NotFound, Unauthenticated
@@ -156,6 +157,10 @@ class Identity:
             rows = conn.execute(query + " ORDER BY created_at, agent_id", params).fetchall()
         return [{"id": r[0], "store_id": store_id, "name": r[1], "email": r[2], "role": r[3],
                  "created_at": iso(r[4])} for r in rows]
+
+    def events(self, store_id: str | None, after: int, limit: int) -> dict:
+        """The gateway's own events (stores, staff, plans) in global order, as CloudEvents."""
+        return feed.page(self.store, "gateway", after, limit, store_id)
 
     def require_agent(self, store_id: str, agent_id: str) -> None:
         """Assignment targets a staff member of the same store."""

@@ -12,6 +12,7 @@ from typing import Callable
 
 from psycopg.types.json import Jsonb
 
+from seedwork import feed
 from seedwork.caller import Caller
 from seedwork.envelope import Envelope, to_cloudevent
 from seedwork.errors import NotFound
@@ -222,6 +223,12 @@ class Notifications:
 
     def _view(self, conn, caller: Caller, delivery_id: str) -> dict:
         return view(self.deliveries.get(conn, caller.store_id, delivery_id))
+
+    # --- the event feed ------------------------------------------------------------------
+
+    def events(self, store_id: str | None, after: int, limit: int) -> dict:
+        """The service's own events in global order, as CloudEvents (one store's, or all for the platform)."""
+        return feed.page(self.store, "notifications", after, limit, store_id)
 
 
 def _public(settings: dict) -> dict:

@@ -134,3 +134,9 @@ class NotificationsService:
     @rpc
     def retry(self, caller, delivery_id):
         return self.notifications.retry(Caller.of(caller), delivery_id)
+
+    # --- the event feed (GET /v1/events) ----------------------------------------------------
+
+    @rpc
+    def events(self, store_id, after, limit):
+        return self.notifications.events(store_id, int(after), int(limit))

@@ -9,8 +9,8 @@ from typing import Callable
 
 import psycopg
 
+from seedwork import feed
 from seedwork.caller import Caller
-from seedwork.envelope import to_cloudevent
 from seedwork.errors import Forbidden, NotFound
 from seedwork.store import EventStore
 
@@ -169,11 +169,15 @@ class TicketReads:
 
     def events(self, store_id: str | None, after: int, limit: int, caller: Caller | None = None) -> dict:
         """Events in global order as CloudEvents; one store's, or all (platform).
-        A store follows the tickets the platform handles as ``store_view_of_event`` shows them;
-        a team-scoped agent (``caller``) gets only the events of the tickets they may see now."""
-        batch = self.store.read_all(after, limit, store_id=store_id)
+        A store follows the tickets the platform handles as ``store_view_of_event`` shows them
+        (the platform key, its review team, reads them whole, one store's too); a team-scoped
+        agent (``caller``) gets only the events of the tickets they may see now."""
+        return feed.page(self.store, "tickets", after, limit, store_id,
+                         view=lambda batch: self._feed_view(batch, store_id, caller))
+
+    def _feed_view(self, batch, store_id: str | None, caller: Caller | None):
         followed, hidden = set(), set()
-        if store_id is not None and batch:
+        if store_id is not None and batch and not (caller is not None and caller.is_platform):
             with self.store.pool.connection() as conn:
                 streams = {e.stream_id for e in batch}
                 followed = self.projection.platform_handled(conn, streams)
@@ -184,15 +188,11 @@ class TicketReads:
                     if viewer.scoped:
                         hidden = {ticket_id for ticket_id, team, assignee in self.projection.cells(conn, streams)
                                   if not viewer.sees(team, assignee)}
-        items = []
-        for event in batch:
+
+        def show(event, cloudevent):
             ticket_id = event.data.get("ticket_id") if event.type == reading.READ_EVENT else event.stream_id
             if ticket_id in hidden:
-                continue
-            cloudevent = to_cloudevent(event, "tickets")
-            if event.stream_id in followed:
-                cloudevent = policy.store_view_of_event(cloudevent)
-            if cloudevent is not None:
-                items.append(cloudevent)
-        return {"items": items, "next_after": str(batch[-1].position) if batch else str(after)}
+                return None
+            return policy.store_view_of_event(cloudevent) if event.stream_id in followed else cloudevent
+        return show
 

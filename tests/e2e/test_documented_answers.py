@@ -675,6 +675,11 @@ def the_event_feed(s: Scene) -> None:
     c = s.calls
     assert body(c.get("/v1/events", s.agent, params={"after": "0", "limit": 100}))["items"]
     assert body(c.get("/v1/events", s.platform, params={"store_id": s.store_id, "limit": 10}))["items"]
+    # Every service's events merged, by cursor.
+    first = body(c.get("/v1/events", s.owner, params={"source": "all", "limit": 5}))
+    assert first["items"] and first["next_cursor"]
+    assert "items" in body(c.get("/v1/events", s.owner, params={"cursor": first["next_cursor"], "limit": 5}))
+    assert body(c.get("/v1/events", s.admin, params={"source": "customers", "limit": 5}))["items"]
 
 
 # --- deletions -------------------------------------------------------------------------------------

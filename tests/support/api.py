@@ -120,14 +120,29 @@ def assert_problem(response: requests.Response, status: int, code: str | None = 
 
 
 def event_feed(api: Api, token: str, **params) -> list[dict]:
-    """Every event ``GET /v1/events`` gives this caller now, page after page."""
+    """Every event ``GET /v1/events`` gives this caller now, page after page
+    (one source's: the tickets service's unless ``source=`` names another)."""
     events, after = [], "0"
     while True:
         page = ok(api.get("/v1/events", token, params={"after": after, "limit": 1000, **params}))
-        if not page["items"]:
-            return events
         events += page["items"]
+        if page["next_after"] == after:  # a page may be empty (all hidden from the caller) and the feed go on
+            return events
         after = page["next_after"]
+
+
+def whole_feed(api: Api, token: str, cursor: str | None = None, limit: int = 1000,
+               **params) -> tuple[list[dict], str]:
+    """Every event of every source ``GET /v1/events?source=all`` gives this
+    caller after ``cursor``, page after page, and the cursor to resume from."""
+    events = []
+    while True:
+        query = {"cursor": cursor} if cursor else {"source": "all"}
+        page = ok(api.get("/v1/events", token, params={**query, "limit": limit, **params}))
+        events += page["items"]
+        if page["next_cursor"] == cursor:
+            return events, cursor
+        cursor = page["next_cursor"]
 
 
 def store_with_ticket(api: Api) -> tuple[Store, str, dict, str]:

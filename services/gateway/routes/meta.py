@@ -5,6 +5,7 @@ import kombu
 
 from seedwork.errors import Forbidden, ServiceUnavailable
 
+from .. import event_feed
 from ..http import ApiRoute, problem
 from ..openapi import openapi_document
 from ..routing import PLATFORM, STAFF, Answer, route
@@ -17,7 +18,8 @@ BACKENDS = ("tickets", "customers", "notifications", "reports")
 class MetaRoutes(RouteBase):
 
     @route("GET", "/v1/events",
-           "The store's events in global order, as CloudEvents (the platform key sees every store)",
+           "The store's events as CloudEvents: one service's in its global order (source=, default tickets) or "
+           "every service's merged (source=all, paged by cursor); the platform key sees every store",
            roles=STAFF + PLATFORM, query=schemas.EventsQuery, response=schemas.EventPage, tags=("events",))
     def events(self, call):
         query = call.query
@@ -29,7 +31,7 @@ class MetaRoutes(RouteBase):
         else:
             store_id = call.caller.store_id
         # The caller: a team-scoped agent reads only the events of the tickets they may see.
-        return self.tickets.events(store_id, query["after"], query["limit"], call.caller)
+        return event_feed.read(self, call.caller, store_id, query)
 
     @route("GET", "/v1/openapi.json", "This document", response=schemas.Document, tags=("meta",))
     def openapi(self, call):

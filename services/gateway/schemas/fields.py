@@ -79,8 +79,8 @@ def moment(note: str = "", **kwargs) -> fields.String:
     return text(40, masked=False, metadata={"description": description}, **kwargs)
 
 
-def cursor() -> fields.String:
-    return text(500, masked=False, metadata={"description": "next_cursor of the previous page"})
+def cursor(description: str = "next_cursor of the previous page") -> fields.String:
+    return text(500, masked=False, metadata={"description": description})
 
 
 def page_limit(maximum: int = MAX_PAGE) -> StrictInteger:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from nameko.testing.services import entrypoint_hook
 
-from seedwork.envelope import Actor, Envelope
+from seedwork.envelope import Actor, Envelope, NewEvent
 from seedwork.errors import PreconditionFailed
 from seedwork.idempotency import fingerprint
 from seedwork.nameko_ext import EventSourcing
@@ -198,3 +198,19 @@ def test_the_event_feed_is_the_stores_events_as_cloudevents(service):
     assert (created["type"], created["source"], created["data"]["customer_id"]) == (
         "customer.created", "/seed/customers", card["id"])
     assert call(service, "events", owner["store_id"], feed["next_after"], "100")["items"] == []
+
+
+def test_the_feed_masks_card_numbers_in_events_stored_before_the_service_masked_them(service):
+    owner = staff()
+    [store] = [d.store for d in service.dependencies if isinstance(d, EventSourcing)]
+    customer_id = str(uuid.uuid4())
+    # As an older version stored a CSV row's notes: the card number as typed.
+    store.append(customer_id, 0, [NewEvent("customer.created", {
+        "customer_id": customer_id, "name": "Noura", "mobile": "+966501234567", "notes": "card 4111 1111 1111 1111",
+        "source": "import"}, store_id=owner["store_id"])])
+    card = new_card(service, owner, mobile="0501234568", notes="card 4111111111111111")  # masked as it is stored
+    feed = eventually(lambda: call(service, "events", owner["store_id"], "0", "100"),
+                      until=lambda f: len(f["items"]) == 2, timeout=20, what="both cards in the feed")
+    assert [e["data"]["notes"] for e in feed["items"]] == ["card •••• •••• •••• 1111"] * 2
+    assert feed["items"][1]["data"]["customer_id"] == card["id"]
+    assert "4111" not in str(feed)

@@ -277,3 +277,26 @@ def test_a_webhook_created_twice_with_one_idempotency_key_is_one_endpoint(servic
     other = call(service, "create_webhook", store.owner, fields, ["key-2", key[1]])
     assert other["webhook"]["id"] != first["webhook"]["id"]
 
+
+
+# --- the event feed (GET /v1/events) ------------------------------------------------------------
+
+
+def test_the_event_feed_is_the_stores_own_events_as_cloudevents(service, store, receiver):
+    other = Store()
+    try:
+        mine = call(service, "create_webhook", store.owner, {"url": receiver.url, "events": ["ticket.*"]})["webhook"]
+        call(service, "create_webhook", other.owner, {"url": receiver.url, "events": ["*"]})
+    finally:
+        other.publisher.close()
+    feed = eventually(lambda: call(service, "events", store.id, "0", "100"), until=lambda f: f["items"],
+                      timeout=20, what="the store's events in the feed")
+    [created] = feed["items"]
+    assert (created["type"], created["source"], created["storeid"], created["data"]["endpoint_id"]) == (
+        "webhook_endpoint.created", "/seed/notifications", store.id, mine["id"])
+    assert "secret" not in str(created["data"])
+    assert call(service, "events", store.id, feed["next_after"], "100") == {"items": [],
+                                                                            "next_after": feed["next_after"]}
+    # The platform's feed (no store) has both stores'.
+    every = eventually(lambda: call(service, "events", None, "0", "100")["items"], until=lambda i: len(i) >= 2)
+    assert {store.id, other.id} <= {e["storeid"] for e in every}

@@ -11,6 +11,7 @@ from seedwork.envelope import SYSTEM, Actor
 from seedwork.errors import Conflict, InvalidCommand, NotFound
 from services.customers.cards.domain import (ApplyFlag, BlockCustomer, CreateCustomer, LiftFlag, UnblockCustomer,
                                              UpdateCustomer, customer_id_of, decide, evolve, flags_view, fold)
+from services.customers.cards.fields import without_card_numbers
 
 from .streams import stored
 
@@ -42,6 +43,31 @@ def test_a_new_card_is_one_event_with_every_profile_field_normalised():
     assert event.data == {"customer_id": CUSTOMER_ID, "name": "نورة العتيبي", "mobile": "+966501234567",
                           "email": "N@example.com", "city": None, "gender": None, "birthday": None, "notes": None,
                           "source": "import"}
+
+
+CARD = "4111 1111 1111 1111"  # passes the Luhn check
+
+
+def test_a_card_number_in_free_text_is_masked_before_it_is_stored_whatever_the_channel():
+    # The gateway masks JSON bodies; a CSV import reaches the card as it was typed.
+    command = CreateCustomer(actor=AGENT, customer_id=CUSTOMER_ID, store_id="st-1", source="import",
+                             fields={"name": "Noura", "mobile": "0501234567", "city": "Riyadh",
+                                     "notes": f"paid with {CARD} last time", "email": "n4111111111111111@example.com"})
+    [event] = decide(None, command, NOW)
+    assert event.data["notes"] == "paid with •••• •••• •••• 1111 last time"
+    assert event.data["email"] == "n4111111111111111@example.com"  # an address is a code: left as it is
+    card = created()
+    [blocked], _ = then(card, BlockCustomer(actor=AGENT, reason="other", details=f"card {CARD}"))
+    assert blocked.data["details"] == "card •••• •••• •••• 1111"
+
+
+def test_the_feed_masks_card_numbers_in_events_stored_before_they_were_masked():
+    old = {"customer_id": CUSTOMER_ID, "name": "Noura", "mobile": "+966501234567", "notes": f"card {CARD}"}
+    assert without_card_numbers(old) == {**old, "notes": "card •••• •••• •••• 1111"}
+    changed = {"customer_id": CUSTOMER_ID, "changes": {"notes": CARD, "mobile": "+966501234567"}}
+    assert without_card_numbers(changed)["changes"] == {"notes": "•••• •••• •••• 1111", "mobile": "+966501234567"}
+    plain = {"customer_id": CUSTOMER_ID, "order_id": "4111111111111111", "notes": "nothing to hide"}
+    assert without_card_numbers(plain) is plain  # an id is not free text, and nothing changed
 
 
 def test_every_bad_field_is_named_at_once():

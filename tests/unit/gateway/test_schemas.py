@@ -226,7 +226,18 @@ def test_unknown_query_parameters_are_refused():
 
 
 def test_events_start_at_position_zero_a_hundred_at_a_time():
-    assert meta_schemas.EventsQuery().load({}) == {"after": "0", "limit": 100}
+    # As before the feed had other sources: the tickets service's, by position.
+    assert meta_schemas.EventsQuery().load({}) == {"source": "tickets", "after": "0", "limit": 100}
+
+
+def test_the_whole_feed_pages_by_cursor_and_one_source_by_position():
+    assert meta_schemas.EventsQuery().load({"source": "all"}) == {"source": "all", "limit": 100}
+    assert meta_schemas.EventsQuery().load({"cursor": "abc"}) == {"source": "all", "cursor": "abc", "limit": 100}
+    assert meta_schemas.EventsQuery().load({"source": "customers"})["after"] == "0"
+    assert list(refused(meta_schemas.EventsQuery, {"source": "tickets", "cursor": "abc"})) == ["cursor"]
+    assert list(refused(meta_schemas.EventsQuery, {"source": "all", "after": "5"})) == ["after"]
+    assert list(refused(meta_schemas.EventsQuery, {"cursor": "abc", "after": "5"})) == ["after"]
+    assert list(refused(meta_schemas.EventsQuery, {"source": "orders"})) == ["source"]
 
 
 @pytest.mark.parametrize("after", ["12345", "0", "9" * 19])
