@@ -5,14 +5,14 @@ Each source scopes its own events to the caller: the tickets service shows a
 store the tickets its platform review team handles only as
 ``store_view_of_event`` allows and hides from a team-scoped agent the tickets
 they may not see; the customers service masks card numbers in its events' free
-text; the notifications service and the gateway (stores, staff, plans) show a
-store all of its own. Sources are asked at once: the slowest is the wait.
+text; the notifications and reports services and the gateway (stores, staff,
+plans) show a store all of its own. Sources are asked at once: the slowest is the wait.
 """
 from __future__ import annotations
 
 from seedwork import feed
 
-SOURCES = ("tickets", "customers", "notifications", "gateway")
+SOURCES = ("tickets", "customers", "notifications", "reports", "gateway")
 ALL = "all"
 EVERY_STORE = "*"  # the scope of the platform key's feed without store_id
 

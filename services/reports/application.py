@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Callable
 from zoneinfo import ZoneInfo
 
+from seedwork import feed
 from seedwork.caller import Caller
 from seedwork.envelope import Envelope, utcnow
 from seedwork.errors import Forbidden
@@ -147,6 +148,10 @@ class Reports:
     def today(self, conn, store_id: str) -> date:
         """Today in the store's time zone (its SLA policy's now): the rollups' days are its days."""
         return self.clock().astimezone(ZoneInfo(self.time_zone_of(conn, store_id))).date()
+
+    def events(self, store_id: str | None, after: int, limit: int) -> dict:
+        """The service's own events (the report settings) in global order, as CloudEvents."""
+        return feed.page(self.store, "reports", after, limit, store_id)
 
     # --- settings ----------------------------------------------------------------------
 

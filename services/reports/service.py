@@ -64,6 +64,10 @@ class ReportsService:
         return self.reports.products(Caller.of(caller), query)
 
     @rpc
+    def events(self, store_id, after, limit):
+        return self.reports.events(store_id, int(after), int(limit))
+
+    @rpc
     def settings(self, caller):
         return self.reports.get_settings(Caller.of(caller))
 

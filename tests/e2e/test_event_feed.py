@@ -20,7 +20,7 @@ from tests.support.polling import eventually
 from tests.support.processes import Process
 from tests.support.servers import ROOT
 
-SOURCES = ("tickets", "customers", "notifications", "gateway")
+SOURCES = ("tickets", "customers", "notifications", "reports", "gateway")
 CARD = "4111 1111 1111 1111"  # passes the Luhn check
 CARD_DIGITS = CARD.replace(" ", "")
 WAIT = 15.0
@@ -50,12 +50,14 @@ def has_ids(*ids):
 
 def store_with_everything(api, name: str) -> dict:
     """A store with an event of each source: its creation and an agent (the
-    gateway), a customer card (customers), a ticket (tickets), a webhook (notifications)."""
+    gateway), a customer card (customers), a ticket (tickets), a webhook (notifications), the report
+    settings (reports)."""
     store = api.new_store(name)
     agent = api.new_agent(store, name=f"{name} agent")
     customer_id, shopper = api.customer_token(store)
     ticket = api.open_ticket(shopper, subject=f"{name}'s own subject")
     webhook = quiet_webhook(api, store)
+    ok(api.patch("/v1/settings/reports", store.owner_token, json={"agents_see": "store"}))
     return {"store": store, "agent": agent, "customer_id": customer_id, "shopper": shopper, "ticket": ticket,
             "webhook": webhook}
 
@@ -280,7 +282,7 @@ def test_a_cursor_the_feed_did_not_give_is_a_400_naming_it(api):
     assert ok(api.get("/v1/events", a.owner_token, params={"cursor": mine}))["next_cursor"] == mine
 
 
-@pytest.mark.parametrize("source", ["customers", "notifications", "gateway"])
+@pytest.mark.parametrize("source", ["customers", "notifications", "reports", "gateway"])
 def test_one_sources_feed_pages_by_position_like_the_tickets_feed(api, source):
     shop = store_with_everything(api, f"One {source}")
     events = eventually(lambda: event_feed(api, shop["store"].owner_token, source=source), bool, WAIT,
