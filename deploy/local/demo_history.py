@@ -100,7 +100,9 @@ def one_ticket(tickets, clock, rng, store_id, staff, topics, customers, orders, 
         if clock.now < datetime.now(timezone.utc):  # the future has not happened
             tickets.writes.execute(who, ticket_id, list(steps))
 
-    at(rng.uniform(1, 20), agent, ["assign", {"assignee_id": agent_id, "team": team}])
+    # A ticket on a topic stays on the topic's team; one on none goes to the agent's.
+    at(rng.uniform(1, 20), agent, ["assign", {"assignee_id": agent_id, **(
+        {"team": team} if team and "topic_id" not in fields else {})}])
     if rng.random() < 0.1:
         return  # still waiting for its first answer
     at(rng.choice((rng.uniform(5, 60), rng.uniform(60, 600))), agent, ["add_tag", {"tag": tag}],

@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+from tests.support.polling import eventually
 from tests.support.servers import ROOT
 
 
@@ -48,6 +49,18 @@ def test_the_demo_store_is_created_once_and_its_printed_tokens_work(http_system,
     assert [c["id"] for c in flagged] == [state["flagged_customer_id"]]
     assert api.get(f"/v1/customers/{state['flagged_customer_id']}/payment-options", owner).json() == {
         "cod_allowed": False, "reason": "flagged_non_serious_buyer"}
+
+    # Three weeks of history: every report shows something (the reports hear it on the bus).
+    weeks = eventually(lambda: api.get("/v1/reports/summary", owner, params={"group_by": "week"}).json()["items"],
+                       lambda items: len(items) >= 3 and all(w["created"] for w in items), 60,
+                       "the demo's history in the weekly report")
+    assert sum(w["solved"] for w in weeks) > 0 and any(w["csat"]["count"] for w in weeks)
+    assert any(w["first_response"]["median_minutes"] is not None for w in weeks)
+    for report in ("summary?group_by=product", "agents", "keywords", "customers", "products"):
+        assert api.get(f"/v1/reports/{report}", owner).json()["items"], report
+    volume = api.get("/v1/reports/volume", owner).json()["items"]
+    assert sum(cell["created"] for cell in volume) >= 60
+    assert re.search(r"/v1/reports/summary\?group_by=week", first.stdout)
 
     # Self-service is on, with two canned responses, and the shopper's late
     # orders give the answer of the case they are recorded for.
