@@ -37,8 +37,9 @@ run: migrate  ## bring the whole system up (each service its own process, a dev 
 openapi: venv  ## regenerate docs/openapi.json from the gateway's routes and schemas
 	$(PY) -m services.gateway openapi > docs/openapi.json
 
-rebuild-projections: migrate  ## rebuild every read model (the ticket list; teams, topics, agents' profiles; read marks, inbox counts; routing marks) from the event log
+rebuild-projections: migrate  ## rebuild every read model (the ticket list; teams, topics, agents' profiles; read marks, inbox counts; routing marks; the reports' metrics and rollups) from the events
 	$(PY) -m services.tickets rebuild-projections
+	$(PY) -m services.reports rebuild-projections
 
 stop:  ## stop the services, the SMTP sink, and the servers `make run` started
 	deploy/local/services.sh stop

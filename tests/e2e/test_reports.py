@@ -178,3 +178,30 @@ def test_agents_keywords_volume_customers_and_products(api):
                                               params=days_around_now()))["items"]] == [agent["id"]]
     for report in ("keywords", "volume", "customers", "products"):
         assert_problem(api.get(f"/v1/reports/{report}", agent["token"]), 403, "reports_own_only")
+
+
+def test_rebuilding_the_reports_from_their_events_gives_the_live_figures(api, http_system):
+    import subprocess
+    import sys
+
+    import psycopg
+
+    from tests.support.servers import ROOT
+
+    store, *_ = work_a_store(api)
+    schema = http_system.schemas["reports"]
+
+    def tables():  # this store's (other tests' stores may still be moving)
+        with psycopg.connect(http_system.database_url, autocommit=True) as conn:
+            return (conn.execute(f"SELECT ticket_id, metrics, contributions FROM {schema}.ticket_metrics "
+                                 "WHERE store_id = %s ORDER BY ticket_id", (store.id,)).fetchall(),
+                    conn.execute(f"SELECT dimension, day, key, measures FROM {schema}.rollups WHERE store_id = %s "
+                                 "ORDER BY 1, 2, 3", (store.id,)).fetchall())
+
+    eventually(lambda: summary(api, store.owner_token, group_by="month")["items"],
+               lambda items: items and items[0]["created"] == 4 and items[0]["reopened"] == 1, 30, "the reports")
+    live = eventually(tables, lambda now: now == tables(), 30, "the reports to settle")
+    done = subprocess.run([sys.executable, "-m", "services.reports", "rebuild-projections"], env=http_system.env,
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and f"schema {schema}" in done.stdout, done.stdout + done.stderr
+    assert tables() == live and live[1]

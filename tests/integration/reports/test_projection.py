@@ -122,3 +122,43 @@ def test_the_summary_says_what_happened(pool, tickets, clock, reports_schema):
     # Another store's staff see nothing of it.
     stranger = Caller("agent", "ow_2", "st_other", "owner")
     assert reports.summary(stranger, period)["items"] == []
+
+
+def business_minutes(reports, ticket_id):
+    with reports.store.pool.connection() as conn:
+        return conn.execute(f"SELECT metrics->>'first_response_business_minutes' FROM {reports.store.schema}"
+                            ".ticket_metrics WHERE ticket_id = %s", (ticket_id,)).fetchone()[0]
+
+
+def test_a_ticket_counts_by_the_policy_it_opened_under_until_the_store_restates_its_history(
+        pool, tickets, clock, reports_schema):
+    store_id = f"st_{uuid.uuid4().hex[:8]}"
+    owner = Caller("agent", "ow_1", store_id, "owner")
+    shopper = Caller("customer", "cu_1", store_id, "customer")
+    tickets.sla_policies.replace(owner, AROUND_THE_CLOCK)
+    clock.now = T0.replace(hour=20)  # a Monday evening
+    before = tickets.writes.open(shopper, {"subject": "Late", "body": "Where is it?"})["ticket"]["id"]
+    clock.now += timedelta(hours=1)
+    tickets.writes.execute(owner, before, [["reply", {"body": "On its way"}]])
+    # The store then keeps office hours: Monday 09:00-17:00 only.
+    tickets.sla_policies.replace(owner, {**AROUND_THE_CLOCK,
+                                         "business_hours": [{"day": "mon", "from": "09:00", "to": "17:00"}]})
+    after = tickets.writes.open(shopper, {"subject": "Late again", "body": "And this one?"})["ticket"]["id"]
+    clock.now += timedelta(minutes=30)
+    tickets.writes.execute(owner, after, [["reply", {"body": "Tomorrow"}]])
+
+    reports = reports_on(pool, reports_schema, clock)
+    shuffled = every_event(tickets)
+    random.Random(11).shuffle(shuffled)  # the second policy heard before or after the tickets: the same
+    hear_all(reports, shuffled)
+    assert float(business_minutes(reports, before)) == 60.0  # answered in the evening, around the clock then
+    assert float(business_minutes(reports, after)) == 0.0  # the evening is outside the new hours
+
+    assert reports.rebuild() == 2  # a plain rebuild changes nothing
+    assert float(business_minutes(reports, before)) == 60.0
+    reports.rebuild(store_id, restate=True)  # history follows the hours the store keeps now
+    assert float(business_minutes(reports, before)) == 0.0
+    heard = {e.event_id for e in shuffled}
+    tickets.writes.execute(owner, before, [["change_status", {"status": "solved"}]])
+    hear_all(reports, [e for e in every_event(tickets) if e.event_id not in heard])
+    assert float(business_minutes(reports, before)) == 0.0  # measured again on its next event: still restated
