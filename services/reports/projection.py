@@ -41,6 +41,7 @@ from seedwork.store import lock
 
 from .domain import keywords
 from .domain import metrics as measuring
+from .domain import reasons
 from .domain import rollups
 from .domain.rollups import Measures
 
@@ -205,7 +206,8 @@ class ReportsProjection:
         policy = self.policy_of(conn, store_id, opened)
         metrics = measuring.measure(events, policy, self.fcr_window_days)
         products = self.products_of(conn, store_id, metrics.order_id)
-        new = rollups.contributions(metrics, policy["time_zone"], products, keywords.opened_terms(events[0]))
+        new = rollups.contributions(metrics, policy["time_zone"], products, keywords.opened_terms(events[0]),
+                                    reasons.self_service_reasons(events[0]))
         row = conn.execute(self._metrics_of, (ticket_id,)).fetchone()
         old = contributions_from_json(row[0]) if row else {}
         self._move_rollups(conn, store_id, old, new)

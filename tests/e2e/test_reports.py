@@ -12,7 +12,7 @@ from tests.support.polling import eventually
 
 AROUND_THE_CLOCK = {"time_zone": "UTC", "business_hours": [], "pause_on": ["pending"]}
 SUMMARY = "/v1/reports/summary"
-GROUPINGS = ("agent", "team", "topic", "type", "tag", "channel", "product", "day", "week", "month")
+GROUPINGS = ("agent", "team", "topic", "type", "tag", "channel", "product", "reason", "day", "week", "month")
 
 
 def days_around_now() -> dict:
@@ -164,12 +164,21 @@ def test_agents_keywords_volume_customers_and_products(api):
     (this_hour,) = [c for c in volume["items"] if (c["weekday"], c["hour"]) == (now.strftime("%a").lower(), now.hour)]
     assert this_hour["staff_online"] > 0  # Huda went online this hour
 
+    # The friction point: the shopper opened it as a product exchange (a self-service flow's type).
+    reasons = by_key(summary(api, store.owner_token, group_by="reason"))
+    assert set(reasons) == {"product_exchange"} and reasons["product_exchange"]["created"] == 1
+
     top = ok(api.get("/v1/reports/customers", store.owner_token, params=days_around_now()))["items"]
     assert top == [{"customer_id": customer_id, "created": 5}]
 
-    as_csv = api.get("/v1/reports/keywords", store.owner_token, params=days_around_now(),
-                     headers={"Accept": "text/csv"})
-    assert as_csv.text.splitlines()[0] == "term,count,previous,growth"
+    for report, header in (("keywords", "term,count,previous,growth"),
+                           ("agents", "agent_id,handled,replies,first_response_median_minutes"),
+                           ("volume", "weekday,hour,created,staff_online"), ("customers", "customer_id,created"),
+                           ("products", "product,tickets,orders,tickets_per_order")):
+        as_csv = api.get(f"/v1/reports/{report}", store.owner_token, params=days_around_now(),
+                         headers={"Accept": "text/csv"})
+        assert as_csv.status_code == 200 and as_csv.text.splitlines()[0].startswith(header), (report, as_csv.text)
+        assert len(as_csv.text.splitlines()) > 1, report
 
     # An agent who sees only their own figures: their own agent row, and no store-wide report.
     other = api.new_agent(store, name="Omar")

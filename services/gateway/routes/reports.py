@@ -49,7 +49,7 @@ class ReportRoutes(RouteBase):
 
     @route("GET", "/v1/reports/summary", "Tickets created and solved, first response and resolution times, "
            "first-contact resolution, CSAT and SLA, grouped by agent, team, topic, type, tag, channel, product, "
-           "day, week or month", roles=STAFF, query=schemas.SummaryQuery, response=schemas.Summary,
+           "self-service reason, day, week or month", roles=STAFF, query=schemas.SummaryQuery, response=schemas.Summary,
            csv=SUMMARY_CSV, tags=TAGS)
     def report_summary(self, call):
         return self.reports.summary(call.caller, over_rpc(call.query))

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from .fields import AtLeastOneField
 
-GROUPINGS = ("agent", "team", "topic", "type", "tag", "channel", "product", "day", "week", "month")
+GROUPINGS = ("agent", "team", "topic", "type", "tag", "channel", "product", "reason", "day", "week", "month")
 
 # "from" is a Python keyword: the queries and answers are declared from dicts to keep the JSON names.
 PERIOD = {
@@ -49,8 +49,8 @@ class SlaFigures(Schema):
 
 
 class SummaryItem(Schema):
-    key = fields.String(allow_none=True, metadata={"description": "the agent, team, topic, type, tag, channel or "
-                                                                  "product; or the day, week (its Monday) or "
+    key = fields.String(allow_none=True, metadata={"description": "the agent, team, topic, type, tag, channel, "
+                                                                  "product or reason; or the day, week (its Monday) or "
                                                                   "month (its first day); null: none (no agent)"})
     created = fields.Integer()
     solved = fields.Integer()

@@ -13,7 +13,7 @@ from typing import Any
 
 from seedwork.errors import InvalidCommand
 
-GROUPINGS = ("agent", "team", "topic", "type", "tag", "channel", "product", "day", "week", "month")
+GROUPINGS = ("agent", "team", "topic", "type", "tag", "channel", "product", "reason", "day", "week", "month")
 BY_DATE = ("day", "week", "month")  # the "all" rollups, grouped by their day
 # What an agent who sees only their own figures may group them by.
 OWN_GROUPINGS = ("agent", *BY_DATE)

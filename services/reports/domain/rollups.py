@@ -26,7 +26,7 @@ BOUNDS: tuple[int, ...] = (
     0, *range(1, 61), *range(70, 121, 10), *range(150, 481, 30), *range(540, 1441, 60), *range(1680, 2881, 240),
     *range(4320, 10081, 1440), 20160, 30240, 43200, 86400, 129600, 262800, 525600)
 BUCKETS = len(BOUNDS) + 1
-DIMENSIONS = ("all", "agent", "team", "topic", "type", "tag", "channel", "product", "hour", "term")
+DIMENSIONS = ("all", "agent", "team", "topic", "type", "tag", "channel", "product", "reason", "hour", "term")
 HISTOGRAMS = ("first_response_minutes", "first_response_business_minutes", "resolution_minutes",
               "resolution_business_minutes")
 NONE = ""  # the key of "no agent", "no team", "no topic" (and of the dimension "all")
@@ -140,15 +140,16 @@ Key = tuple[date, str, str]  # (the store's local day, dimension, key)
 
 
 def contributions(metrics: TicketMetrics, time_zone: str, products: Iterable[str] = (),
-                  terms: Iterable[str] = ()) -> dict[Key, Measures]:
+                  terms: Iterable[str] = (), reasons: Iterable[str] = ()) -> dict[Key, Measures]:
     """What the ticket adds to the rollups of a store in ``time_zone``: each of
     its facts on the day it happened, under every key of the ticket (``all``,
     its agent, team, topic, type, each tag, channel, each of ``products``: its
-    order's); replies in the agent dimension go to the agent who wrote them.
+    order's, each of ``reasons``: reasons.self_service_reasons); replies in the
+    agent dimension go to the agent who wrote them.
     ``hour`` (key ``"00"``..``"23"``, the local hour it opened) and ``term``
     (each of ``terms``: keywords.opened_terms) hold only ``created``."""
     zone = ZoneInfo(time_zone)
-    keys = ticket_keys(metrics, products)
+    keys = ticket_keys(metrics, products, reasons)
     out: dict[Key, Measures] = {}
     for moment, measures in ticket_facts(metrics):
         _add(out, zone, moment, keys, measures)
@@ -161,12 +162,14 @@ def contributions(metrics: TicketMetrics, time_zone: str, products: Iterable[str
     return out
 
 
-def ticket_keys(metrics: TicketMetrics, products: Iterable[str] = ()) -> list[tuple[str, str]]:
+def ticket_keys(metrics: TicketMetrics, products: Iterable[str] = (),
+                reasons: Iterable[str] = ()) -> list[tuple[str, str]]:
     """The (dimension, key) pairs a ticket counts under, by its attributes now."""
     return [("all", NONE), ("agent", metrics.assignee_id or NONE), ("team", metrics.team or NONE),
             ("topic", metrics.topic_id or NONE), ("type", metrics.type), ("channel", metrics.channel),
             *(("tag", tag) for tag in sorted(set(metrics.tags))),
-            *(("product", product) for product in sorted(set(products)))]
+            *(("product", product) for product in sorted(set(products))),
+            *(("reason", reason) for reason in sorted(set(reasons)))]
 
 
 def ticket_facts(m: TicketMetrics) -> list[tuple[datetime, Measures]]:

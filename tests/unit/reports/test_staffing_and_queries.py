@@ -62,3 +62,19 @@ def test_products_rank_by_tickets_per_order_sold_and_unsold_ones_come_last():
                                         {"abaya": 30, "dates": 4, "perfume": 9}, 10)
     assert [(i["product"], i["tickets_per_order"]) for i in items] == [("dates", 0.5), ("abaya", 0.2), ("oud", None)]
     assert report_query.per_order_sold({"a": 1, "b": 2}, {"a": 1, "b": 1}, 1)[0]["product"] == "b"
+
+
+def test_a_self_service_ticket_counts_under_its_flow_and_an_exchange_under_its_reason():
+    from types import SimpleNamespace
+
+    from services.reports.domain.reasons import self_service_reasons
+
+    def opened(kind, actor="customer", **data):
+        return SimpleNamespace(data={"type": kind, **data}, actor=SimpleNamespace(kind=actor))
+
+    assert self_service_reasons(opened("order_delayed")) == ("order_delayed",)
+    assert self_service_reasons(opened("product_exchange", exchange={"reason": "wrong_size"})) == (
+        "product_exchange:wrong_size",)
+    assert self_service_reasons(opened("charged_without_order", handled_by="platform")) == ("charged_without_order",)
+    assert self_service_reasons(opened("general")) == ()
+    assert self_service_reasons(opened("order_delayed", actor="agent")) == ()  # staff opened it: no friction seen
