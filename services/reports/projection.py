@@ -11,7 +11,8 @@ nothing and changes nothing. A ticket is measured under its lock
 ticket about an order takes the order's lock first, as ``order.recorded``
 does before it measures the order's tickets: so a ticket and its order heard
 at the same moment cannot each miss the other, and the locks are always
-taken in one order (rebuild, policy, order, ticket): no deadlock.
+taken in one order (rebuild, policy, orders, tickets), all of them before
+any rollup row is written: no deadlock.
 
 The rollups are sums of the tickets' contributions. Each ticket row keeps
 the contributions it last made, so measuring a ticket again subtracts
@@ -43,9 +44,10 @@ from .domain import keywords
 from .domain import metrics as measuring
 from .domain import reasons
 from .domain import rollups
-from .domain.rollups import Measures
+from .domain.rollups import EMPTY, Measures
 
 log = logging.getLogger(__name__)
+REBUILD_BATCH = 500  # tickets measured before their rollup rows are written
 LATEST = 2**62  # a position after every other: ``policy_of`` it is the store's policy now
 
 TICKET_EVENT_PREFIXES = ("ticket.", "sla.")  # a ticket's own stream; the service's other streams are named "kind:..."
@@ -140,21 +142,26 @@ class ReportsProjection:
             event.actor.id, event.occurred_at, Jsonb(dict(event.data)))).rowcount
         if not stored:
             return False  # heard before: its effect is already there
-        self.measure_locked(conn, event.store_id, event.stream_id)
+        self.measure_locked(conn, event.store_id, [event.stream_id])
         return True
 
     def _beside_rebuilds(self, conn: psycopg.Connection) -> None:
         """Hearing runs beside other hearing (a shared lock), never beside a rebuild (which takes it alone)."""
         lock(conn, f"{self.schema}:rebuild", shared=True)
 
-    def measure_locked(self, conn: psycopg.Connection, store_id: str, ticket_id: str,
+    def measure_locked(self, conn: psycopg.Connection, store_id: str, ticket_ids: Iterable[str],
                        order_id: str | None = None) -> None:
-        """Take the ticket's order's lock (if it is about one), then the ticket's, then measure it."""
-        order_id = order_id or self._order_of(conn, ticket_id)
-        if order_id is not None:
-            lock(conn, self._order_lock(store_id, order_id))
-        lock(conn, f"{self.schema}:ticket:{ticket_id}")
-        self.measure(conn, ticket_id)
+        """Take the locks of the tickets' orders (if they are about one), then
+        the tickets' (each in sorted order), then measure them all and move the
+        rollups once: every lock before any row is written."""
+        ticket_ids = sorted(set(ticket_ids))
+        orders = {order_id} if order_id else {self._order_of(conn, t) for t in ticket_ids}
+        for order in sorted(o for o in orders if o):
+            lock(conn, self._order_lock(store_id, order))
+        for ticket_id in ticket_ids:
+            lock(conn, f"{self.schema}:ticket:{ticket_id}")
+        changes = [c for c in (self._remeasure(conn, t) for t in ticket_ids) if c is not None]
+        self._move_rollups(conn, store_id, [(old, new) for _, old, new in changes])
 
     def _order_lock(self, store_id: str, order_id: str) -> str:
         return f"{self.schema}:order:{store_id}:{order_id}"
@@ -167,8 +174,8 @@ class ReportsProjection:
         if not conn.execute(self._write_policy, (store_id, event.version, event.position,
                                                  Jsonb(dict(event.data["policy"])))).rowcount:
             return False
-        for (ticket_id,) in conn.execute(self._opened_after, (store_id, event.position)).fetchall():
-            self.measure_locked(conn, store_id, ticket_id)
+        later = [ticket_id for (ticket_id,) in conn.execute(self._opened_after, (store_id, event.position))]
+        self.measure_locked(conn, store_id, later)
         return True
 
     def hear_availability(self, conn: psycopg.Connection, event: Envelope) -> bool:
@@ -189,16 +196,22 @@ class ReportsProjection:
         if conn.execute(self._write_order, (event.store_id, d["order_id"], products, ordered_at,
                                             event.version)).fetchone() is None:
             return False
-        for (ticket_id,) in conn.execute(self._tickets_of_order, (event.store_id, d["order_id"])).fetchall():
-            self.measure_locked(conn, event.store_id, ticket_id, d["order_id"])
+        of_order = [t for (t,) in conn.execute(self._tickets_of_order, (event.store_id, d["order_id"]))]
+        self.measure_locked(conn, event.store_id, of_order, d["order_id"])
         return True
 
     # --- measuring ----------------------------------------------------------------------
 
-    def measure(self, conn: psycopg.Connection, ticket_id: str) -> measuring.TicketMetrics | None:
+    def measure(self, conn: psycopg.Connection, ticket_id: str) -> None:
+        """Measure one ticket and move the rollups by its change. The caller holds the ticket's lock."""
+        change = self._remeasure(conn, ticket_id)
+        if change is not None:
+            self._move_rollups(conn, change[0], [change[1:]])
+
+    def _remeasure(self, conn: psycopg.Connection, ticket_id: str) -> tuple[str, dict, dict] | None:
         """Fold the ticket's stored events (up to the first gap) into its
-        metrics row, and move the rollups by the change of its contributions.
-        The caller holds the ticket's lock."""
+        metrics row; ``(store, old contributions, new ones)``, for the caller
+        to move the rollups by. The caller holds the ticket's lock."""
         events = contiguous(self._heard(conn, ticket_id))
         if not events:
             return None  # its ticket.opened has not come yet
@@ -210,11 +223,10 @@ class ReportsProjection:
                                     reasons.self_service_reasons(events[0]))
         row = conn.execute(self._metrics_of, (ticket_id,)).fetchone()
         old = contributions_from_json(row[0]) if row else {}
-        self._move_rollups(conn, store_id, old, new)
         conn.execute(self._write_metrics, (
             ticket_id, store_id, metrics.created_at, metrics.customer_id, metrics.order_id, opened,
             Jsonb(measuring.to_document(metrics)), Jsonb(contributions_to_json(new)), events[-1].position))
-        return metrics
+        return store_id, old, new
 
     def _order_of(self, conn, ticket_id: str) -> str | None:
         row = conn.execute(self._order_of_ticket, (ticket_id,)).fetchone()
@@ -235,8 +247,20 @@ class ReportsProjection:
         row = conn.execute(self._products_of, (store_id, order_id)).fetchone()
         return tuple(row[0]) if row else ()
 
-    def _move_rollups(self, conn, store_id: str, old: dict, new: dict) -> None:
-        changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    def _move_rollups(self, conn, store_id: str, changes: Iterable[tuple[dict, dict]]) -> None:
+        """Move the store's rollups by every (old, new) contributions of
+        ``changes`` at once: the rows are created if missing, locked in one
+        sorted order and written once, so two transactions never hold rows
+        the other waits for (a transaction measuring several tickets writes
+        all their rows together, not ticket by ticket)."""
+        deltas: dict[tuple, Measures] = {}
+        for old, new in changes:
+            for k in old.keys() | new.keys():
+                if old.get(k) != new.get(k):
+                    delta = deltas.get(k, EMPTY)
+                    delta = delta.subtract(old[k]) if k in old else delta
+                    deltas[k] = delta.add(new[k]) if k in new else delta
+        changed = sorted(k for k, delta in deltas.items() if not delta.is_empty())
         if not changed:
             return
         dims, days, keys = [k[1] for k in changed], [k[0] for k in changed], [k[2] for k in changed]
@@ -245,11 +269,7 @@ class ReportsProjection:
                for d, y, k, m in conn.execute(self._lock_rollups, (store_id, dims, days, keys))}
         kept, dropped = [], []
         for day, dimension, key in changed:
-            total = now[(dimension, day, key)]
-            if (day, dimension, key) in old:
-                total = total.subtract(old[(day, dimension, key)])
-            if (day, dimension, key) in new:
-                total = total.add(new[(day, dimension, key)])
+            total = now[(dimension, day, key)].add(deltas[(day, dimension, key)])
             (dropped if total.is_empty() else kept).append((dimension, day, key, total))
         if kept:
             conn.execute(self._write_rollups, ([k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept],
@@ -276,8 +296,13 @@ class ReportsProjection:
         conn.execute(f"DELETE FROM {s}.ticket_metrics {where}", args)
         tickets = conn.execute(f"SELECT DISTINCT store_id, ticket_id FROM {s}.report_events {where} "
                                "ORDER BY store_id, ticket_id", args).fetchall()
-        for store, ticket_id in tickets:
-            self.measure_locked(conn, store, ticket_id)  # live hearing waits for the rebuild to commit
+        # Alone (live hearing waits for the rebuild to commit), a few hundred
+        # tickets of a store at a time: their rollup rows are written once.
+        for start in range(0, len(tickets), REBUILD_BATCH):
+            batch = tickets[start:start + REBUILD_BATCH]
+            for store in sorted({store for store, _ in batch}):
+                changes = [self._remeasure(conn, t) for s_id, t in batch if s_id == store]
+                self._move_rollups(conn, store, [(old, new) for _, old, new in filter(None, changes)])
         return len(tickets)
 
 
