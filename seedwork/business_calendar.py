@@ -23,11 +23,19 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-# The hours of a store that never set its SLA policy: the tickets service's
-# default policy, and the reports' business minutes, both count by these.
+# The SLA policy of a store that never set one: the tickets service times its
+# tickets by it and the reports count by it, so it is written once, here.
 DEFAULT_TIME_ZONE = "Asia/Riyadh"
 DEFAULT_BUSINESS_HOURS = tuple({"day": day, "from": "09:00", "to": "17:00"}
                                for day in ("sun", "mon", "tue", "wed", "thu"))
+DEFAULT_TARGETS = {  # business minutes: first response, next response, resolution
+    "urgent": (30, 60, 240),
+    "high": (60, 120, 480),
+    "normal": (240, 480, 1440),
+    "low": (480, 1440, 2880),
+}
+DEFAULT_PAUSE_ON = ("pending", "on_hold")
+DEFAULT_WARNING_MINUTES = 60
 MINUTE_US = 60_000_000  # a minute in microseconds: business time is counted in whole microseconds
 UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -216,10 +224,13 @@ def _merged(intervals) -> list:
     return merged
 
 
-def default_hours() -> dict:
-    """The calendar part of the default policy: ``time_zone``, ``business_hours``, ``holidays``."""
+def default_policy() -> dict:
+    """The default SLA policy in its clean form (what ``clean_policy({})`` of the tickets service gives)."""
+    kinds = ("first_response_minutes", "next_response_minutes", "resolution_minutes")
     return {"time_zone": DEFAULT_TIME_ZONE, "business_hours": [dict(i) for i in DEFAULT_BUSINESS_HOURS],
-            "holidays": []}
+            "holidays": [], "pause_on": list(DEFAULT_PAUSE_ON),
+            "targets": {priority: dict(zip(kinds, minutes)) for priority, minutes in DEFAULT_TARGETS.items()},
+            "warning_minutes": DEFAULT_WARNING_MINUTES}
 
 
 def calendar_of(policy: dict) -> BusinessCalendar:

@@ -35,7 +35,6 @@ from typing import Any, Iterable, Mapping
 import psycopg
 from psycopg.types.json import Jsonb
 
-from seedwork.business_calendar import default_hours
 from seedwork.config import checked_name
 from seedwork.envelope import Actor, Envelope
 from seedwork.store import lock
@@ -239,7 +238,7 @@ class ReportsProjection:
 
     def policy_of(self, conn, store_id: str, opened_position: int) -> dict:
         row = conn.execute(self._policy_of, {"store": store_id, "opened": opened_position}).fetchone()
-        return row[0] if row else default_hours()
+        return row[0] if row else measuring.DEFAULT_POLICY
 
     def products_of(self, conn, store_id: str, order_id: str | None) -> tuple[str, ...]:
         if order_id is None:

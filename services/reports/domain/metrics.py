@@ -10,26 +10,13 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
-from seedwork.business_calendar import MINUTE_US, BusinessCalendar, calendar_of, to_us
+from seedwork.business_calendar import MINUTE_US, BusinessCalendar, calendar_of, default_policy, to_us
 from seedwork.instants import iso
 
 from .history import DONE, TicketHistory, fold
 
-# The tickets service's default SLA policy (services/tickets/domain/sla_policy.DEFAULT_POLICY: a store that
-# never set one is timed by it), copied: the reports may not import the tickets service.
-DEFAULT_POLICY: dict[str, Any] = {
-    "time_zone": "Asia/Riyadh",
-    "business_hours": [{"day": day, "from": "09:00", "to": "17:00"} for day in ("sun", "mon", "tue", "wed", "thu")],
-    "holidays": [],
-    "pause_on": ["pending", "on_hold"],
-    "targets": {
-        "urgent": {"first_response_minutes": 30, "next_response_minutes": 60, "resolution_minutes": 240},
-        "high": {"first_response_minutes": 60, "next_response_minutes": 120, "resolution_minutes": 480},
-        "normal": {"first_response_minutes": 240, "next_response_minutes": 480, "resolution_minutes": 1440},
-        "low": {"first_response_minutes": 480, "next_response_minutes": 1440, "resolution_minutes": 2880},
-    },
-    "warning_minutes": 60,
-}
+# The policy of a store that never set one (the tickets service times its tickets by the same).
+DEFAULT_POLICY: dict[str, Any] = default_policy()
 # Every minute a business minute, in UTC, and no SLA targets.
 AROUND_THE_CLOCK: dict[str, Any] = {"time_zone": "UTC", "business_hours": [], "holidays": []}
 DEFAULT_FCR_WINDOW_DAYS = 7

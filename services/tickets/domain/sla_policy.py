@@ -12,7 +12,8 @@ from zoneinfo import available_timezones
 
 from seedwork.errors import InvalidCommand
 
-from seedwork.business_calendar import DAYS, DEFAULT_BUSINESS_HOURS, DEFAULT_TIME_ZONE, clock_minutes
+from seedwork.business_calendar import (DAYS, DEFAULT_BUSINESS_HOURS, DEFAULT_PAUSE_ON, DEFAULT_TARGETS,
+                                       DEFAULT_TIME_ZONE, DEFAULT_WARNING_MINUTES, clock_minutes)
 from .fields import PRIORITIES, STATUSES
 from .fields import echo as _echo
 
@@ -28,17 +29,9 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ZONE_MAX = 64
 _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})  # files in the zone database, not places
 
-# A store that never set a policy works Sunday to Thursday, 09:00-17:00, in Riyadh
-# (in seedwork: the reports count by them too).
+# A store that never set a policy works Sunday to Thursday, 09:00-17:00, in Riyadh,
+# with the targets, pauses and warning of seedwork.business_calendar (the reports count by them too).
 DEFAULT_HOURS = DEFAULT_BUSINESS_HOURS
-DEFAULT_TARGETS = {  # business minutes: first response, next response, resolution
-    "urgent": (30, 60, 240),
-    "high": (60, 120, 480),
-    "normal": (240, 480, 1440),
-    "low": (480, 1440, 2880),
-}
-DEFAULT_PAUSE_ON = ("pending", "on_hold")
-DEFAULT_WARNING_MINUTES = 60
 
 
 def clean_policy(raw: dict) -> dict:
