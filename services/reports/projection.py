@@ -6,7 +6,10 @@ order. The rule: **every ticket event is stored once, by the ticket stream's
 own key (ticket id, version), and a ticket's metrics are always the fold of
 its stored events in version order, up to the first one missing.** A late
 event fills its gap and the ticket is measured again; a duplicate stores
-nothing and changes nothing. A ticket is measured under its lock
+nothing and changes nothing. A ticket is measured by its store's SLA policy
+version in force when it opened; hearing a version takes the store's policy
+lock alone, measuring a ticket takes it shared, so a version and a ticket
+opened after it, heard at the same moment, cannot each miss the other. A ticket is measured under its lock
 (``seedwork.store.lock``), so two workers never measure it at once; a
 ticket about an order takes the order's lock first, as ``order.recorded``
 does before it measures the order's tickets: so a ticket and its order heard
@@ -154,6 +157,10 @@ class ReportsProjection:
         the tickets' (each in sorted order), then measure them all and move the
         rollups once: every lock before any row is written."""
         ticket_ids = sorted(set(ticket_ids))
+        # Shared: tickets are measured side by side, but not while a policy
+        # version is being heard (it takes the lock alone, then measures the
+        # tickets opened after it: none of them can slip between).
+        lock(conn, self._policy_lock(store_id), shared=True)
         orders = {order_id} if order_id else {self._order_of(conn, t) for t in ticket_ids}
         for order in sorted(o for o in orders if o):
             lock(conn, self._order_lock(store_id, order))
@@ -162,6 +169,9 @@ class ReportsProjection:
         changes = [c for c in (self._remeasure(conn, t) for t in ticket_ids) if c is not None]
         self._move_rollups(conn, store_id, [(old, new) for _, old, new in changes])
 
+    def _policy_lock(self, store_id: str) -> str:
+        return f"{self.schema}:policy:{store_id}"
+
     def _order_lock(self, store_id: str, order_id: str) -> str:
         return f"{self.schema}:order:{store_id}:{order_id}"
 
@@ -169,7 +179,7 @@ class ReportsProjection:
         """A version of the store's SLA policy. Heard in order, no ticket
         opened after it is known yet; heard late, those are measured again."""
         store_id = event.store_id or event.stream_id.split(":", 1)[1]
-        lock(conn, f"{self.schema}:policy:{store_id}")
+        lock(conn, self._policy_lock(store_id))
         if not conn.execute(self._write_policy, (store_id, event.version, event.position,
                                                  Jsonb(dict(event.data["policy"])))).rowcount:
             return False
@@ -263,9 +273,13 @@ class ReportsProjection:
         if not changed:
             return
         dims, days, keys = [k[1] for k in changed], [k[0] for k in changed], [k[2] for k in changed]
-        conn.execute(self._touch_rollups, (store_id, dims, days, keys))
-        now = {(d, y, k): Measures.from_row(m)
-               for d, y, k, m in conn.execute(self._lock_rollups, (store_id, dims, days, keys))}
+        now: dict[tuple, Measures] = {}
+        while len(now) < len(changed):
+            # Created if missing, then locked. A row another transaction emptied
+            # and deleted between the two is missing from the lock: create it again.
+            conn.execute(self._touch_rollups, (store_id, dims, days, keys))
+            now = {(d, y, k): Measures.from_row(m)
+                   for d, y, k, m in conn.execute(self._lock_rollups, (store_id, dims, days, keys))}
         kept, dropped = [], []
         for day, dimension, key in changed:
             total = now[(dimension, day, key)].add(deltas[(day, dimension, key)])
