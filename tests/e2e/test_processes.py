@@ -18,7 +18,7 @@ from tests.support.processes import Services
 from tests.support.servers import PLATFORM_KEY, drop_schema, free_port, private_vhost
 from tests.support.system import system_env
 
-BACKENDS = ("tickets", "customers", "notifications")
+BACKENDS = ("tickets", "customers", "notifications", "reports")
 
 
 @pytest.fixture
