@@ -181,7 +181,7 @@ def measure(settings: Settings, system: System, staff: Staff) -> tuple[list[Row]
         Row(s15, "through the queue: POST /v1/queue/next, 50 agents", f"{o_rate:,.0f}/s", f"raw {w_rate:,.0f}/s",
             o_rate / w_rate, "ours/raw", spread=_rng(o, 0)),
         Row(s15, "through routing (the automatic assignment process manager)", "to come",
-            spread="not on main when this ran"),
+            spread="not measured yet"),
     ]
     notes = [
         f"ops queue: {seconds:g} s per run, {settings.rounds} rounds, ours and raw alternated; "
