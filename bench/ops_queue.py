@@ -23,6 +23,7 @@ raw count (``ops_views.Views.check``).
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter, defaultdict
@@ -30,6 +31,10 @@ from types import SimpleNamespace
 
 import psycopg
 import requests
+
+from seedwork.caller import Caller
+from seedwork.store import EventStore
+from services.tickets.application import build
 
 from .common import Settings, log, median, percentile, run_threads
 from .http_load import check_status
@@ -176,7 +181,7 @@ def measure(settings: Settings, system: System, staff: Staff) -> tuple[list[Row]
         Row(s15, "through the queue: POST /v1/queue/next, 50 agents", f"{o_rate:,.0f}/s", f"raw {w_rate:,.0f}/s",
             o_rate / w_rate, "ours/raw", spread=_rng(o, 0)),
         Row(s15, "through routing (the automatic assignment process manager)", "to come",
-            spread="not on main when this ran"),
+            spread="not measured yet"),
     ]
     notes = [
         f"ops queue: {seconds:g} s per run, {settings.rounds} rounds, ours and raw alternated; "
@@ -240,20 +245,65 @@ def _one_at_a_time(session, url: str, staff: Staff, handed: list[str], calls: in
 
 
 def _plans(conn, schema: str, staff: Staff) -> str:
-    """How PostgreSQL runs the service's candidates query (``AgentQueues``' own SQL) and the baseline's."""
-    from seedwork.store import EventStore
-    from services.tickets.queue import NEXT_CANDIDATES, AgentQueues
+    """How PostgreSQL runs the service's candidates query and the baseline's.
 
-    service_sql = AgentQueues(None, None, None, SimpleNamespace(store=EventStore(None, schema)), None)._candidates
+    The service's statement and its parameters are the ones ``next_ticket``
+    itself executes (``_service_take``), so the plan follows the service's
+    code as it changes."""
+    service_sql, service_params = _service_take(conn, schema, staff)
     out = []
     with conn.transaction(force_rollback=True):
         for label, sql, params in (
-                ("service candidates", service_sql, (staff.store_id, "spam", [staff.team_of(0)], False,
-                                                     NEXT_CANDIDATES)),
+                ("service candidates", service_sql, service_params),
                 ("baseline", RAW_TAKE.format(schema=schema), (staff.store_id, staff.team_of(0)))):
             plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params).fetchone()[0][0]
             out.append(f"{label}: {_plan_text(plan)}")
     return "; ".join(out)
+
+
+def _service_take(conn, schema: str, staff: Staff) -> tuple[str, object]:
+    """The statement (and its parameters) with which ``AgentQueues.next_ticket``
+    takes its candidates for agent 1: the tickets application is built over a
+    connection that runs every statement but records, and does not run, the
+    one that locks ``... SKIP LOCKED``; it answers no rows, so the call
+    returns without assigning anything (and everything else it did is rolled
+    back)."""
+    recording = _Recording(conn)
+    app = build(EventStore(SimpleNamespace(connection=lambda: contextlib.nullcontext(recording)), schema))
+    with conn.transaction(force_rollback=True):
+        answer = app.queues.next_ticket(Caller("agent", staff.agents[0], staff.store_id, "agent"))
+    if answer is not None or len(recording.taken) != 1:
+        raise RuntimeError(f"ops queue plans: expected next_ticket to run exactly one SKIP LOCKED statement, "
+                           f"it ran {len(recording.taken)} (answer {answer!r}): update bench/ops_queue.py")
+    return recording.taken[0]
+
+
+class _Recording:
+    """A connection that runs what it is given, except the queue's locking
+    read (``SKIP LOCKED``), which it records and answers with no rows."""
+
+    def __init__(self, conn):
+        self._conn, self.taken = conn, []
+
+    def execute(self, sql, params=None, **kwargs):
+        if "SKIP LOCKED" in str(sql).upper():
+            self.taken.append((sql, params))
+            return _NoRows()
+        return self._conn.execute(sql, params, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+class _NoRows:
+    def fetchall(self):
+        return []
+
+    def fetchone(self):
+        return None
+
+    def __iter__(self):
+        return iter(())
 
 
 def _rng(tally, k: int) -> str:
