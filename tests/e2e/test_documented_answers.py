@@ -533,8 +533,9 @@ def reports(s: Scene) -> None:
                what="the reports service hearing the tickets")
     as_csv = c.get("/v1/reports/summary", s.admin, params=params, headers={"Accept": "text/csv"})
     assert as_csv.status_code == 200 and as_csv.text.startswith("key,created,"), as_csv.text
+    period = {k: params[k] for k in ("from", "to")}
     for report in ("agents", "keywords", "volume", "customers", "products"):
-        assert "position" in body(c.get(f"/v1/reports/{report}", s.admin, params={k: params[k] for k in ("from", "to")}))
+        assert "position" in body(c.get(f"/v1/reports/{report}", s.admin, params=period))
     assert body(c.get("/v1/settings/reports", s.agent))["agents_see"] == "own"
     assert body(c.patch("/v1/settings/reports", s.admin, json={"agents_see": "store"}))["version"] == 1
     assert body(c.get("/v1/reports/summary", s.agent, params={**params, "group_by": "team"}))["group_by"] == "team"

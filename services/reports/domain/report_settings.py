@@ -6,9 +6,9 @@
 """
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from seedwork import flat_settings
 from seedwork.errors import InvalidCommand
 
 AGENT_SCOPES = ("own", "store")
@@ -32,14 +32,11 @@ def clean_settings_patch(patch: Any) -> dict:
 
 
 def merge_settings(current: dict, patch: dict) -> tuple[dict, dict]:
-    settings = with_defaults(current)
-    changes = {k: v for k, v in patch.items() if settings.get(k) != v}
-    settings.update(changes)
-    return settings, changes
+    return flat_settings.merged(DEFAULT_SETTINGS, current, patch)
 
 
 def with_defaults(stored: dict) -> dict:
-    return {**copy.deepcopy(DEFAULT_SETTINGS), **{k: v for k, v in stored.items() if k in DEFAULT_SETTINGS}}
+    return flat_settings.with_defaults(DEFAULT_SETTINGS, stored)
 
 
 def sees_whole_store(settings: dict, role: str | None) -> bool:
