@@ -11,9 +11,8 @@ import psycopg
 
 from seedwork.config import checked_name
 
-from .domain.rollups import Measures
 
-Row = tuple[date, str, Measures]
+Row = tuple[date, str, dict]  # a rollup row's measures as stored (rollups.Measures.to_row)
 
 
 class ReportReads:
@@ -41,7 +40,7 @@ class ReportReads:
             found = conn.execute(self._rows, (store_id, dimension, start, end))
         else:
             found = conn.execute(self._own_rows, (store_id, dimension, start, end, key))
-        return [(day, k, Measures.from_row(m)) for day, k, m in found]
+        return [(day, k, m) for day, k, m in found]  # as stored: summary.Sum adds them sparsely
 
     def position(self, conn: psycopg.Connection, store_id: str) -> int:
         return conn.execute(self._position, (store_id,)).fetchone()[0] or 0

@@ -12,6 +12,8 @@ from typing import Any, Iterable, Mapping
 
 from seedwork.text import fold_text
 
+from .rollups import created_of
+
 MIN_LENGTH = 2  # a shorter token is no keyword
 ARTICLE, ARTICLE_STEM = "ال", 3  # "التوصيل" counts as "توصيل"; a stem of fewer letters keeps its article
 
@@ -77,7 +79,7 @@ def term_counts(rows: Iterable[tuple[date, str, Any]]) -> dict[str, int]:
     """Tickets per term over the ``term`` rollup rows ``(day, term, Measures)`` of a period."""
     counts: dict[str, int] = {}
     for _, term, measures in rows:
-        counts[term] = counts.get(term, 0) + measures.created
+        counts[term] = counts.get(term, 0) + created_of(measures)
     return counts
 
 

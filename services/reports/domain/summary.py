@@ -7,14 +7,14 @@ Plain Python. How each figure is read: docs/reports.md, "Definitions".
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
-from .rollups import BOUNDS, EMPTY, NONE, Measures
+from .rollups import BOUNDS, NONE, Measures, Sum, created_of
 
 BY_DATE = ("day", "week", "month")
 TIMES = ("business", "calendar")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # ISO order: a week starts on Monday
-Row = tuple[date, str, Measures]
+Row = tuple[date, str, "Measures | Mapping[str, Any]"]  # measures, or a row as stored (``to_row``)
 
 
 def week_of(day: date) -> date:
@@ -43,11 +43,13 @@ def summarise(rows: Iterable[Row], group_by: str, time: str = "business") -> lis
 
 def _grouped(rows: Iterable[Row], group_by: str) -> dict[Any, Measures]:
     period = _PERIOD.get(group_by)
-    groups: dict[Any, Measures] = {}
+    groups: dict[Any, Sum] = {}
     for day, key, measures in rows:
         group = period(day) if period else key
-        groups[group] = groups.get(group, EMPTY).add(measures)
-    return groups
+        if group not in groups:
+            groups[group] = Sum()
+        groups[group].add(measures)
+    return {group: running.total() for group, running in groups.items()}
 
 
 def item(key: str | None, m: Measures, time: str = "business") -> dict[str, Any]:
@@ -113,6 +115,6 @@ def volume_by_hour(rows: Iterable[Row]) -> list[dict[str, Any]]:
     from the ``hour`` rows: 168 cells, Monday 00 first."""
     cells = {(weekday, hour): 0 for weekday in range(7) for hour in range(24)}
     for day, key, measures in rows:
-        cells[(day.weekday(), int(key))] += measures.created
+        cells[(day.weekday(), int(key))] += created_of(measures)
     return [{"weekday": WEEKDAYS[weekday], "hour": hour, "created": created}
             for (weekday, hour), created in sorted(cells.items())]

@@ -143,3 +143,26 @@ def test_empty_measures_are_an_empty_row():
 def test_csat_counts_sum_and_distribution():
     m = Measures(csat_1=1, csat_4=2, csat_5=1)
     assert (m.csat_count, m.csat_sum, m.csat_distribution) == (4, 1 + 8 + 5, (1, 0, 0, 2, 1))
+
+
+def test_a_running_sum_of_stored_rows_equals_the_sum_of_their_measures():
+    import random
+
+    from services.reports.domain.rollups import BUCKETS, EMPTY, HISTOGRAMS, Measures, Sum
+
+    rng = random.Random(4)
+    many = []
+    for _ in range(200):
+        histograms = {name: tuple(rng.choice((0, 0, 0, 1, 2)) for _ in range(BUCKETS))
+                      for name in rng.sample(HISTOGRAMS, rng.randint(0, len(HISTOGRAMS)))}
+        many.append(Measures(created=rng.randint(0, 3), solved=rng.randint(0, 2), csat_4=rng.randint(0, 1),
+                             replies=rng.randint(-2, 5), **histograms))  # a delta row may hold negatives
+    expected = EMPTY
+    for m in many:
+        expected = expected.add(m)
+    stored = Sum()
+    for m in many:
+        stored.add(m.to_row())
+    assert stored.total() == expected
+    assert Sum().add(many[0]).add(many[1].to_row()).total() == many[0].add(many[1])
+    assert Sum().total() == EMPTY
