@@ -23,7 +23,8 @@ from .report import render
 
 # section name -> module of this package with run(settings, scratch) -> (rows, verdicts, notes)
 SECTIONS = {"append": "appends", "load": "loads", "relay": "relaying", "latency": "latency", "scale": "scaling",
-            "http": "httpapi", "customers": "customers", "notifications": "notifications", "ops": "agent_ops"}
+            "http": "httpapi", "customers": "customers", "notifications": "notifications", "ops": "agent_ops",
+            "reports": "reporting"}
 
 
 def _terminate(signum, frame):
@@ -53,9 +54,12 @@ def parse(argv: list[str]) -> tuple[Settings, list[str]]:
     p.add_argument("--ops-sla-tickets", type=int, default=None,
                    help="open tickets in the store whose SLA timer lag the ops section measures (default 100000; "
                         "20000 with --quick)")
+    p.add_argument("--reports-tickets", type=int, default=None,
+                   help="tickets seeded over a year into one store for the reports section's summary timings "
+                        "(default 1000000; 10000 with --quick)")
     p.add_argument("--quick", action="store_true", help="3 rounds, 1s runs (http: 0.6s runs, 10k tickets; "
-                   "customers: 100k cards, 5k import rows; ops: 100k + 20k tickets): a smoke test, not figures "
-                   "to quote")
+                   "customers: 100k cards, 5k import rows; ops: 100k + 20k tickets; reports: 10k tickets): a "
+                   "smoke test, not figures to quote")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(SECTIONS)
@@ -80,6 +84,9 @@ def parse(argv: list[str]) -> tuple[Settings, list[str]]:
         p.error("--ops-tickets must be at least 20000 (the queue takes thousands of waiting tickets)")
     if settings.ops_sla_tickets < live_count(settings) + 1_000:
         p.error(f"--ops-sla-tickets must be at least {live_count(settings) + 1_000}")
+    settings.reports_tickets = args.reports_tickets or (10_000 if args.quick else 1_000_000)
+    if settings.reports_tickets < 5_000:
+        p.error("--reports-tickets must be at least 5000")
     if settings.rounds < 1:
         p.error("--rounds must be at least 1")
     return settings, only
