@@ -51,9 +51,13 @@ class SavedViews:
         self._delete = f"DELETE FROM {s}.saved_views WHERE id = %s"
         self._count_saved = f"SELECT count(*) FROM {s}.saved_views WHERE store_id = %s"
         # Every event of the store up to here is counted (the event feed's "next_after").
+        # The row comparison walks the (store_id, position) index from the store's newest
+        # event; max(position) walked the primary key back past every other store's newer
+        # events instead (80-140 ms at a million tickets, the ops bench found).
         self._position = (
-            f"SELECT coalesce(max(position), 0) FROM {s}.events WHERE store_id = %s "
-            f"AND position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {TX_SHIFT})")
+            f"SELECT coalesce((SELECT position FROM {s}.events WHERE store_id = %(store)s "
+            f"AND (store_id, position) < (%(store)s, pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+            f"<< {TX_SHIFT}) ORDER BY position DESC LIMIT 1), 0)")
 
     # --- what the counts projection asks ------------------------------------------------
 
@@ -93,7 +97,7 @@ class SavedViews:
         """Each view's count for this viewer, and the event position the counts reflect.
         ``counts_of(conn, store_id)`` is the counters' cells."""
         cells = counts_of(conn, caller.store_id)
-        position = conn.execute(self._position, (caller.store_id,)).fetchone()[0]
+        position = conn.execute(self._position, {"store": caller.store_id}).fetchone()[0]
         by_key: dict[str, list[tuple[str, str, int]]] = {}
         for key, team, assignee, n in cells:
             by_key.setdefault(key, []).append((team, assignee, n))
