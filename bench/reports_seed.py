@@ -9,8 +9,9 @@ reply, reassigned, closed; ``sla.warning`` / ``sla.breached`` events as the
 SLA timer appends them when the first response is late), each step at its
 own moment of the year. Then the reports service's own domain code measures
 it: ``metrics.measure`` and ``rollups.contributions`` (with
-``keywords.opened_terms``), exactly as ``ReportsProjection.measure`` calls
-them. Its ``report_events`` and ``ticket_metrics`` rows are ``COPY``'d; its
+``keywords.opened_terms`` and ``reasons.self_service_reasons``), exactly as
+``ReportsProjection.measure`` calls them (``check_sample`` fails if they
+drift apart). Its ``report_events`` and ``ticket_metrics`` rows are ``COPY``'d; its
 contributions are summed in memory per (day, dimension, key) and the
 ``rollups`` rows written once at the end (calling ``ReportsProjection.measure``
 per ticket, with its round trips and row locks, would take hours for
@@ -41,7 +42,7 @@ from seedwork.envelope import Actor, NewEvent
 from seedwork.instants import iso
 from services.reports.domain import keywords
 from services.reports.domain import metrics as measuring
-from services.reports.domain import rollups
+from services.reports.domain import reasons, rollups
 from services.reports.domain.rollups import BUCKETS, HISTOGRAMS, Measures
 from services.reports.projection import HeardEvent, ReportsProjection, contributions_to_json
 from services.tickets.domain import commands, sla, sla_policy
@@ -232,7 +233,8 @@ class Builder:
                             store_id=self.store_id, position=base + v) for v, e in enumerate(events, 1)]
         # As ReportsProjection.measure: the policy, the metrics, the contributions (no order: no products).
         metrics = measuring.measure(heard, POLICY, self.fcr_days)
-        contributions = rollups.contributions(metrics, POLICY["time_zone"], (), keywords.opened_terms(heard[0]))
+        contributions = rollups.contributions(metrics, POLICY["time_zone"], (), keywords.opened_terms(heard[0]),
+                                              reasons.self_service_reasons(heard[0]))
         self.sums.add(contributions)
         event_rows = [(ticket_id, h.version, self.store_id, h.position, h.type, h.actor.kind, h.actor.id,
                        h.occurred_at, Jsonb(h.data)) for h in heard]
